@@ -1,0 +1,31 @@
+# Two entry points for a fresh machine with Python 3.11+:  make demo  and  make test
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+YY     := $(VENV)/bin/yunying
+STAMP  := $(VENV)/.installed
+DEMO   ?= demo-data
+
+.PHONY: install demo test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Generate a synthetic tertiary hospital, import it, run the pipeline, print a summary.
+demo: $(STAMP)
+	$(YY) demo run --out $(DEMO)
+
+## Install and run all tests.
+test: $(STAMP)
+	$(PY) -m pytest -q -n 2
+
+bench: $(STAMP)
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache

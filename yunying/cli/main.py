@@ -1,0 +1,21 @@
+"""The `yunying` command line. One module per command group; each parses, calls an engine, prints."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="yunying",
+    help="运营 Yunying — 院科两级运营管理数据决策支持平台 (hospital operations & quality platform).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# command groups (each module defines `app` or functions registered here)
+from yunying.cli import warehouse_cmds  # noqa: E402
+
+warehouse_cmds.register(app)
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

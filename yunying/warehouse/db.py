@@ -1,0 +1,67 @@
+"""The embedded warehouse: one DuckDB file, schema migrations applied in order and recorded."""
+
+from __future__ import annotations
+
+import hashlib
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+MIGRATIONS_PACKAGE = "yunying.warehouse.migrations"
+
+
+def migration_files() -> list[tuple[str, str]]:
+    """(name, sql) of every migration shipped with the package, in version order (NNNN_name.sql)."""
+    root = resources.files(MIGRATIONS_PACKAGE)
+    files = sorted(p.name for p in root.iterdir() if p.name.endswith(".sql"))
+    return [(name, root.joinpath(name).read_text(encoding="utf-8")) for name in files]
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Apply pending migrations, each in its own transaction. Returns the names applied."""
+    con.execute(
+        "create table if not exists schema_migrations ("
+        " version varchar primary key, sha256 varchar not null,"
+        " applied_at timestamp not null default current_timestamp)"
+    )
+    done = {row[0] for row in con.execute("select version from schema_migrations").fetchall()}
+    applied = []
+    for name, sql in migration_files():
+        if name in done:
+            continue
+        con.execute("begin")
+        try:
+            con.execute(sql)
+            con.execute(
+                "insert into schema_migrations (version, sha256) values (?, ?)",
+                [name, hashlib.sha256(sql.encode()).hexdigest()],
+            )
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+        applied.append(name)
+    return applied
+
+
+def connect(
+    path: str | Path,
+    *,
+    read_only: bool = False,
+    memory_limit: str | None = None,
+    threads: int | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse; a writable connection is migrated to the current schema first."""
+    path = str(path)
+    if read_only and path != ":memory:" and not Path(path).exists():
+        raise FileNotFoundError(path)
+    config: dict = {}
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    if threads:
+        config["threads"] = threads
+    con = duckdb.connect(path, read_only=read_only, config=config)
+    if not read_only:
+        migrate(con)
+    return con
