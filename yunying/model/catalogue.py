@@ -1,0 +1,113 @@
+"""The canonical data model as data: tables.yaml (columns) and domains.yaml (value domains)."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, Field
+
+Req = Literal["key", "required"]
+DUCK_TYPES = ("VARCHAR", "INTEGER", "DATE", "TIMESTAMP")
+
+
+class Column(BaseModel):
+    name: str
+    type: str
+    zh: str
+    code: str | None = None
+    req: Req | None = None
+    domain: str | None = None
+    pii: Literal["name", "id", "phone", "address"] | None = None
+    fee_class: int | None = None
+    subset_of: str | None = None
+
+    @property
+    def base_type(self) -> str:
+        return self.type.split("(")[0]
+
+
+class Table(BaseModel):
+    name: str
+    zh: str
+    kind: str
+    key: list[str]
+    parent: str | None = None
+    columns: list[Column]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.name}.{name}")
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+class Domain(BaseModel):
+    codes: dict[str, str]
+    aliases: dict[str, str] = Field(default_factory=dict)
+
+
+class Model(BaseModel):
+    version: int
+    tables: dict[str, Table]
+    domains: dict[str, Domain]
+
+    def tables_of_kind(self, kind: str) -> list[Table]:
+        return [t for t in self.tables.values() if t.kind == kind]
+
+    def main_table(self, kind: str) -> Table:
+        return next(t for t in self.tables_of_kind(kind) if t.parent is None)
+
+    @property
+    def kinds(self) -> list[str]:
+        return sorted({t.kind for t in self.tables.values()})
+
+
+def _read_yaml(name: str) -> dict:
+    return yaml.safe_load(resources.files("yunying.model").joinpath(name).read_text(encoding="utf-8"))
+
+
+@cache
+def load_model() -> Model:
+    raw = _read_yaml("tables.yaml")
+    tables = {name: Table(name=name, **spec) for name, spec in raw["tables"].items()}
+    domains = {name: Domain(**spec) for name, spec in _read_yaml("domains.yaml").items()}
+    model = Model(version=raw["version"], tables=tables, domains=domains)
+    _check(model)
+    return model
+
+
+def _check(model: Model) -> None:
+    """Catalogue consistency: keys exist, domains exist, subset parents exist, types known."""
+    problems = []
+    for t in model.tables.values():
+        names = set(t.column_names)
+        if len(names) != len(t.columns):
+            problems.append(f"{t.name}: duplicate column names")
+        problems += [f"{t.name}: key column {k} not defined" for k in t.key if k not in names]
+        for c in t.columns:
+            if c.base_type not in DUCK_TYPES + ("DECIMAL",):
+                problems.append(f"{t.name}.{c.name}: unknown type {c.type}")
+            if c.domain and c.domain not in model.domains:
+                problems.append(f"{t.name}.{c.name}: unknown domain {c.domain}")
+            if c.subset_of and c.subset_of not in names:
+                problems.append(f"{t.name}.{c.name}: subset_of {c.subset_of} not defined")
+            if c.req == "key" and c.name not in t.key:
+                problems.append(f"{t.name}.{c.name}: req=key but not in key")
+    if problems:
+        raise ValueError("tables.yaml / domains.yaml: " + "; ".join(problems))
+
+
+def create_table_sql(table: Table) -> str:
+    cols = ",\n  ".join(
+        f"{c.name} {c.type}{' not null' if c.req == 'key' else ''}" for c in table.columns
+    )
+    # The key is enforced by the importer (delete-then-insert per key in one transaction), not by an index:
+    # DuckDB's ART indexes slow bulk loads and add nothing for analytic reads.
+    return f"-- {table.zh}; key ({', '.join(table.key)})\ncreate table {table.name} (\n  {cols}\n);"
