@@ -53,10 +53,19 @@ class Domain(BaseModel):
     aliases: dict[str, str] = Field(default_factory=dict)
 
 
+class RowCheck(BaseModel):
+    table: str
+    code: str
+    field: str
+    extra: str | None = None
+    when: str          # SQL predicate over canonical columns; true = reject
+
+
 class Model(BaseModel):
     version: int
     tables: dict[str, Table]
     domains: dict[str, Domain]
+    row_checks: list[RowCheck] = Field(default_factory=list)
 
     def tables_of_kind(self, kind: str) -> list[Table]:
         return [t for t in self.tables.values() if t.kind == kind]
@@ -78,7 +87,8 @@ def load_model() -> Model:
     raw = _read_yaml("tables.yaml")
     tables = {name: Table(name=name, **spec) for name, spec in raw["tables"].items()}
     domains = {name: Domain(**spec) for name, spec in _read_yaml("domains.yaml").items()}
-    model = Model(version=raw["version"], tables=tables, domains=domains)
+    checks = [RowCheck(**c) for c in raw.get("row_checks", [])]
+    model = Model(version=raw["version"], tables=tables, domains=domains, row_checks=checks)
     _check(model)
     return model
 
