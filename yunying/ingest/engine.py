@@ -100,8 +100,8 @@ def convert_sql(col: Column, src: str, model: Model, convert: str | None = None)
     t = col.base_type
     if t == "VARCHAR":
         dom = model.domains.get(col.domain) if col.domain else None
-        if dom and dom.aliases:
-            cases = " ".join(f"when {lit(a)} then {lit(c)}" for a, c in dom.aliases.items())
+        if dom and dom.normalise:
+            cases = " ".join(f"when {lit(a)} then {lit(c)}" for a, c in dom.normalise.items())
             return f"(case {v} {cases} else {v} end)"
         return v
     if t == "INTEGER":

@@ -52,6 +52,15 @@ class Domain(BaseModel):
     codes: dict[str, str]
     aliases: dict[str, str] = Field(default_factory=dict)
 
+    @property
+    def normalise(self) -> dict[str, str]:
+        """Spelling -> code: explicit aliases plus each Chinese label that names exactly one code (男 -> 1)."""
+        labels: dict[str, list[str]] = {}
+        for code, label in self.codes.items():
+            labels.setdefault(label, []).append(code)
+        from_labels = {lab: codes[0] for lab, codes in labels.items() if len(codes) == 1 and lab not in self.codes}
+        return {**from_labels, **self.aliases}
+
 
 class RowCheck(BaseModel):
     table: str
