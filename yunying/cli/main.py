@@ -17,5 +17,9 @@ from yunying.cli import warehouse_cmds  # noqa: E402
 
 warehouse_cmds.register(app)
 
+from yunying.cli import drg as drg_cli  # noqa: E402
+
+app.add_typer(drg_cli.app, name="drg")
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -1,0 +1,185 @@
+"""CLI (typer CliRunner) and warehouse runs on the hand-written mini pack."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from drgpacks import CASE_HEADER, case, write_csv, write_pack
+from yunying.cli.drg import app
+from yunying.warehouse.db import connect
+
+runner = CliRunner()
+
+
+def _cases_csv(path, cases):
+    write_csv(path, CASE_HEADER, [[c[h] for h in CASE_HEADER] for c in cases])
+    return path
+
+
+def _read(path):
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.fixture
+def mini_dir(tmp_path):
+    return write_pack(tmp_path / "mini")
+
+
+def test_group_csv(tmp_path, mini_dir):
+    inp = _cases_csv(tmp_path / "in.csv", [
+        case("r1", "G02|C01"),  # GZ1, CC counts -> GZ13
+        case("r2", "G01", "X10"),  # AA19
+        case("r3", "G01", sex="M"),  # CHECK_FAILED
+    ])
+    out = tmp_path / "out.csv"
+    r = runner.invoke(app, ["group", "--scheme", str(mini_dir), "--input", str(inp), "--output", str(out)])
+    assert r.exit_code == 0, r.output
+    assert out.read_text(encoding="utf-8").splitlines() == [
+        "record_id,status,mdc,adrg,drg",
+        "r1,SUCCESS,MDCG,GZ1,GZ13",
+        "r2,SUCCESS,MDCA,AA1,AA19",
+        "r3,CHECK_FAILED,0000,00,0000",
+    ]
+    assert "分组完成 3 例" in r.output
+
+
+def test_group_extra_columns_ignored_and_quoting(tmp_path, mini_dir):
+    inp = tmp_path / "in.csv"
+    write_csv(inp, CASE_HEADER + ["note"], [["a,1", "1", "45", "", "", "", "", "", "G02", "", "x"]])
+    out = tmp_path / "out.csv"
+    r = runner.invoke(app, ["group", "--scheme", str(mini_dir), "--input", str(inp), "--output", str(out)])
+    assert r.exit_code == 0, r.output
+    assert _read(out) == [{"record_id": "a,1", "status": "SUCCESS", "mdc": "MDCG", "adrg": "GZ1", "drg": "GZ15"}]
+
+
+@pytest.mark.parametrize("content,needle", [
+    ("a,b\n1,2\n", "缺少必需列"),
+    ("record_id,sex,age_years,dx,px\nr1,1,45,G01\n", "格式错误"),
+    ("", "为空"),
+])
+def test_group_malformed_input(tmp_path, mini_dir, content, needle):
+    inp = tmp_path / "bad.csv"
+    inp.write_text(content, encoding="utf-8")
+    r = runner.invoke(app, ["group", "--scheme", str(mini_dir), "--input", str(inp), "--output",
+                            str(tmp_path / "o.csv")])
+    assert r.exit_code == 2
+    assert needle in r.output and "/" in r.output
+    assert isinstance(r.exception, SystemExit)  # no traceback
+
+
+def test_group_broken_pack(tmp_path):
+    def edit(h, rows):
+        rows[0][h.index("split_kind")] = "CC_ONLY"
+        return h, rows
+
+    d = write_pack(tmp_path / "bad", edit={"drgs": edit})
+    inp = _cases_csv(tmp_path / "in.csv", [case("r1", "G02")])
+    r = runner.invoke(app, ["group", "--scheme", str(d), "--input", str(inp), "--output", str(tmp_path / "o.csv")])
+    assert r.exit_code == 2
+    assert "drgs.csv" in r.output and "第1行" in r.output and "split_kind" in r.output and "CC_ONLY" in r.output
+
+
+def test_explain(mini_dir):
+    r = runner.invoke(app, ["explain", "--scheme", str(mini_dir), "--case", "sex=1;age_years=45;dx=G01|K01|K02"])
+    assert r.exit_code == 0, r.output
+    assert "GZ11" in r.output
+    assert "K01" in r.output and "被主要诊断排除表 7 排除" in r.output  # excluded MCC shown
+    r = runner.invoke(app, ["explain", "--scheme", str(mini_dir), "--json", "--case",
+                            json.dumps({"sex": 1, "age_years": 45, "dx": "G02|C01"})])
+    d = json.loads(r.output)
+    assert (d["status"], d["drg"]) == ("SUCCESS", "GZ13")
+    assert [(c["code"], c["kind"], c["counts"]) for c in d["cc_mcc"]] == [("C01", "CC", True)]
+    r = runner.invoke(app, ["explain", "--scheme", str(mini_dir), "--case", "{bad json"])
+    assert r.exit_code == 2 and "JSON" in r.output
+
+
+def test_scheme_import_list_diff(tmp_path, mini_dir):
+    db = tmp_path / "w.duckdb"
+    r = runner.invoke(app, ["scheme", "import", str(mini_dir), "--name", "mini", "--db", str(db)])
+    assert r.exit_code == 0, r.output
+    local = tmp_path / "local"
+    local.mkdir()
+    (local / "pack.yaml").write_text("base: mini\n", encoding="utf-8")  # base by registered name
+    write_csv(local / "overrides.csv", ["op", "table", "key", "column", "value", "reason_zh"],
+              [["add_code", "adrg_codes", "GZ1|dx", "code", "G07", "新增"],
+               ["add_code", "mdc_principal_dx", "MDCG", "code", "G07", "新增主诊"],
+               ["rename", "drgs", "GZ15", "name", "本地名", ""]])
+    r = runner.invoke(app, ["scheme", "import", str(local), "--name", "mini-local", "--db", str(db)])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["scheme", "list", "--db", str(db)])
+    assert "mini\t" in r.output and "mini-local\t" in r.output
+    r = runner.invoke(app, ["scheme", "diff", "mini", "mini-local", "--db", str(db)])
+    assert r.exit_code == 0, r.output
+    assert "GZ1|dx: 新增 1" in r.output and "本地名" in r.output
+    # a registered name works for grouping
+    inp = _cases_csv(tmp_path / "in.csv", [case("r1", "G07")])
+    out = tmp_path / "o.csv"
+    r = runner.invoke(app, ["group", "--scheme", "mini-local", "--db", str(db), "--input", str(inp), "--output",
+                            str(out)])
+    assert r.exit_code == 0, r.output
+    assert _read(out)[0]["drg"] == "GZ15"
+    r = runner.invoke(app, ["group", "--scheme", "nope", "--db", str(db), "--input", str(inp), "--output", str(out)])
+    assert r.exit_code == 2 and "未导入" in r.output
+
+
+def test_import_refuses_broken_pack(tmp_path):
+    d = write_pack(tmp_path / "bad", drop=("mcc",))
+    r = runner.invoke(app, ["scheme", "import", str(d), "--name", "bad", "--db", str(tmp_path / "w.duckdb")])
+    assert r.exit_code == 2 and "mcc.csv" in r.output and "缺少必需文件" in r.output
+
+
+def _warehouse(path):
+    con = connect(path)
+    con.execute("insert into discharge (hospital_id, mrn, admission_no, sex, age_years, discharge_dept_code, "
+                "los_days) values ('H1','M1',1,'1',45,'GS',5), ('H1','M2',1,'2',60,'GS',3), "
+                "('H1','M3',2,'1',30,'GS',2), ('H1','M4',1,'1',50,'GS',4)")
+    con.execute("insert into discharge_diagnosis (hospital_id, mrn, admission_no, dx_type, seq, dx_code) values "
+                "('H1','M1',1,'W',0,'G02'), ('H1','M1',1,'W',1,'C01'), "  # GZ13
+                "('H1','M2',1,'W',1,'K02'), ('H1','M2',1,'W',0,'G01'), "  # rows out of order: GZ11
+                "('H1','M3',2,'W',0,'G01'), ('H1','M3',2,'TD',0,'G02'), "  # TCM row ignored
+                "('H1','M4',1,'W',1,'G01')")  # no principal row -> principal '' -> FAIL, not grouped on G01
+    con.execute("insert into discharge_procedure (hospital_id, mrn, admission_no, seq, px_code) values "
+                "('H1','M3',2,2,'X21'), ('H1','M3',2,1,'X20')")  # X20|X21 -> GB19
+    return con
+
+
+def test_run_and_reconcile(tmp_path, mini_dir):
+    db = tmp_path / "w.duckdb"
+    _warehouse(db).close()
+    assert runner.invoke(app, ["scheme", "import", str(mini_dir), "--name", "mini", "--db", str(db)]).exit_code == 0
+    for _ in range(2):  # re-running replaces
+        r = runner.invoke(app, ["run", "--db", str(db), "--scheme", "mini"])
+        assert r.exit_code == 0, r.output
+    con = connect(db)
+    rows = con.execute("select mrn, status, drg, scheme from drg_result order by mrn").fetchall()
+    con.close()
+    assert rows == [("M1", "SUCCESS", "GZ13", "mini"), ("M2", "SUCCESS", "GZ11", "mini"),
+                    ("M3", "SUCCESS", "GB19", "mini"), ("M4", "FAIL", "0000", "mini")]
+    payer = tmp_path / "payer.csv"
+    write_csv(payer, ["病案号", "住院次数", "DRG编码"],
+              [["M1", "1", "GZ13"], ["M2", "1", "GZ15"], ["M3", "2", "GD19"], ["M9", "1", "GZ15"]])
+    out = tmp_path / "rec.csv"
+    r = runner.invoke(app, ["reconcile", "--db", str(db), "--scheme", "mini", "--payer", str(payer),
+                            "--output", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "不一致 3" in r.output
+    got = {x["mrn"]: x for x in _read(out)}
+    assert set(got) == {"M2", "M3", "M9"}
+    assert got["M2"]["difference"] == "same_adrg_other_split" and got["M2"]["our_drg"] == "GZ11"
+    assert "K02" in got["M2"]["cc_mcc_zh"]
+    assert got["M3"]["difference"] == "different_adrg" and "GB1" in got["M3"]["our_explanation_zh"]
+    assert got["M9"]["difference"] == "missing_case"
+
+
+def test_reconcile_bad_payer_file(tmp_path, mini_dir):
+    db = tmp_path / "w.duckdb"
+    _warehouse(db).close()
+    payer = tmp_path / "payer.csv"
+    write_csv(payer, ["mrn", "admission_no", "drg"], [["M1", "x", "GZ13"]])
+    r = runner.invoke(app, ["reconcile", "--db", str(db), "--scheme", str(mini_dir), "--payer", str(payer)])
+    assert r.exit_code == 2 and "第2行" in r.output and "住院次数" in r.output

@@ -1,0 +1,346 @@
+"""`yunying drg …` — DRG grouping: scheme packs, batch grouping, explanation, warehouse runs, payer reconciliation.
+
+Parse → call the engine in yunying.drg → print. Data problems exit non-zero with a Chinese + English message,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(help="DRG 分组 / DRG grouping: 方案包、分组、解释、对账 (scheme packs, grouping, explain, "
+                       "payer reconciliation).", no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_enable=False)
+scheme_app = typer.Typer(help="DRG 方案包管理 / scheme packs: import, list, diff.", no_args_is_help=True)
+app.add_typer(scheme_app, name="scheme")
+
+
+def _fail(msg: str, code: int = 2) -> None:
+    typer.echo(msg, err=True)
+    raise typer.Exit(code)
+
+
+def _db_path(db: Optional[Path]) -> Path:
+    if db is not None:
+        return db
+    from yunying.settings import load_settings
+
+    return Path(load_settings().db)
+
+
+def _connect(db: Optional[Path]):
+    from yunying.warehouse.db import connect
+
+    return connect(_db_path(db))
+
+
+def _load_scheme(ref: str, db: Optional[Path]):
+    from yunying.drg.pack import PackError
+    from yunying.drg.store import DrgDataError, resolve_scheme
+
+    try:
+        if Path(ref).is_dir():
+            return resolve_scheme(ref)
+        path = _db_path(db)
+        if not path.exists():
+            _fail(f"DRG-SCHEME {ref!r} 不是方案目录，且数据库 {path} 不存在 / {ref!r} is not a pack directory and "
+                  f"the database does not exist")
+        return resolve_scheme(ref, lambda: _connect(db))
+    except PackError as e:
+        _fail(str(e))
+    except DrgDataError as e:
+        _fail(str(e))
+
+
+# ------------------------------------------------------------------------------------------------------------
+# group
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _read_cases(path: Path):
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    from yunying.drg.cases import missing_columns
+
+    if not path.is_file():
+        _fail(f"DRG-INPUT 输入文件不存在：{path} / input file not found")
+    encoding = "utf8"
+    with path.open("rb") as fh:
+        head = fh.read(1 << 16)
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if e.start < len(head) - 4:  # not just a character cut at the block end
+            encoding = "gb18030"
+    text_head = head.decode("utf-8" if encoding == "utf8" else "gb18030", errors="ignore").lstrip("\ufeff")
+    header = next(csv.reader([text_head.splitlines()[0] if text_head else ""]), [])
+    header = [h.strip() for h in header]
+    if not header or header == [""]:
+        _fail(f"DRG-INPUT 输入文件为空或缺少表头：{path} / empty input or no header")
+    try:
+        table = pcsv.read_csv(
+            path,
+            read_options=pcsv.ReadOptions(encoding=encoding, column_names=header, skip_rows=1,
+                                          block_size=1 << 24),
+            convert_options=pcsv.ConvertOptions(column_types={h: pa.string() for h in header},
+                                                strings_can_be_null=False, quoted_strings_can_be_null=False),
+            parse_options=pcsv.ParseOptions(newlines_in_values=False),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError) as e:
+        _fail(f"DRG-INPUT 输入文件格式错误（请检查列数、引号与编码）：{path}：{e} / malformed CSV: {e}")
+    missing = missing_columns(table)
+    if missing:
+        _fail(f"DRG-INPUT 输入文件缺少必需列：{'、'.join(missing)}（需要 record_id, sex, age_years, age_days, "
+              f"newborn_weight_g, dept_code, los_days, discharge_type, dx, px）/ missing columns: {', '.join(missing)}")
+    return table
+
+
+def write_plain_csv(table, output: Path) -> None:
+    """CSV quoted only where a value needs it (like the pack files); fast path through Arrow."""
+    import pyarrow.compute as pc
+    import pyarrow.csv as pcsv
+
+    risky = any(pc.any(pc.match_substring_regex(table[c], r'[,"\r\n]')).as_py() for c in table.column_names)
+    if not risky:
+        with output.open("wb") as fh:
+            fh.write((",".join(table.column_names) + "\n").encode())
+            pcsv.write_csv(table, fh, write_options=pcsv.WriteOptions(quoting_style="none", include_header=False))
+        return
+    with output.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(table.column_names)
+        w.writerows(zip(*(table[c].to_pylist() for c in table.column_names)))
+
+
+@app.command("group")
+def group_cmd(
+    scheme: str = typer.Option(..., "--scheme", help="方案包目录或已导入的方案名 / pack directory or registered name"),
+    input: Path = typer.Option(..., "--input", help="病案 CSV（sample_cases.csv 的列） / cases CSV"),
+    output: Path = typer.Option(..., "--output", help="结果 CSV：record_id,status,mdc,adrg,drg"),
+    db: Optional[Path] = typer.Option(None, "--db", help="已导入方案所在的数据库 / warehouse holding registered schemes"),
+    chunk: int = typer.Option(262_144, "--chunk", help="每批病案数 / cases per batch"),
+):
+    """按方案对 CSV 病案分组 / group cases of a CSV file."""
+    import pyarrow.csv as pcsv
+
+    from yunying.drg.grouper import Grouper
+
+    pack = _load_scheme(scheme, db)
+    table = _read_cases(input)
+    n = table.num_rows
+    t0 = time.perf_counter()
+    show = n >= 200_000
+
+    def progress(done, total):
+        if show:
+            typer.echo(f"  已分组 {done:,}/{total:,} 例 / grouped {done:,} of {total:,}", err=True)
+
+    res = Grouper(pack).group_table(table, chunk_size=chunk, progress=progress)
+    dt = time.perf_counter() - t0
+    output.parent.mkdir(parents=True, exist_ok=True)
+    write_plain_csv(res, output)
+    counts = {}
+    for s in res["status"].to_pylist():
+        counts[s] = counts.get(s, 0) + 1
+    summary = "，".join(f"{k} {v:,}" for k, v in sorted(counts.items()))
+    typer.echo(f"分组完成 {n:,} 例（{summary}），方案 {pack.identity}，用时 {dt:.2f} 秒 → {output} / "
+               f"grouped {n:,} cases in {dt:.2f}s")
+
+
+# ------------------------------------------------------------------------------------------------------------
+# explain
+# ------------------------------------------------------------------------------------------------------------
+
+
+def _parse_case(text: str) -> dict:
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            rec = json.loads(text)
+        except json.JSONDecodeError as e:
+            _fail(f"DRG-CASE 病案 JSON 格式错误：{e} / malformed case JSON")
+        if not isinstance(rec, dict):
+            _fail("DRG-CASE 病案 JSON 应为对象 / case JSON must be an object")
+        return {k: ("" if v is None else str(v)) for k, v in rec.items()}
+    rec = {}
+    for part in text.split(";"):
+        if not part.strip():
+            continue
+        if "=" not in part:
+            _fail(f"DRG-CASE 病案字段应写成 名=值;名=值，无法解析 {part!r} / expected key=value;key=value")
+        k, v = part.split("=", 1)
+        rec[k.strip()] = v.strip()
+    return rec
+
+
+@app.command("explain")
+def explain_cmd(
+    scheme: str = typer.Option(..., "--scheme", help="方案包目录或已导入的方案名"),
+    case: str = typer.Option(..., "--case", help='病案：JSON 或 "sex=1;age_years=45;dx=K35.800;px=47.0100"'),
+    db: Optional[Path] = typer.Option(None, "--db"),
+    as_json: bool = typer.Option(False, "--json", help="输出 JSON / print JSON"),
+):
+    """对单个病案分组并给出中文解释 / group one case and explain it."""
+    from yunying.drg.explain import explain_case
+
+    rec = _parse_case(case)
+    unknown = [k for k in rec if k not in ("record_id", "sex", "age_years", "age_days", "newborn_weight_g",
+                                           "dept_code", "los_days", "discharge_type", "dx", "px")]
+    if unknown:
+        _fail(f"DRG-CASE 未知字段：{'、'.join(unknown)} / unknown fields: {', '.join(unknown)}")
+    rec.setdefault("record_id", "case")
+    pack = _load_scheme(scheme, db)
+    ex = explain_case(pack, rec)
+    if as_json:
+        typer.echo(json.dumps(ex.as_dict(), ensure_ascii=False, indent=1))
+    else:
+        typer.echo(ex.text())
+
+
+# ------------------------------------------------------------------------------------------------------------
+# scheme import / list / diff
+# ------------------------------------------------------------------------------------------------------------
+
+
+@scheme_app.command("import")
+def scheme_import(
+    directory: Path = typer.Argument(..., help="方案包目录 / pack directory"),
+    name: str = typer.Option(..., "--name", help="登记名，如 chs-drg-1.1 / registered name"),
+    db: Optional[Path] = typer.Option(None, "--db", help="数据库文件（默认 YUNYING_DB）"),
+):
+    """校验并登记方案包 / validate and register a scheme pack."""
+    from yunying.drg.pack import PackError, load_pack
+    from yunying.drg.store import register_pack
+
+    con = _connect(db)
+    try:
+        def resolver(ref):
+            from yunying.drg.store import load_registered
+
+            return load_registered(con, ref)
+
+        try:
+            pack = load_pack(directory, name=name, resolver=resolver)
+        except PackError as e:
+            _fail(str(e))
+        register_pack(con, pack, name)
+    finally:
+        con.close()
+    counts = {t: len(pack.tables.get(t, [])) for t in ("mdcs", "adrgs", "drgs")}
+    typer.echo(f"已导入方案 {name}（{pack.identity}）：MDC {counts['mdcs']} 个，ADRG {counts['adrgs']} 个，"
+               f"DRG {counts['drgs']} 个" + (f"，附加表 {', '.join(pack.extra)}" if pack.extra else "")
+               + f" / registered {name}")
+
+
+@scheme_app.command("list")
+def scheme_list(db: Optional[Path] = typer.Option(None, "--db")):
+    """列出已导入的方案 / list registered schemes."""
+    from yunying.drg.store import list_schemes
+
+    con = _connect(db)
+    try:
+        rows = list_schemes(con)
+    finally:
+        con.close()
+    if not rows:
+        typer.echo("尚未导入任何方案 / no scheme registered")
+        return
+    typer.echo("name\thash\tbase\tresults\tsource")
+    for name, h, base, source, _at, n in rows:
+        typer.echo(f"{name}\t{h[:16]}\t{base or ''}\t{n}\t{source or ''}")
+
+
+@scheme_app.command("diff")
+def scheme_diff(
+    a: str = typer.Argument(..., help="方案 A：目录或登记名"),
+    b: str = typer.Argument(..., help="方案 B：目录或登记名"),
+    db: Optional[Path] = typer.Option(None, "--db"),
+    limit: int = typer.Option(20, "--limit", help="每类最多显示行数"),
+    overrides: Optional[Path] = typer.Option(None, "--as-overrides", help="把差异写成 overrides.csv"),
+):
+    """比较两个方案 / show what differs between two schemes."""
+    from yunying.drg.pack import diff_as_overrides, diff_report
+
+    pa_, pb_ = _load_scheme(a, db), _load_scheme(b, db)
+    typer.echo(diff_report(pa_, pb_, limit=limit))
+    if overrides is not None:
+        rows = diff_as_overrides(pa_, pb_)
+        with overrides.open("w", newline="", encoding="utf-8") as fh:
+            w = csv.DictWriter(fh, ["op", "table", "key", "column", "value", "reason_zh"], lineterminator="\n")
+            w.writeheader()
+            w.writerows(rows)
+        typer.echo(f"已写出 {len(rows)} 行覆盖项 → {overrides} / wrote {len(rows)} override rows")
+
+
+# ------------------------------------------------------------------------------------------------------------
+# run / reconcile on the warehouse
+# ------------------------------------------------------------------------------------------------------------
+
+
+@app.command("run")
+def run_cmd(
+    db: Path = typer.Option(..., "--db", help="数据仓库文件 / warehouse DuckDB file"),
+    scheme: str = typer.Option(..., "--scheme", help="已导入的方案名（或目录） / registered scheme"),
+):
+    """对仓库中已导入的首页数据分组并保存结果 / group imported discharges and store results."""
+    from yunying.drg.store import run_grouping
+
+    if not db.exists():
+        _fail(f"DRG-DB 数据库不存在：{db} / database not found")
+    pack = _load_scheme(scheme, db)
+    name = pack.name if Path(scheme).is_dir() else scheme
+    con = _connect(db)
+    try:
+        t0 = time.perf_counter()
+        res = run_grouping(con, pack, name)
+    finally:
+        con.close()
+    by = "，".join(f"{k} {v:,}" for k, v in sorted(res["by_status"].items()))
+    typer.echo(f"已分组 {res['cases']:,} 例（{by}），方案 {name}（{pack.identity}），用时 "
+               f"{time.perf_counter() - t0:.1f} 秒，结果在 drg_result / grouped {res['cases']:,} cases")
+
+
+@app.command("reconcile")
+def reconcile_cmd(
+    db: Path = typer.Option(..., "--db"),
+    scheme: str = typer.Option(..., "--scheme"),
+    payer: Path = typer.Option(..., "--payer", help="医保局返回的分组结果 CSV（record_id 或 mrn+admission_no，及 drg）"),
+    output: Optional[Path] = typer.Option(None, "--output", help="差异清单 CSV（默认 reconcile-<方案>.csv）"),
+    hospital: Optional[str] = typer.Option(None, "--hospital", help="医保文件无机构编码时使用"),
+):
+    """与医保局返回的分组对账，列出每个不一致的病案及本院分组解释 / reconcile with the payer's groups."""
+    from yunying.drg.store import DrgDataError, reconcile
+
+    if not db.exists():
+        _fail(f"DRG-DB 数据库不存在：{db} / database not found")
+    pack = _load_scheme(scheme, db)
+    name = pack.name if Path(scheme).is_dir() else scheme
+    con = _connect(db)
+    try:
+        rows, summary = reconcile(con, pack, name, payer, hospital)
+    except DrgDataError as e:
+        _fail(str(e))
+    finally:
+        con.close()
+    out = output or Path(f"reconcile-{name}.csv")
+    cols = ["hospital_id", "mrn", "admission_no", "payer_drg", "our_status", "our_mdc", "our_adrg", "our_drg",
+            "difference", "difference_zh", "dx", "px", "our_explanation_zh", "cc_mcc_zh"]
+    with out.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, cols, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    typer.echo(f"对账完成：医保病案 {summary['payer_cases']:,} 例，一致 {summary['same']:,}，不一致 "
+               f"{summary['different']:,}（其中仓库缺失 {summary['missing_in_warehouse']:,}）→ {out} / "
+               f"{summary['different']:,} differing cases written")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app(sys.argv[1:])
