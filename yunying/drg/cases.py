@@ -55,6 +55,16 @@ def parse_int(col: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     txt = as_text(col)
     stripped = pc.utf8_trim_whitespace(txt)
     present = pc.fill_null(pc.not_equal(pc.utf8_length(stripped), 0), False)
+    # fast path: every non-blank value is a plain integer (the usual case)
+    try:
+        nums = pc.cast(pc.if_else(present, stripped, pa.scalar(None, pa.string())), pa.int64())
+        vals = np.asarray(pc.fill_null(nums, 0), dtype=np.int64)
+        p = np.asarray(present)
+        if not (((vals < INT_MIN) | (vals > INT_MAX)) & p).any() and not pc.any(
+                pc.match_substring(stripped, ".")).as_py():
+            return vals, p, p.copy()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OverflowError):
+        pass
     ok = pc.fill_null(pc.match_substring_regex(txt, INT_PATTERN), False)
     ok_np = np.asarray(ok)
     vals = np.zeros(len(txt), dtype=np.int64)
@@ -91,8 +101,9 @@ class Demographics:
             v, _p, okint = parse_int(sex)
             self.sex = np.where(okint & ((v == 1) | (v == 2)), v, 0).astype(np.int8)
         else:  # exact text '1' / '2'
-            s = np.asarray(pc.fill_null(sex, "").to_numpy(zero_copy_only=False), dtype=object)
-            self.sex = np.where(s == "1", 1, np.where(s == "2", 2, 0)).astype(np.int8)
+            one = np.asarray(pc.fill_null(pc.equal(sex, "1"), False))
+            two = np.asarray(pc.fill_null(pc.equal(sex, "2"), False))
+            self.sex = (one * 1 + two * 2).astype(np.int8)
         age, age_present, age_ok = parse_int(column(table, "age_years"))
         days, _days_present, days_ok = parse_int(column(table, "age_days"))
         weight, _wp, weight_ok = parse_int(column(table, "newborn_weight_g"))

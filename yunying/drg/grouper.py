@@ -20,6 +20,8 @@ Semantics: ../shared/drg/chs-drg-1.1/README.md and the zhejiang-2022 extensions 
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -161,6 +163,38 @@ class CompiledScheme:
         self.m_mdc = np.zeros((len(self.mdc_codes), W), dtype=U64)
         for s in self.slots:
             _bit(self.m_mdc[s.mdc], s.index)
+        nm = len(self.mdc_codes)
+        if nm > 64:
+            raise ValueError("more than 64 MDCs are not supported")
+        self.all_mdc_bits = U64((1 << nm) - 1)
+
+        def mdc_mask(pred) -> U64:
+            v = 0
+            for i, r in enumerate(mdcs):
+                if pred(r):
+                    v |= 1 << i
+            return U64(v)
+
+        self.req_pdx_mask = mdc_mask(lambda r: r["requires_principal_dx_in_list"] == "yes")
+        self.req_anydx_mask = mdc_mask(lambda r: r.get("requires_any_dx_in_list") == "yes")
+        self.req_pvor_mask = mdc_mask(lambda r: r["requires_principal_px_valid_or"] == "yes")
+        self.req_pdx, self.req_anydx, self.req_pvor = (bool(self.req_pdx_mask), bool(self.req_anydx_mask),
+                                                       bool(self.req_pvor_mask))
+        self.sex_masks = [(int(v), mdc_mask(lambda r, v=v: r["sex"] == v))
+                          for v in sorted({r["sex"] for r in mdcs if r["sex"]})]
+        self.age_masks = [(int(v), mdc_mask(lambda r, v=v: r["age_years"] == v))
+                          for v in sorted({r["age_years"] for r in mdcs if r["age_years"]})]
+        self.trauma_masks = [(int(v), mdc_mask(lambda r, v=v: r["min_trauma_regions"] == v))
+                             for v in sorted({r["min_trauma_regions"] for r in mdcs if r["min_trauma_regions"]})]
+        # entered-MDC bits -> slot mask, one 256-row table per byte of the MDC bitset
+        self.mdc_bytes = max(1, (nm + 7) // 8)
+        self.mdc_byte_table = np.zeros((self.mdc_bytes, 256, W), dtype=U64)
+        for b in range(self.mdc_bytes):
+            for v in range(256):
+                for k in range(8):
+                    m = 8 * b + k
+                    if v >> k & 1 and m < nm:
+                        self.mdc_byte_table[b, v] |= self.m_mdc[m]
         # newborn age / weight bands: one mask per distinct (age_days_max, weight_min, weight_max)
         self.age_groups: list[tuple[tuple, np.ndarray]] = []
         keys = sorted({(s.age_days_max, s.weight_min, s.weight_max) for s in self.slots
@@ -365,10 +399,6 @@ def split_codes(col: pa.Array, blank_is_empty_list: bool) -> tuple[pa.Array, np.
         lists = pc.split_pattern_regex(col, r"[|,]")
     else:
         lists = pc.split_pattern(col, "|")
-    if blank_is_empty_list:
-        empty = pc.equal(col, "")
-        if pc.any(empty).as_py():
-            lists = pc.if_else(empty, pa.scalar([], type=lists.type), lists)
     if isinstance(lists, pa.ChunkedArray):
         lists = lists.combine_chunks()
     offsets = np.asarray(lists.offsets, dtype=np.int64)
@@ -376,6 +406,13 @@ def split_codes(col: pa.Array, blank_is_empty_list: bool) -> tuple[pa.Array, np.
     if offsets[0] != 0 or len(flat) != offsets[-1] - offsets[0]:
         flat = flat.slice(offsets[0], offsets[-1] - offsets[0])
         offsets = offsets - offsets[0]
+    if blank_is_empty_list:
+        blank = np.asarray(pc.equal(col, ""))
+        if blank.any():
+            lens = np.diff(offsets)
+            keep = np.repeat(~blank, lens)
+            flat = flat.filter(pa.array(keep))
+            offsets = np.concatenate([[0], np.cumsum(np.where(blank, 0, lens))]).astype(np.int64)
     return flat, offsets
 
 
@@ -413,18 +450,39 @@ class Grouper:
         self.c = pack_or_compiled if isinstance(pack_or_compiled, CompiledScheme) else compile_pack(pack_or_compiled)
 
     # -------------------------------------------------------------------------------------------- public
-    def group_table(self, table: pa.Table, chunk_size: int = 262_144, progress=None) -> pa.Table:
-        """Group a table of canonical cases; returns record_id, status, mdc, adrg, drg (strings)."""
-        parts = []
+    def group_table(self, table: pa.Table, chunk_size: int = 131_072, progress=None,
+                    threads: int | None = None) -> pa.Table:
+        """Group a table of canonical cases; returns record_id, status, mdc, adrg, drg (strings).
+
+        Chunks are grouped in a thread pool (numpy and Arrow release the GIL in their kernels); the output
+        keeps the input order.
+        """
         n = table.num_rows
-        for start in range(0, max(n, 1), chunk_size):
-            part = table.slice(start, min(chunk_size, n - start))
-            if part.num_rows == 0 and n > 0:
-                break
-            parts.append(self._format(part, self.group_arrays(part)))
+        if n <= chunk_size:
+            out = self._format(table, self.group_arrays(table))
             if progress is not None:
-                progress(min(start + chunk_size, n), n)
-        return pa.concat_tables(parts) if parts else self._format(table, self.group_arrays(table))
+                progress(n, n)
+            return out
+        starts = list(range(0, n, chunk_size))
+        workers = threads or min(4, os.cpu_count() or 1)
+
+        def work(start):
+            part = table.slice(start, min(chunk_size, n - start))
+            return self._format(part, self.group_arrays(part))
+
+        parts = []
+        if workers <= 1:
+            for st in starts:
+                parts.append(work(st))
+                if progress is not None:
+                    progress(min(st + chunk_size, n), n)
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                for st, part in zip(starts, pool.map(work, starts)):
+                    parts.append(part)
+                    if progress is not None:
+                        progress(min(st + chunk_size, n), n)
+        return pa.concat_tables(parts)
 
     def group_arrays(self, table: pa.Table) -> BatchResult:
         c = self.c
@@ -504,43 +562,45 @@ class Grouper:
         any_vor = pbit("vor")
         p_vor = c.px_vor[ppx] & (plen > 0)
 
-        # ---- MDC entry -> slot mask
-        entered = np.zeros((n, W), dtype=U64)
-        pdx_mdc = c.dx_mdc[pdx]
-        for m, r in enumerate(c.mdc_rows):
-            e = active.copy()
-            if r["requires_principal_dx_in_list"] == "yes":
-                e &= ((pdx_mdc >> U64(m)) & ONE).astype(bool)
-            if r.get("requires_any_dx_in_list") == "yes":
-                e &= dbit(("mdc", m))
-            if r["requires_principal_px_valid_or"] == "yes":
-                also = ((c.px_also[ppx] >> U64(m)) & ONE).astype(bool)
-                e &= (plen > 0) & (p_vor | also)
-            if r["sex"]:
-                e &= sex == int(r["sex"])
-            if r["age_years"]:
-                e &= age_ok & (age == int(r["age_years"]))
-            if r["min_trauma_regions"]:
-                cnt = np.zeros(n, dtype=np.int32)
-                for fi in c.region_feats:
-                    cnt += ((dfeat[:, fi // 64] >> U64(fi % 64)) & ONE).astype(np.int32)
-                e &= cnt >= int(r["min_trauma_regions"])
-            if e.any():
-                entered[e] |= c.m_mdc[m]
+        # ---- MDC entry: one bit per MDC (priority order) in a uint64, then expanded to slot masks
+        E = np.where(active, c.all_mdc_bits, U64(0))
+        if c.req_pdx:
+            E &= c.dx_mdc[pdx] | ~c.req_pdx_mask
+        if c.req_anydx:
+            E &= dfeat[:, 0] | ~c.req_anydx_mask  # MDC features are the first bits of word 0
+        if c.req_pvor:
+            ok = np.where(p_vor, c.all_mdc_bits, c.px_also[ppx])
+            ok = np.where(plen > 0, ok, U64(0))
+            E &= ok | ~c.req_pvor_mask
+        for value, mk in c.sex_masks:
+            E &= np.where(sex == value, c.all_mdc_bits, ~mk)
+        for value, mk in c.age_masks:
+            E &= np.where(age_ok & (age == value), c.all_mdc_bits, ~mk)
+        if c.trauma_masks:
+            cnt = np.zeros(n, dtype=np.int32)
+            for fi in c.region_feats:
+                cnt += ((dfeat[:, fi // 64] >> U64(fi % 64)) & ONE).astype(np.int32)
+            for value, mk in c.trauma_masks:
+                E &= np.where(cnt >= value, c.all_mdc_bits, ~mk)
+        entered = c.mdc_byte_table[0][(E & U64(255)).astype(np.intp)]
+        for b in range(1, c.mdc_bytes):
+            entered |= c.mdc_byte_table[b][((E >> U64(8 * b)) & U64(255)).astype(np.intp)]
 
         # ---- diagnosis condition
         dslots = c.dx_slots[pdx]
-        hold = (dslots & c.m_dx_pil) | (~dslots & c.m_dx_pnil) | c.m_dx_none
+        hold = dslots & c.m_dx_pil
+        if c.m_dx_pnil.any():
+            hold |= ~dslots & c.m_dx_pnil
+        hold |= c.m_dx_none
         for s in c.any_dx_slots:
             hit = dbit(("adrg", s.index))
             _or_where(hold, hit, s.index)
         # ---- procedure condition
-        pslots = c.px_slots[ppx]
-        pxok = (pslots & c.m_px_pil) | c.m_px_none
-        pxok[p_vor] |= c.m_px_pvor
-        pxok[~p_vor] |= c.m_px_pnvor
-        pxok[~any_vor] |= c.m_px_nonevor
-        pxok[any_vor] |= c.m_qy
+        pxok = c.px_slots[ppx]
+        pxok &= c.m_px_pil
+        pxok |= c.m_px_none
+        pxok |= np.where(p_vor[:, None], c.m_px_pvor, c.m_px_pnvor)
+        pxok |= np.where(any_vor[:, None], c.m_qy, c.m_px_nonevor)
         for s in c.pair_slots:
             _or_where(pxok, pbit(("px", s.index)) & pbit(("px2", s.index)), s.index)
         for s in c.label_slots:
@@ -568,7 +628,7 @@ class Grouper:
                     cond &= w_ok & (w >= wmin)
                 if wmax is not None:
                     cond &= w_ok & (w < wmax)
-                ageok[cond] |= mk
+                ageok |= np.where(cond[:, None], mk, U64(0))
             hold &= ageok
         hold &= entered
 
