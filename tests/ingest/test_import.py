@@ -248,7 +248,7 @@ def test_failed_load_rolls_back_everything(tmp_path, db, monkeypatch):
     def boom(self, *a, **k):
         raise duckdb.IOException("disk full (simulated)")
 
-    monkeypatch.setattr(engine.Importer, "_insert_issues", boom)
+    monkeypatch.setattr(engine.Importer, "_issue_sql", boom)  # fails after rows were inserted
     changed = [g.replace("H1,", "H1,", 1).replace(",8000.00,", ",1.00,") for g in GOOD]
     g = write(tmp_path / "e.csv", [HEADER, *changed, "H1,NEW,1,x,1,1960-01-01,1,2022-01-01,2022-01-02,1,1,1,A,B,1,,,,,,,1,1"])
     con = connect(db)

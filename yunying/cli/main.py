@@ -17,6 +17,10 @@ from yunying.cli import warehouse_cmds  # noqa: E402
 
 warehouse_cmds.register(app)
 
+from yunying.cli import demo as demo_cli  # noqa: E402
+
+app.add_typer(demo_cli.app, name="demo")
+
 from yunying.cli import drg as drg_cli  # noqa: E402
 
 app.add_typer(drg_cli.app, name="drg")

@@ -9,9 +9,7 @@ for record-quality control.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -136,8 +134,8 @@ class Importer:
         self.progress = progress or (lambda stage, done, total: None)
 
     # ---- one file -------------------------------------------------------------------------------------------
-    def import_file(self, path: Path) -> tuple[FileResult, list[dict], list[dict]]:
-        """Returns the result plus reject and warning rows (for the reject/warning files)."""
+    def import_file(self, path: Path) -> FileResult:
+        """Import one file atomically; rejects and warnings are stored under the returned import_id."""
         path = Path(path)
         res = FileResult(file=str(path), kind=self.kind)
         started = dt.datetime.now()
@@ -158,27 +156,26 @@ class Importer:
                 res.notes.append("文件只有表头，没有数据行，未导入任何记录 / header only: no data rows")
             self.progress("validate", 0, staged.rows)
             self._build_typed(binding)
-            errors = self._row_errors(binding, staged)
-            dup_warn = self._duplicates(staged.headers)
-            warnings = self._warnings(binding) + dup_warn
+            self._row_errors(binding, staged)
+            self._duplicates(staged.headers)
+            self._warnings(binding)
             self.progress("load", 0, staged.rows)
-            rejects = self._describe(errors, path, reject=True)
-            warns = self._describe(warnings, path, reject=False)
-            self._load(binding, res, rejects, warns, digest, size, started, path)
+            self._load(binding, res, digest, size, started, path)
             self.progress("load", staged.rows, staged.rows)
-            return res, rejects, warns
+            return res
         except ImportFailed as exc:
             res.status, res.error_code = "failed", exc.code
             res.message = f"{exc.zh} / {exc.en}"
             self._log_failure(res, path, digest, size, started)
-            return res, [], []
+            return res
         except (duckdb.Error, prof.ProfileError, OSError) as exc:
             res.status, res.error_code = "failed", "IMP-INTERNAL"
             res.message = f"导入失败，已回滚，数据库未改变：{exc} / import failed and was rolled back: {exc}"
             self._log_failure(res, path, digest, size, started)
-            return res, [], []
+            return res
         finally:
-            for t in ("_stg", "_typed", "_err", "_good", "_keys", "_skip", "_dups"):
+            self.con.execute("drop view if exists _good")
+            for t in ("_stg", "_typed", "_err", "_warn", "_keys", "_skip", "_dups", "_fields"):
                 self.con.execute(f"drop table if exists {t}")
 
     def _check_columns(self, binding: prof.Binding, path: Path) -> None:
@@ -260,7 +257,7 @@ class Importer:
             self.con.unregister("_structural")
         return "_err"
 
-    def _duplicates(self, headers: list[str]) -> list[tuple]:
+    def _duplicates(self, headers: list[str]) -> None:
         """Duplicate keys among otherwise valid rows: identical rows load once; conflicting rows are rejected."""
         key = ", ".join(q(k) for k in self.table.key)
         self.con.execute(f"""
@@ -279,27 +276,21 @@ class Importer:
             from _dups d
             where (select count(distinct h) from _dups o
                     where {' and '.join(f'o.{q(k)} = d.{q(k)}' for k in self.table.key)}) > 1""")
-        same = self.con.execute(f"""
-            select d._row_no, (select min(o._row_no) from _dups o
-                               where {' and '.join(f'o.{q(k)} = d.{q(k)}' for k in self.table.key)})
-            from _dups d where d._row_no not in (select row_no from _err where code = 'IMP-DUP')""").fetchall()
+        self.con.execute(
+            "create or replace temp table _warn (row_no bigint, field varchar, header varchar, value varchar,"
+            " code varchar, extra varchar)")
+        self.con.execute(f"""
+            insert into _warn
+            select d._row_no, null, null, null, 'IMP-DUP-SAME', cast(f.first as varchar)
+            from _dups d join (select {key}, min(_row_no) as first from _dups group by all) f using ({key})
+            where d._row_no <> f.first and d._row_no not in (select row_no from _err where code = 'IMP-DUP')""")
+        # identical copies are not loaded twice: skipped like rejects, reported as warnings
+        self.con.execute("create or replace temp table _skip as select row_no from _warn")
         self.con.execute("drop table _dups")
-        out = []
-        for row_no, first in same:
-            if row_no != first:
-                out.append((row_no, None, None, None, "IMP-DUP-SAME", str(first)))
-        if out:  # identical copies are not loaded twice: exclude them like rejects, reported as warnings
-            self.con.register("_same", pa.table({"row_no": [r[0] for r in out]}))
-            self.con.execute("create or replace temp table _skip as select row_no from _same")
-            self.con.unregister("_same")
-        else:
-            self.con.execute("create or replace temp table _skip (row_no bigint)")
-        return out
 
-    def _warnings(self, b: prof.Binding) -> list[tuple]:
-        """Domain and required-field warnings on rows that will be stored."""
+    def _warnings(self, b: prof.Binding) -> None:
+        """Domain and required-field warnings on rows that will be stored (appended to _warn)."""
         arms = []
-        good = "_row_no not in (select row_no from _err where row_no is not null) and _row_no not in (select row_no from _skip)"
         cols = [(c, b.columns[c.name].header, q(c.name)) for c in self.table.columns if c.name in b.columns]
         for n, child in enumerate(b.children):
             ctable = self.model.tables[child.table]
@@ -308,54 +299,48 @@ class Importer:
             if col.domain and col.domain in self.model.domains:
                 codes = ", ".join(lit(c) for c in self.model.domains[col.domain].codes)
                 arms.append(f"select _row_no, {lit(col.name)}, {lit(header)}, cast({typed} as varchar), 'IMP-DOMAIN', "
-                            f"{lit(col.domain)} from _typed where {good} and {typed} is not null and {typed} not in ({codes})")
+                            f"{lit(col.domain)} from _good where {typed} is not null and {typed} not in ({codes})")
             if col.req == "required" and typed == q(col.name):
                 arms.append(f"select _row_no, {lit(col.name)}, {lit(header)}, null, 'IMP-REQUIRED', null "
-                            f"from _typed where {good} and {typed} is null")
-        if not arms:
-            return []
-        return self.con.execute(" union all ".join(arms) + " order by 1").fetchall()
+                            f"from _good where {typed} is null")
+        self.con.execute("create or replace temp view _good as select * from _typed where _row_no not in "
+                         "(select row_no from _err where row_no is not null) and _row_no not in (select row_no from _skip)")
+        if arms:
+            self.con.execute("insert into _warn " + " union all ".join(arms))
 
-    def _describe(self, rows, path: Path, *, reject: bool) -> list[dict]:
-        """Bilingual, located messages. rows: table name (_err) or list of tuples."""
-        if isinstance(rows, str):
-            key = " || '|' || ".join(f"coalesce(cast(t.{q(k)} as varchar), '')" for k in self.table.key)
-            rows = self.con.execute(
-                f"select e.row_no, e.field, e.header, e.value, e.code, e.extra, {key}, to_json(s) "
-                f"from _err e left join _typed t on t._row_no = e.row_no left join _stg s on s._row_no = e.row_no "
-                f"order by e.row_no, e.code").fetchall()
-        else:
-            rows = [(*r, None, None) for r in rows]
-        reasons = ROW_REASONS if reject else WARN_REASONS
-        out = []
-        for row_no, fld, header, value, code, extra, rkey, raw in rows:
-            col = self._column(fld)
-            label = f"{col.zh} {header}" if col and header and header != col.name else (col.zh if col else (fld or ""))
-            zh, en = reasons[code]
-            fmt = {"field": label, "value": "" if value is None else value, "extra": extra or ""}
-            out.append({"file": path.name, "row_no": row_no, "record_key": rkey, "field": fld or "",
-                        "value": value, "code": code, "reason_zh": f"第{row_no}行 " + zh.format(**fmt),
-                        "reason_en": f"row {row_no}: " + en.format(**{**fmt, "field": fld or header or ""}),
-                        "raw_record": raw})
-        return out
+    def _issue_sql(self, source: str, import_id: int, reasons: dict[str, tuple[str, str]], *, raw: bool) -> str:
+        """SELECT producing import_reject / import_warning rows with bilingual, located messages (all in SQL)."""
+        def fmt(template: str) -> str:
+            return lit(template.replace("{field}", "{0}").replace("{value}", "{1}").replace("{extra}", "{2}"))
 
-    def _column(self, name: str | None) -> Column | None:
-        if not name:
-            return None
-        for t in (self.table, *self.children):
-            if name in t.column_names:
-                return t.column(name)
-        return None
+        zh = " ".join(f"when {lit(c)} then format({fmt(t[0])}, label_zh, val, ext)" for c, t in reasons.items())
+        en = " ".join(f"when {lit(c)} then format({fmt(t[1])}, label_en, val, ext)" for c, t in reasons.items())
+        key = " || '|' || ".join(f"coalesce(cast(t.{q(k)} as varchar), '')" for k in self.table.key)
+        return f"""
+            select {import_id} as import_id, {lit(self.kind)} as kind, row_no,
+                   case when t._row_no is not null then {key} end as record_key, field, value, code,
+                   '第' || row_no || '行 ' || case code {zh} end as reason_zh,
+                   'row ' || row_no || ': ' || case code {en} end as reason_en
+                   {', to_json(s) as raw_record' if raw else ''}
+            from (select e.*, coalesce(e.value, '') as val, coalesce(e.extra, '') as ext,
+                         coalesce(f.zh || case when e.header is not null and e.header <> e.field
+                                               then ' ' || e.header else '' end, e.field, '') as label_zh,
+                         coalesce(e.field, e.header, '') as label_en
+                  from {source} e left join _fields f on f.field = e.field) e
+            left join _typed t on t._row_no = e.row_no
+            {'left join _stg s on s._row_no = e.row_no' if raw else ''}"""
 
     # ---- atomic load ----------------------------------------------------------------------------------------
-    def _load(self, b: prof.Binding, res: FileResult, rejects: list[dict], warns: list[dict], digest: str,
-              size: int, started: dt.datetime, path: Path) -> None:
+    def _load(self, b: prof.Binding, res: FileResult, digest: str, size: int, started: dt.datetime,
+              path: Path) -> None:
         con, key = self.con, [q(k) for k in self.table.key]
         loaded_cols = [c.name for c in self.table.columns if c.name in b.columns or
                        (c.name == "hospital_id" and self.hospital)]
-        con.execute("create or replace temp table _good as select * from _typed where _row_no not in "
-                    "(select row_no from _err where row_no is not null) and _row_no not in (select row_no from _skip)")
         con.execute(f"create or replace temp table _keys as select distinct {', '.join(key)} from _good")
+        fields = [(c.name, c.zh) for t in (self.table, *self.children) for c in t.columns]
+        con.register("_fields_arrow", pa.table({"field": [f for f, _ in fields], "zh": [z for _, z in fields]}))
+        con.execute("create or replace temp table _fields as select distinct on (field) * from _fields_arrow")
+        con.unregister("_fields_arrow")
         join = " and ".join(f"t.{k} = k.{k}" for k in key)
         con.execute("begin transaction")
         try:
@@ -381,11 +366,14 @@ class Importer:
                             f"from _good where hospital_id not in (select hospital_id from hospital) group by hospital_id")
             import_id = con.execute("select nextval('import_id_seq')").fetchall()[0][0]
             res.import_id = import_id
-            res.rejected = len({r["row_no"] for r in rejects})
-            res.warnings = len(warns)
-            res.unchanged_duplicates = sum(1 for w in warns if w["code"] == "IMP-DUP-SAME")
-            self._insert_issues("import_reject", import_id, rejects, raw=True)
-            self._insert_issues("import_warning", import_id, warns, raw=False)
+            cols_issue = "import_id, kind, row_no, record_key, field, value, code, reason_zh, reason_en"
+            con.execute(f"insert into import_reject ({cols_issue}, raw_record) "
+                        f"{self._issue_sql('_err', import_id, ROW_REASONS, raw=True)}")
+            con.execute(f"insert into import_warning ({cols_issue}) "
+                        f"{self._issue_sql('_warn', import_id, WARN_REASONS, raw=False)}")
+            res.rejected = con.execute("select count(distinct row_no) from _err").fetchall()[0][0]
+            res.warnings, res.unchanged_duplicates = con.execute(
+                "select count(*), count(*) filter (where code = 'IMP-DUP-SAME') from _warn").fetchall()[0]
             con.execute(
                 "insert into import_log values (?, ?, ?, ?, ?, ?, ?, ?, current_localtimestamp(), 'ok', ?, ?, ?, ?, ?, ?, null, ?)",
                 [import_id, self.kind, path.name, digest, size, res.encoding, res.profile, started, res.rows_read,
@@ -395,24 +383,6 @@ class Importer:
         except BaseException:
             con.execute("rollback")
             raise
-
-    def _insert_issues(self, table: str, import_id: int, rows: list[dict], *, raw: bool) -> None:
-        if not rows:
-            return
-        data = {
-            "import_id": [import_id] * len(rows), "kind": [self.kind] * len(rows),
-            "row_no": [r["row_no"] for r in rows], "record_key": [r["record_key"] for r in rows],
-            "field": [r["field"] for r in rows], "value": [None if r["value"] is None else str(r["value"]) for r in rows],
-            "code": [r["code"] for r in rows], "reason_zh": [r["reason_zh"] for r in rows],
-            "reason_en": [r["reason_en"] for r in rows],
-        }
-        if raw:
-            data["raw_record"] = [r["raw_record"] for r in rows]
-        self.con.register("_issues", pa.table(data))
-        cast = ", cast(raw_record as json)" if raw else ""
-        cols = "import_id, kind, row_no, record_key, field, value, code, reason_zh, reason_en"
-        self.con.execute(f"insert into {table} ({cols}{', raw_record' if raw else ''}) select {cols}{cast} from _issues")
-        self.con.unregister("_issues")
 
     def _log_failure(self, res: FileResult, path: Path, digest, size, started) -> None:
         try:
@@ -435,34 +405,33 @@ def import_files(con: duckdb.DuckDBPyConnection, kind: str, paths: list[Path], *
                  **options) -> ImportSummary:
     """Import files of one kind; each file is atomic on its own. Writes one reject file and one warning file."""
     importer = Importer(con, kind, **options)
-    summary = ImportSummary(kind, [])
-    all_rejects, all_warns = [], []
-    for p in paths:
-        res, rejects, warns = importer.import_file(Path(p))
-        summary.files.append(res)
-        all_rejects += rejects
-        all_warns += warns
+    summary = ImportSummary(kind, [importer.import_file(Path(p)) for p in paths])
     first_id = next((f.import_id for f in summary.files if f.import_id), 0)
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S") + f"-{first_id}"
-    out_dir = Path(reject_dir or ".")
-    if all_rejects:
-        summary.reject_file = str(_write_issue_file(out_dir / f"{kind}-{stamp}.rejects.csv", all_rejects))
-        ids = [f.import_id for f in summary.files if f.rejected]
+    stem = Path(reject_dir or ".") / f"{kind}-{dt.datetime.now():%Y%m%d-%H%M%S}-{first_id}"
+    ids = [f.import_id for f in summary.files if f.status == "ok"]
+    if any(f.rejected for f in summary.files):
+        summary.reject_file = str(write_issue_file(con, "import_reject", ids, Path(f"{stem}.rejects.csv")))
         con.execute(f"update import_log set reject_file = ? where import_id in ({', '.join(map(str, ids))})",
-                    [summary.reject_file]) if ids else None
-    if all_warns:
-        summary.warning_file = str(_write_issue_file(out_dir / f"{kind}-{stamp}.warnings.csv", all_warns))
+                    [summary.reject_file])
+    if any(f.warnings for f in summary.files):
+        summary.warning_file = str(write_issue_file(con, "import_warning", ids, Path(f"{stem}.warnings.csv")))
     return summary
 
 
-def _write_issue_file(path: Path, rows: list[dict]) -> Path:
-    """UTF-8 with BOM so that Excel on Windows shows the Chinese text correctly."""
+def write_issue_file(con: duckdb.DuckDBPyConnection, table: str, import_ids: list[int], path: Path) -> Path:
+    """Reject/warning rows of some imports as CSV, UTF-8 with BOM so that Excel on Windows shows Chinese."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8-sig", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["文件 file", "行号 row", "记录 record_key", "字段 field", "值 value", "错误码 code",
-                    "原因", "reason"])
-        for r in rows:
-            w.writerow([r["file"], r["row_no"], r["record_key"], r["field"], r["value"], r["code"],
-                        r["reason_zh"], r["reason_en"]])
+    tmp = path.with_suffix(".tmp")
+    con.execute(f"""
+        copy (select l.file_name as "文件 file", i.row_no as "行号 row", i.record_key as "记录 record_key",
+                     i.field as "字段 field", i.value as "值 value", i.code as "错误码 code",
+                     i.reason_zh as "原因", i.reason_en as "reason"
+              from {table} i join import_log l using (import_id)
+              where i.import_id in ({', '.join(map(str, import_ids)) or 'null'})
+              order by i.import_id, i.row_no, i.code) to '{tmp}' (header, delimiter ',')""")
+    with open(path, "wb") as dst, open(tmp, "rb") as src:
+        dst.write(b"\xef\xbb\xbf")
+        while chunk := src.read(1 << 20):
+            dst.write(chunk)
+    tmp.unlink()
     return path

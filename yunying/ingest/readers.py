@@ -123,13 +123,13 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: 
         con.execute("drop table if exists reject_errors; drop table if exists reject_scans")
         # all_varchar: typing and validation are ours (row-level, explained); strict field counts go to rejects.
         con.execute(
-            f"""create or replace temp table {table}_raw as
-                select * from read_csv(?, all_varchar=true, header=true, auto_detect=true, sep=?, quote='"',
+            f"""create or replace temp table {table} as
+                select *, row_number() over () + 1 as _row_no from read_csv(?, all_varchar=true, header=true, auto_detect=true, sep=?, quote='"',
                                        escape='"', store_rejects=true, max_line_size=10000000,
                                        parallel=true)""",
             [str(source), sep],
         )
-        headers = [r[0] for r in con.execute(f"describe {table}_raw").fetchall()]
+        headers = [r[0] for r in con.execute(f"describe {table}").fetchall()][:-1]
         rejects = con.execute(
             "select line, error_type::varchar, csv_line, error_message from reject_errors order by line"
         ).fetchall()
@@ -155,20 +155,16 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: 
         else:
             extra = (msg or etype).replace("\n", " ")[:200]
         structural.append({"row_no": int(line), "code": code, "extra": extra, "raw": csv_line})
-    # Line numbers of loaded rows: the lines not rejected, in file order (one record per physical line;
-    # a quoted field spanning lines shifts later numbers — documented in docs/import.md).
-    raw_rows = con.execute(f"select count(*) from {table}_raw").fetchall()[0][0]
-    lines = np.arange(2, raw_rows + len(structural) + 2, dtype=np.int64)
+    # Line numbers of loaded rows: _row_no is the data-row ordinal + 1 (file order), correct while no line was
+    # rejected; otherwise shift it past the rejected lines. One record per physical line is assumed (a quoted field
+    # spanning lines shifts later numbers — documented in docs/import.md).
     if structural:
+        raw_rows = con.execute(f"select count(*) from {table}").fetchall()[0][0]
+        lines = np.arange(2, raw_rows + len(structural) + 2, dtype=np.int64)
         lines = np.setdiff1d(lines, np.array([r["row_no"] for r in structural], dtype=np.int64))[:raw_rows]
-    con.register("_line_nos", pa.table({"_k": np.arange(1, raw_rows + 1, dtype=np.int64), "_row_no": lines}))
-    con.execute(
-        f"""create or replace temp table {table} as
-            with r as (select *, row_number() over () as _k from {table}_raw)
-            select r.* exclude (_k), l._row_no from r join _line_nos l using (_k)"""
-    )
-    con.unregister("_line_nos")
-    con.execute(f"drop table {table}_raw")
+        con.register("_line_nos", pa.table({"k": np.arange(2, raw_rows + 2, dtype=np.int64), "line": lines}))
+        con.execute(f"update {table} set _row_no = l.line from _line_nos l where {table}._row_no = l.k")
+        con.unregister("_line_nos")
     rows = con.execute(f"select count(*) from {table}").fetchall()[0][0]
     return Staged(table, headers, rows, encoding, structural, notes)
 

@@ -1,0 +1,138 @@
+"""`yunying demo generate` and `yunying demo run`: a synthetic hospital, imported and processed end to end."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from yunying.cli.common import console, fail, open_db, progress_bar
+
+app = typer.Typer(help="演示数据 / synthetic demo hospital", no_args_is_help=True)
+
+# import order: dictionaries first, then facts
+IMPORT_ORDER = ["hospital", "department", "staff", "finance", "beds", "discharge", "outpatient"]
+PROFILES = ["tertiary-general", "tertiary-tcm", "secondary-general"]
+
+
+def _years(value: str) -> list[int]:
+    try:
+        years = [int(y) for y in value.split(",") if y.strip()]
+    except ValueError:
+        fail(f"年份格式应为 2021,2022，收到 {value!r}", f"years must look like 2021,2022, got {value!r}", 2)
+    if not years or any(y < 1990 or y > 2100 for y in years):
+        fail(f"年份无效：{value!r}", f"invalid years: {value!r}", 2)
+    return years
+
+
+@app.command("generate")
+def generate_cmd(
+    profile: Annotated[str, typer.Option(help=f"医院画像 profile: {', '.join(PROFILES)}")] = "tertiary-general",
+    years: Annotated[str, typer.Option(help="年份，逗号分隔 / years, comma separated")] = "2021,2022",
+    scale: Annotated[float, typer.Option(help="规模（1 = 全院一年的真实量级）/ scale (1 = a real year)")] = 0.05,
+    seed: Annotated[int, typer.Option(help="随机种子（相同种子生成相同文件）/ seed")] = 42,
+    out: Annotated[Path, typer.Option(help="输出目录 / output folder")] = Path("demo-data"),
+    codes: Annotated[Optional[Path], typer.Option(help="从 DRG 方案包取诊断/手术编码 / draw codes from a scheme pack")] = None,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """生成可直接导入的合成医院数据 / Write import-ready files for a synthetic hospital (deterministic per seed)."""
+    from yunying.synth.generator import generate
+
+    if scale <= 0:
+        fail("scale 必须大于 0", "scale must be > 0", 2)
+    if codes is not None and not (codes / "diagnoses.csv").is_file():
+        fail(f"{codes} 不是方案包目录（缺少 diagnoses.csv）", f"{codes} is not a scheme pack (no diagnoses.csv)", 2)
+    started = time.perf_counter()
+    with progress_bar(not json_out) as progress:
+        try:
+            result = generate(profile=profile, years=_years(years), scale=scale, seed=seed, out=out,
+                              codes=codes, progress=progress)
+        except (KeyError, ValueError, FileNotFoundError) as exc:
+            fail(f"无法生成演示数据：{exc}", f"cannot generate demo data: {exc}", 2)
+    summary = {"profile": profile, "out": str(out), "seconds": round(time.perf_counter() - started, 1),
+               "counts": dict(result.counts), "files": {k: [str(p) for p in v] for k, v in result.files.items()}}
+    if json_out:
+        print(json.dumps(summary, ensure_ascii=False, indent=2))
+    else:
+        console.print(f"已生成 generated {profile} → {out}（{summary['seconds']} s）")
+        for kind, n in result.counts.items():
+            console.print(f"  {kind:12s} {n:>10,}")
+
+
+def import_folder(db: Path | None, folder: Path, *, quiet: bool = False) -> dict:
+    """Import every file listed in a generated folder's manifest.json, dictionaries first."""
+    from yunying.ingest.engine import import_files
+
+    manifest_path = folder / "manifest.json"
+    if not manifest_path.is_file():
+        fail(f"{folder} 中没有 manifest.json（请先运行 yunying demo generate）",
+             f"no manifest.json in {folder} (run yunying demo generate first)")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    files: dict[str, list[str]] = manifest["files"]
+    results = {}
+    with open_db(db) as con, progress_bar(not quiet) as progress:
+        for kind in IMPORT_ORDER + sorted(set(files) - set(IMPORT_ORDER)):
+            if kind not in files:
+                continue
+            paths = [folder / Path(p).name for p in files[kind]]
+            summary = import_files(con, kind, paths, reject_dir=folder / "rejects", progress=progress)
+            results[kind] = summary.as_dict()
+            if not quiet:
+                t = summary.totals()
+                console.print(f"  导入 {kind:12s} inserted {t['inserted']:>9,}  updated {t['updated']:>9,}  "
+                              f"rejected {t['rejected']:>6,}  warnings {t['warnings']:>6,}")
+            if not summary.ok:
+                fail(f"导入 {kind} 失败：{summary.files[-1].message}", f"import of {kind} failed")
+    return results
+
+
+@app.command("run")
+def run_cmd(
+    out: Annotated[Path, typer.Option(help="演示数据目录 / demo folder")] = Path("demo-data"),
+    db: Annotated[Optional[Path], typer.Option(help="仓库文件（默认 DEMO/demo.duckdb）")] = None,
+    profile: Annotated[str, typer.Option(help="医院画像 profile")] = "tertiary-general",
+    years: Annotated[str, typer.Option()] = "2021,2022",
+    scale: Annotated[float, typer.Option()] = 0.05,
+    seed: Annotated[int, typer.Option()] = 42,
+) -> None:
+    """生成、导入并运行全部流程，打印摘要 / Generate, import, run every pipeline stage, print a summary."""
+    db = db or out / "demo.duckdb"
+    started = time.perf_counter()
+    console.print(f"[bold]运营 Yunying 演示[/bold] — {profile}, years {years}, scale {scale}, seed {seed}")
+    if not (out / "manifest.json").is_file():
+        generate_cmd(profile=profile, years=years, scale=scale, seed=seed, out=out, codes=None, json_out=False)
+    import_folder(db, out)
+    for stage in _later_stages():
+        stage(db)
+    _print_overview(db)
+    console.print(f"完成 done in {time.perf_counter() - started:.0f} s — 仓库 warehouse: {db}")
+    console.print(f"试试 try: yunying stats --db {db}   |   yunying sql --db {db} \"select ...\"")
+
+
+def _later_stages():
+    """Pipeline stages after import (enrich → marts), each present once its capability exists."""
+    stages = []
+    try:
+        from yunying.cli.drg import demo_stage as drg_stage  # DRG grouping with the bundled demo scheme
+        stages.append(drg_stage)
+    except ImportError:
+        pass
+    return stages
+
+
+def _print_overview(db: Path) -> None:
+    with open_db(db, read_only=True) as con:
+        rows = con.execute("""
+            select year(discharge_time) as y, count(*) as n, round(avg(los_days), 2) as alos,
+                   round(100 * sum(fee_western_drug + fee_patent_tcm + fee_herbal) / sum(fee_total), 2) as drug,
+                   round(100 * sum(fee_mat_exam + fee_mat_treat + fee_mat_surg) / sum(fee_total), 2) as mat,
+                   round(1000 * avg(case when discharge_disposition = '5' then 1 else 0 end), 2) as deaths
+            from discharge group by 1 order by 1""").fetchall()
+        visits = dict(con.execute("select year(reg_time), count(*) from outpatient_visit group by 1").fetchall())
+    console.print("年度 year  出院人次 discharges  平均住院日 ALOS  药占比 drug%  耗占比 material%  "
+                  "死亡率‰  门急诊人次 visits")
+    for y, n, alos, drug, mat, deaths in rows:
+        console.print(f"{y}  {n:>12,}  {alos:>10}  {drug:>10}  {mat:>10}  {deaths:>8}  {visits.get(y, 0):>12,}")
