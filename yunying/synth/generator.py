@@ -108,7 +108,11 @@ def _s(x, mask: np.ndarray | None = None) -> pa.Array:
         arr = x if x.type == pa.string() else pc.cast(x, pa.string())
     else:
         x = np.asarray(x)
-        arr = pa.array(x.astype(str)) if x.dtype.kind in "US" else pc.cast(pa.array(x), pa.string())
+        if x.dtype.kind in "US":          # few distinct values: encode each once, then take
+            uniq, inv = np.unique(x, return_inverse=True)
+            arr = pa.array(uniq.astype(str)).take(pa.array(inv.ravel()))
+        else:
+            arr = pc.cast(pa.array(x), pa.string())
     if mask is not None:
         arr = pc.if_else(pa.array(np.asarray(mask)), pa.scalar(None, pa.string()), arr)
     return arr

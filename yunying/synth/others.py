@@ -53,7 +53,7 @@ def write_other_tables(ctx, years: list[int], out, agg: dict, kinds: set[str]) -
         a = agg["ip"].get((y0, d.code))
         if a is not None:
             bd = max(bd, float(a["bed_days"].sum()))
-        beds[d.code] = max(int(np.ceil(bd / 365.0 / occ)), 2 if bd > 0 else 0)
+        beds[d.code] = max(int(round(bd / 365.0 / occ)), 1 if bd > 0 else 0)
     total_beds = int(sum(beds.values()))
 
     if "hospital" in kinds:
