@@ -321,6 +321,33 @@ class CompiledScheme:
         for c in px_all_codes:
             _bit(self.px_feat[px_codes[c]], g.names[("code", c)])
 
+        # ---- per-code condition tables (the hot path gathers these) ----------------------------------------
+        # dx_ok[code]: slots whose dx condition holds for this principal; any_in_list slots are left set here and
+        # cleared per row from the any-position feature.
+        m_any_dx = mask(lambda s: s.dx_condition == "any_in_list")
+        self.dx_ok = (self.dx_slots & self.m_dx_pil) | (~self.dx_slots & self.m_dx_pnil) | self.m_dx_none | m_any_dx
+        # px_ok[code]: slots whose px condition holds for this principal procedure (code 0 = none / unknown);
+        # pair and label slots left set (cleared per row); none_in_valid_or and QY handled by any_vor_ok.
+        m_px_later = mask(lambda s: s.px_condition in ("any_in_list_and_any_in_list2", "labelled_combination",
+                                                       "none_in_valid_or", "any_in_valid_or"))
+        vor_col = self.px_vor[:, None]
+        self.px_ok = ((self.px_slots & self.m_px_pil) | self.m_px_none | m_px_later
+                      | np.where(vor_col, self.m_px_pvor, self.m_px_pnvor))
+        all_slots = mask(lambda s: True)
+        # any_vor_ok[0 or 1]: rows without / with a valid OR procedure at any position
+        self.any_vor_ok = np.stack([all_slots & ~self.m_qy, all_slots & ~self.m_px_nonevor])
+        # age_table[code]: code has bit g set when age group g's condition holds
+        ng = len(self.age_groups)
+        if ng > 12:
+            raise ValueError("too many distinct newborn age/weight bands")
+        self.age_table = np.zeros((1 << ng, W), dtype=U64)
+        for code in range(1 << ng):
+            row = self.m_no_age.copy()
+            for gi, (_k, mk) in enumerate(self.age_groups):
+                if code >> gi & 1:
+                    row |= mk
+            self.age_table[code] = row
+
         # ---- DRG table -----------------------------------------------------------------------------------
         maxd = max((len(s.drgs) for s in self.slots if s.drgs), default=1)
         self.slot_drgs = np.full((ns + 1, maxd), -1, dtype=np.int32)  # row ns = "no slot"
@@ -586,41 +613,30 @@ class Grouper:
         for b in range(1, c.mdc_bytes):
             entered |= c.mdc_byte_table[b][((E >> U64(8 * b)) & U64(255)).astype(np.intp)]
 
-        # ---- diagnosis condition
-        dslots = c.dx_slots[pdx]
-        hold = dslots & c.m_dx_pil
-        if c.m_dx_pnil.any():
-            hold |= ~dslots & c.m_dx_pnil
-        hold |= c.m_dx_none
+        # ---- diagnosis and procedure conditions: per-code tables precomputed at compile time
+        hold = c.dx_ok[pdx]
+        hold &= c.px_ok[ppx]
+        hold &= c.any_vor_ok[any_vor.view(np.uint8)]
         for s in c.any_dx_slots:
-            hit = dbit(("adrg", s.index))
-            _or_where(hold, hit, s.index)
-        # ---- procedure condition
-        pxok = c.px_slots[ppx]
-        pxok &= c.m_px_pil
-        pxok |= c.m_px_none
-        pxok |= np.where(p_vor[:, None], c.m_px_pvor, c.m_px_pnvor)
-        pxok |= np.where(any_vor[:, None], c.m_qy, c.m_px_nonevor)
+            _or_where_dx(hold, dbit(("adrg", s.index)), s.index, c)
         for s in c.pair_slots:
-            _or_where(pxok, pbit(("px", s.index)) & pbit(("px2", s.index)), s.index)
+            _set_px(hold, pbit(("px", s.index)) & pbit(("px2", s.index)), s.index, c)
         for s in c.label_slots:
             ok = np.zeros(n, dtype=bool)
             for alt in s.combination:
                 a = np.ones(n, dtype=bool)
                 for lab in alt:
-                    key = ("label", s.index, lab)
-                    a &= pbit(key)
+                    a &= pbit(("label", s.index, lab))
                 ok |= a
-            _or_where(pxok, ok, s.index)
-        hold &= pxok
-        # ---- newborn age / weight bands
+            _set_px(hold, ok, s.index, c)
+        # ---- newborn age / weight bands: one small code per row -> table of slot masks
         if c.age_groups:
             days_ok = demo.age_days_ok[rows]
             days = demo.age_days[rows]
             w = demo.weight[rows]
             w_ok = demo.weight_ok[rows] & (w != 0)
-            ageok = np.broadcast_to(c.m_no_age, (n, W)).copy()
-            for (dmax, wmin, wmax), mk in c.age_groups:
+            code = np.zeros(n, dtype=np.intp)
+            for gi, ((dmax, wmin, wmax), _mk) in enumerate(c.age_groups):
                 cond = np.ones(n, dtype=bool)
                 if dmax is not None:
                     cond &= days_ok & (days <= dmax)
@@ -628,8 +644,8 @@ class Grouper:
                     cond &= w_ok & (w >= wmin)
                 if wmax is not None:
                     cond &= w_ok & (w < wmax)
-                ageok |= np.where(cond[:, None], mk, U64(0))
-            hold &= ageok
+                code |= cond.astype(np.intp) << gi
+            hold &= c.age_table[code]
         hold &= entered
 
         # ---- DRG splits: a per-row boolean per split kind
@@ -782,6 +798,19 @@ def map_list_literal(codes: list[str], table: dict[str, str]) -> tuple[list[str]
             cur[j] = ""
             bad.append(x)
     return bad, cur
+
+
+def _or_where_dx(hold: np.ndarray, cond: np.ndarray, bit_index: int, c) -> None:
+    """An any_in_list slot: its dx condition holds where ``cond``; hold already has its px condition bit
+    applied through c.px_ok (dx_ok leaves the bit set), so clear it where cond is false."""
+    w = bit_index // 64
+    hold[:, w] &= np.where(cond, ~U64(0), ~(ONE << U64(bit_index % 64)))
+
+
+def _set_px(hold: np.ndarray, cond: np.ndarray, bit_index: int, c) -> None:
+    """A pair / label slot: px_ok leaves its bit set; clear it where the any-position test fails."""
+    w = bit_index // 64
+    hold[:, w] &= np.where(cond, ~U64(0), ~(ONE << U64(bit_index % 64)))
 
 
 def _or_where(arr: np.ndarray, cond: np.ndarray, bit_index: int) -> None:
