@@ -98,6 +98,26 @@ def test_explain(mini_dir):
     assert r.exit_code == 2 and "JSON" in r.output
 
 
+def test_group_bom_crlf(tmp_path, mini_dir):
+    inp = tmp_path / "in.csv"
+    lines = [",".join(CASE_HEADER), "r1,1,45,,,,,,G02|C01,", "r2,2,30,,,,,,N01,"]
+    inp.write_bytes(("\ufeff" + "\r\n".join(lines) + "\r\n").encode("utf-8"))
+    out = tmp_path / "o.csv"
+    r = runner.invoke(app, ["group", "--scheme", str(mini_dir), "--input", str(inp), "--output", str(out)])
+    assert r.exit_code == 0, r.output
+    assert [(x["record_id"], x["drg"]) for x in _read(out)] == [("r1", "GZ13"), ("r2", "NS19")]
+
+
+def test_group_gb18030(tmp_path, mini_dir):
+    inp = tmp_path / "in.csv"
+    lines = [",".join(CASE_HEADER + ["科室名称"]), "r1,1,45,,,,,,G02,,普通外科"]
+    inp.write_bytes(("\n".join(lines) + "\n").encode("gb18030"))
+    out = tmp_path / "o.csv"
+    r = runner.invoke(app, ["group", "--scheme", str(mini_dir), "--input", str(inp), "--output", str(out)])
+    assert r.exit_code == 0, r.output
+    assert _read(out)[0]["drg"] == "GZ15"
+
+
 def test_scheme_import_list_diff(tmp_path, mini_dir):
     db = tmp_path / "w.duckdb"
     r = runner.invoke(app, ["scheme", "import", str(mini_dir), "--name", "mini", "--db", str(db)])
@@ -174,6 +194,12 @@ def test_run_and_reconcile(tmp_path, mini_dir):
     assert "K02" in got["M2"]["cc_mcc_zh"]
     assert got["M3"]["difference"] == "different_adrg" and "GB1" in got["M3"]["our_explanation_zh"]
     assert got["M9"]["difference"] == "missing_case"
+    # explain a warehouse case by key
+    r = runner.invoke(app, ["explain", "--db", str(db), "--scheme", "mini", "--key", "H1/M2/1"])
+    assert r.exit_code == 0, r.output
+    assert "GZ11" in r.output and "K02" in r.output
+    r = runner.invoke(app, ["explain", "--db", str(db), "--scheme", "mini", "--key", "H1/M2"])
+    assert r.exit_code == 2
 
 
 def test_reconcile_bad_payer_file(tmp_path, mini_dir):

@@ -184,14 +184,22 @@ def _parse_case(text: str) -> dict:
 @app.command("explain")
 def explain_cmd(
     scheme: str = typer.Option(..., "--scheme", help="方案包目录或已导入的方案名"),
-    case: str = typer.Option(..., "--case", help='病案：JSON 或 "sex=1;age_years=45;dx=K35.800;px=47.0100"'),
+    case: Optional[str] = typer.Option(None, "--case",
+                                       help='病案：JSON 或 "sex=1;age_years=45;dx=K35.800;px=47.0100"'),
+    key: Optional[str] = typer.Option(None, "--key", help="仓库中的病案：医院/病案号/住院次数（需 --db）"),
     db: Optional[Path] = typer.Option(None, "--db"),
     as_json: bool = typer.Option(False, "--json", help="输出 JSON / print JSON"),
 ):
     """对单个病案分组并给出中文解释 / group one case and explain it."""
     from yunying.drg.explain import explain_case
 
-    rec = _parse_case(case)
+    if (case is None) == (key is None):
+        _fail("DRG-CASE 请用 --case 给出病案字段，或用 --key 医院/病案号/住院次数 指定仓库中的病案（二选一） / "
+              "give exactly one of --case or --key")
+    if key is not None:
+        rec = _warehouse_case(key, db)
+    else:
+        rec = _parse_case(case)
     unknown = [k for k in rec if k not in ("record_id", "sex", "age_years", "age_days", "newborn_weight_g",
                                            "dept_code", "los_days", "discharge_type", "dx", "px")]
     if unknown:
@@ -203,6 +211,27 @@ def explain_cmd(
         typer.echo(json.dumps(ex.as_dict(), ensure_ascii=False, indent=1))
     else:
         typer.echo(ex.text())
+
+
+def _warehouse_case(key: str, db: Optional[Path]) -> dict:
+    from yunying.drg.cases import CASE_COLUMNS
+    from yunying.drg.store import warehouse_cases
+
+    parts = key.split("/")
+    if len(parts) != 3 or not parts[2].strip().lstrip("-").isdigit():
+        _fail(f"DRG-CASE --key 应为 医院/病案号/住院次数，收到 {key!r} / --key must be hospital/mrn/admission_no")
+    path = _db_path(db)
+    if not path.exists():
+        _fail(f"DRG-DB 数据库不存在：{path} / database not found")
+    con = _connect(db)
+    try:
+        rows = warehouse_cases(con, "where d.hospital_id = ? and d.mrn = ? and d.admission_no = ?",
+                               [parts[0], parts[1], int(parts[2])]).to_pylist()
+    finally:
+        con.close()
+    if not rows:
+        _fail(f"DRG-CASE 仓库中没有病案 {key} / case {key} not found in the warehouse")
+    return {c: rows[0][c] for c in CASE_COLUMNS}
 
 
 # ------------------------------------------------------------------------------------------------------------
