@@ -141,8 +141,13 @@ def _age_years(birth: np.ndarray, at: np.ndarray) -> np.ndarray:
 
 def _csv_bytes(table: pa.Table, header: bool) -> bytes:
     sink = io.BytesIO()
-    pacsv.write_csv(table, sink, pacsv.WriteOptions(include_header=header, quoting_style="none",
-                                                    batch_size=8192))
+    try:       # unquoted is what HIS exports look like; our own strings never contain , " or newlines
+        pacsv.write_csv(table, sink, pacsv.WriteOptions(include_header=header, quoting_style="none",
+                                                        batch_size=8192))
+    except pa.ArrowInvalid:    # e.g. a scheme pack's code name with a comma: quote this chunk's strings
+        sink = io.BytesIO()
+        pacsv.write_csv(table, sink, pacsv.WriteOptions(include_header=header, quoting_style="needed",
+                                                        batch_size=8192))
     return sink.getvalue()
 
 
