@@ -239,7 +239,12 @@ def main(argv=None) -> int:
     print(f"batch grouper: {cases.num_rows:,} cases in {dt:.2f}s = {rate:,.0f} cases/s; "
           f"statuses {counts}; "
           f"distinct DRGs {pc.count_distinct(res['drg']).as_py()}")
+    t = time.perf_counter()
+    g.group_table(cases, chunk_size=args.chunk, threads=1)
+    dt1 = time.perf_counter() - t
+    print(f"batch grouper, one thread: {cases.num_rows / dt1:,.0f} cases/s")
     print(f"peak memory (ru_maxrss): {peak_rss_mb():,.0f} MB")
+    print(f"load average during the run: {os.getloadavg()[0]:.2f}")
     # baseline on a subsample
     nb = min(args.baseline, cases.num_rows)
     sub = cases.slice(0, nb).to_pylist()

@@ -416,16 +416,30 @@ class CodeLists:
         return np.diff(self.offsets)
 
 
+def _string_parts(col: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+    """(offsets int64, data uint8) of a plain string array, or None."""
+    if not pa.types.is_string(col.type) or col.null_count:
+        return None
+    bufs = col.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=np.int32, count=len(col) + 1, offset=col.offset * 4).astype(np.int64)
+    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, dtype=np.uint8)
+    return offsets, data
+
+
 def split_codes(col: pa.Array, blank_is_empty_list: bool) -> tuple[pa.Array, np.ndarray]:
     """Split on ``|`` (and ``,``, as the reference does). Returns (flat texts, offsets).
 
     A blank dx gives ``[""]``; a blank px gives ``[]`` (pack README, "The record").
     """
     col = pc.fill_null(col, "")
-    if pc.any(pc.match_substring(col, ",")).as_py():
-        lists = pc.split_pattern_regex(col, r"[|,]")
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    parts = _string_parts(col)
+    if parts is not None:  # cheap byte scan for the (rare) comma separator
+        comma = bool(len(col)) and bool((parts[1][parts[0][0]:parts[0][-1]] == ord(",")).any())
     else:
-        lists = pc.split_pattern(col, "|")
+        comma = pc.any(pc.match_substring(col, ",")).as_py()
+    lists = pc.split_pattern_regex(col, r"[|,]") if comma else pc.split_pattern(col, "|")
     if isinstance(lists, pa.ChunkedArray):
         lists = lists.combine_chunks()
     offsets = np.asarray(lists.offsets, dtype=np.int64)

@@ -285,10 +285,8 @@ def reconcile(con: duckdb.DuckDBPyConnection, pack: Pack, scheme_name: str, paye
     except Exception:
         con.execute("rollback")
         raise
-    have = con.execute("select count(*) from drg_result where scheme = ? and scheme_hash = ?",
-                       [scheme_name, pack.content_hash]).fetchall()[0][0]
-    if have == 0:
-        run_grouping(con, pack, scheme_name)
+    # group again so that our side reflects the warehouse as it is now (set-based: seconds per 100k cases)
+    run_grouping(con, pack, scheme_name)
     keys = pa.table({"hospital_id": [r[0] for r in rows], "mrn": [r[1] for r in rows],
                      "admission_no": pa.array([r[2] for r in rows], type=pa.int32()),
                      "payer_drg": [r[3] for r in rows]})
