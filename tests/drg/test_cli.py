@@ -46,6 +46,12 @@ def test_group_csv(tmp_path, mini_dir):
         "r3,CHECK_FAILED,0000,00,0000",
     ]
     assert "分组完成 3 例" in r.output
+    # streamed in small read batches: same file
+    out2 = tmp_path / "out2.csv"
+    r = runner.invoke(app, ["group", "--scheme", str(mini_dir), "--input", str(inp), "--output", str(out2),
+                            "--batch", "1"])
+    assert r.exit_code == 0, r.output
+    assert out2.read_text(encoding="utf-8") == out.read_text(encoding="utf-8")
 
 
 def test_group_extra_columns_ignored_and_quoting(tmp_path, mini_dir):

@@ -7,6 +7,7 @@ never a traceback.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import sys
 import time
@@ -64,11 +65,12 @@ def _load_scheme(ref: str, db: Optional[Path]):
 # ------------------------------------------------------------------------------------------------------------
 
 
-def _read_cases(path: Path):
+def _open_cases(path: Path):
+    """Streaming reader over a cases CSV (all columns as text). Returns (header, batch reader)."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    from yunying.drg.cases import missing_columns
+    from yunying.drg.cases import CASE_COLUMNS, REQUIRED_COLUMNS
 
     if not path.is_file():
         _fail(f"DRG-INPUT 输入文件不存在：{path} / input file not found")
@@ -85,39 +87,46 @@ def _read_cases(path: Path):
     header = [h.strip() for h in header]
     if not header or header == [""]:
         _fail(f"DRG-INPUT 输入文件为空或缺少表头：{path} / empty input or no header")
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        _fail(f"DRG-INPUT 输入文件缺少必需列：{'、'.join(missing)}（需要 record_id, sex, age_years, age_days, "
+              f"newborn_weight_g, dept_code, los_days, discharge_type, dx, px）/ missing columns: {', '.join(missing)}")
+    dup = sorted({h for h in header if header.count(h) > 1})
+    if dup:
+        _fail(f"DRG-INPUT 表头列名重复：{'、'.join(dup)} / duplicate header columns: {', '.join(dup)}")
+    wanted = [c for c in CASE_COLUMNS if c in header]
     try:
-        table = pcsv.read_csv(
+        reader = pcsv.open_csv(
             path,
             read_options=pcsv.ReadOptions(encoding=encoding, column_names=header, skip_rows=1,
                                           block_size=1 << 24),
             convert_options=pcsv.ConvertOptions(column_types={h: pa.string() for h in header},
+                                                include_columns=wanted,
                                                 strings_can_be_null=False, quoted_strings_can_be_null=False),
             parse_options=pcsv.ParseOptions(newlines_in_values=False),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as e:
         _fail(f"DRG-INPUT 输入文件格式错误（请检查列数、引号与编码）：{path}：{e} / malformed CSV: {e}")
-    missing = missing_columns(table)
-    if missing:
-        _fail(f"DRG-INPUT 输入文件缺少必需列：{'、'.join(missing)}（需要 record_id, sex, age_years, age_days, "
-              f"newborn_weight_g, dept_code, los_days, discharge_type, dx, px）/ missing columns: {', '.join(missing)}")
-    return table
+    return header, reader
 
 
-def write_plain_csv(table, output: Path) -> None:
-    """CSV quoted only where a value needs it (like the pack files); fast path through Arrow."""
+def write_plain_csv(table, fh, header: bool) -> None:
+    """Append ``table`` to a binary file as CSV, quoted only where a value needs it (like the pack files)."""
     import pyarrow.compute as pc
     import pyarrow.csv as pcsv
 
+    if header:
+        fh.write((",".join(table.column_names) + "\n").encode())
+    if table.num_rows == 0:
+        return
     risky = any(pc.any(pc.match_substring_regex(table[c], r'[,"\r\n]')).as_py() for c in table.column_names)
     if not risky:
-        with output.open("wb") as fh:
-            fh.write((",".join(table.column_names) + "\n").encode())
-            pcsv.write_csv(table, fh, write_options=pcsv.WriteOptions(quoting_style="none", include_header=False))
+        pcsv.write_csv(table, fh, write_options=pcsv.WriteOptions(quoting_style="none", include_header=False))
         return
-    with output.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(table.column_names)
-        w.writerows(zip(*(table[c].to_pylist() for c in table.column_names)))
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerows(zip(*(table[c].to_pylist() for c in table.column_names)))
+    fh.write(buf.getvalue().encode("utf-8"))
 
 
 @app.command("group")
@@ -126,33 +135,59 @@ def group_cmd(
     input: Path = typer.Option(..., "--input", help="病案 CSV（sample_cases.csv 的列） / cases CSV"),
     output: Path = typer.Option(..., "--output", help="结果 CSV：record_id,status,mdc,adrg,drg"),
     db: Optional[Path] = typer.Option(None, "--db", help="已导入方案所在的数据库 / warehouse holding registered schemes"),
-    chunk: int = typer.Option(262_144, "--chunk", help="每批病案数 / cases per batch"),
+    batch: int = typer.Option(1_000_000, "--batch", help="每次读入的病案数（控制内存） / cases per read batch"),
 ):
-    """按方案对 CSV 病案分组 / group cases of a CSV file."""
-    import pyarrow.csv as pcsv
+    """按方案对 CSV 病案分组（流式读写，内存有界） / group the cases of a CSV file (streamed)."""
+    import pyarrow as pa
 
     from yunying.drg.grouper import Grouper
 
     pack = _load_scheme(scheme, db)
-    table = _read_cases(input)
-    n = table.num_rows
+    grouper = Grouper(pack)
+    _header, reader = _open_cases(input)
     t0 = time.perf_counter()
-    show = n >= 200_000
-
-    def progress(done, total):
-        if show:
-            typer.echo(f"  已分组 {done:,}/{total:,} 例 / grouped {done:,} of {total:,}", err=True)
-
-    res = Grouper(pack).group_table(table, chunk_size=chunk, progress=progress)
-    dt = time.perf_counter() - t0
+    counts: dict[str, int] = {}
+    done = 0
     output.parent.mkdir(parents=True, exist_ok=True)
-    write_plain_csv(res, output)
-    counts = {}
-    for s in res["status"].to_pylist():
-        counts[s] = counts.get(s, 0) + 1
+    tmp = output.with_name(output.name + ".part")
+
+    def flush(batches, fh, first):
+        nonlocal done
+        table = pa.Table.from_batches(batches)
+        res = grouper.group_table(table)
+        write_plain_csv(res, fh, header=first)
+        for row in pa.compute.value_counts(res["status"]).to_pylist():
+            counts[row["values"]] = counts.get(row["values"], 0) + row["counts"]
+        done += table.num_rows
+        if done >= 200_000:
+            typer.echo(f"  已分组 {done:,} 例 / grouped {done:,}", err=True)
+
+    try:
+        with tmp.open("wb") as fh:
+            pending, size, first = [], 0, True
+            while True:
+                try:
+                    b = reader.read_next_batch()
+                except StopIteration:
+                    break
+                pending.append(b)
+                size += b.num_rows
+                if size >= batch:
+                    flush(pending, fh, first)
+                    pending, size, first = [], 0, False
+            if pending or first:
+                if not pending:
+                    pending = [pa.RecordBatch.from_pylist([], schema=reader.schema)]
+                flush(pending, fh, first)
+        tmp.replace(output)
+    except (pa.ArrowInvalid, UnicodeDecodeError) as e:
+        tmp.unlink(missing_ok=True)
+        _fail(f"DRG-INPUT 输入文件格式错误（请检查列数、引号与编码，约第 {done + 2:,} 行之后）：{input}：{e} / "
+              f"malformed CSV after about row {done + 2:,}: {e}")
+    dt = time.perf_counter() - t0
     summary = "，".join(f"{k} {v:,}" for k, v in sorted(counts.items()))
-    typer.echo(f"分组完成 {n:,} 例（{summary}），方案 {pack.identity}，用时 {dt:.2f} 秒 → {output} / "
-               f"grouped {n:,} cases in {dt:.2f}s")
+    typer.echo(f"分组完成 {done:,} 例（{summary}），方案 {pack.identity}，用时 {dt:.2f} 秒 → {output} / "
+               f"grouped {done:,} cases in {dt:.2f}s")
 
 
 # ------------------------------------------------------------------------------------------------------------
