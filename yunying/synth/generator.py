@@ -205,6 +205,7 @@ class _Ctx:
         self.px_has_level = np.isin(self.px_cat, ["surgery", "interventional"])
         self.dx_neo = np.array([c[0] == "C" or (c[0] == "D" and c[1:3] < "49") for c in self.dx_codes])
         self.dx_st = np.array([c[0] in "ST" for c in self.dx_codes])
+        self.dx_perinatal = np.array([c[0] == "P" for c in self.dx_codes])
         self.dx_coma = np.array([c[:3] in ("S06", "I61", "I60") for c in self.dx_codes])
         self.dx_sex = np.array([{"F": 2, "M": 1}.get(tables.dx[c]["sex"], 0) for c in self.dx_codes])
         dx_pack = px_pack = None
@@ -322,13 +323,14 @@ def _phase_a(ctx: _Ctx, d, year: int, months: np.ndarray) -> dict:
     sex = np.where(fem, 2, 1)
     sex = np.where(ctx.dx_sex[dx0] > 0, ctx.dx_sex[dx0], sex)
     c["sex"] = sex
-    if d.group == "NEO":
-        age_y = np.zeros(n, dtype=np.int64)
-        age_d = np.minimum(np.floor(rng.exponential(4.0, n)), 28).astype(np.int64)
-    else:
-        a = rng.normal(g["age_mean"], g["age_sd"], n)
-        age_y = np.clip(np.round(a), g["age_min"], g["age_max"]).astype(np.int64)
-        age_d = np.where(age_y == 0, rng.integers(29, 365, n), -1)
+    a = rng.normal(g["age_mean"], g["age_sd"], n)
+    age_y = np.clip(np.round(a), g["age_min"], g["age_max"]).astype(np.int64)
+    age_d = np.where(age_y == 0, rng.integers(29, 365, n), -1)
+    # perinatal (P-chapter) principal diagnoses and the neonatal ward: babies of 0-28 days
+    newborn = ctx.dx_perinatal[dx0] | (d.group == "NEO")
+    nb_days = np.minimum(np.floor(rng.exponential(4.0, n)), 28).astype(np.int64)
+    age_y = np.where(newborn, 0, age_y)
+    age_d = np.where(newborn, nb_days, age_d)
     c["age_y"], c["age_d"] = age_y, age_d
     median = d.los_median or g["los_median"]
     c["los_x"] = np.exp(rng.normal(np.log(median * ctx.cm_los[row]), g["los_sigma"], n))
@@ -629,14 +631,15 @@ def _discharge_table(ctx: _Ctx, d, dept_no: int, year: int, c: dict, hospital: d
     bw = np.round(np.clip(rng.normal(3300, 450, n), 1000, 5000) / 10) * 10
     pre = np.array(ctx.dx_codes)[c["dx0"]] == "P07.300"
     bw = np.where(pre, np.round(rng.uniform(1100, 2450, n) / 10) * 10, bw)
-    neo = d.group == "NEO"
-    has_bw = c["delivery"] | (neo & np.ones(n, dtype=bool))
+    neo = (c["age"] == 0) & (c["age_days"] >= 0) & (c["age_days"] <= 28)     # newborn record
+    bw = np.where(neo & ~pre, np.clip(bw, 2500, 4800), bw)
+    has_bw = c["delivery"] | neo
     cols["XSECSTZ"] = _s(bw.astype(np.int64), ~has_bw)
     bw2 = np.round(np.clip(rng.normal(2500, 350, n), 1000, 4000) / 10) * 10
     cols["XSECSTZ2"] = _s(bw2.astype(np.int64), ~c["twins"])
     cols["XSECSTZ3"] = pa.nulls(n, pa.string())
     adw = bw + c["age_days"].clip(0) * 20
-    cols["XSERYTZ"] = _s(adw.astype(np.int64), ~(neo & (c["age_days"] <= 28)))
+    cols["XSERYTZ"] = _s(adw.astype(np.int64), ~neo)
     addr = fake.addresses(rng, prov, hospital.get("city"))
     cols["CSD"] = fake.join(pa.array([p[0] for p in fake.PROVINCES]).take(pa.array(prov)),
                             pa.array(fake.CITIES).take(pa.array(rng.integers(0, len(fake.CITIES), n))))
@@ -752,7 +755,9 @@ def _discharge_table(ctx: _Ctx, d, dept_no: int, year: int, c: dict, hospital: d
     cols["GMYW"] = _s(np.array(["青霉素", "头孢类", "磺胺类", "青霉素、头孢类", "阿司匹林"])[rng.integers(0, 5, n)], ~allergy)
     died = c["died"]
     cols["SWHZSJ"] = _s(np.where(u[:, 4] < 0.03, "1", "2"), ~died)
-    cols["XX"] = _s(np.array(["1", "2", "3", "4", "5", "6"])[rng.choice(6, n, p=[.28, .24, .32, .08, .04, .04])])
+    abo = np.array(["1", "2", "3", "4", "5", "6"])[rng.choice(6, n, p=[.28, .24, .32, .08, .04, .04])]
+    abo = np.where(c["has_blood"] & np.isin(abo, ["5", "6"]), "3", abo)    # transfused -> typed (QC F008)
+    cols["XX"] = _s(abo)
     cols["RH"] = _s(np.where(c["has_blood"], "2", np.where(rng.random(n) < 0.9, "2", np.where(rng.random(n) < 0.5, "1", "4"))))
     ros = ctx.roster(d.code)
     team = rng.integers(0, 4, n)
@@ -778,7 +783,7 @@ def _discharge_table(ctx: _Ctx, d, dept_no: int, year: int, c: dict, hospital: d
     plan = (~died) & (np.isin(ctx.cm_group[c["row"]], ["ONC", "HEM"]) | (u[:, 8] < 0.03))
     cols["SFZZYJH"] = _s(np.where(plan, "2", "1"))
     cols["MD"] = _s(np.full(n, "按计划返院治疗"), ~plan)
-    coma = ctx.dx_coma[c["dx0"]] & (u[:, 9] < 0.5)
+    coma = ctx.dx_coma[c["dx0"]] & ((u[:, 9] < 0.5) | (dx0c.astype("U3") == "S06"))   # S06 always has coma time (QC D120)
     cm_pre = np.where(coma, rng.integers(0, 600, n), 0)
     cm_post = np.where(coma, rng.integers(0, 3000, n), 0)
     cols["RYQ_T"], cols["RYQ_XS"], cols["RYQ_F"] = _s(cm_pre // 1440), _s(cm_pre % 1440 // 60), _s(cm_pre % 60)
