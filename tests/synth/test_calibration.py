@@ -261,3 +261,20 @@ def test_finance_matches_generated_activity(general, general_discharges):
              "income_surgery", "income_nursing", "income_material", "income_drug_western", "income_drug_patent_tcm",
              "income_drug_herbal", "income_medical_other"]
     assert sum(amt[item == p].sum() for p in parts) == pytest.approx(med, rel=1e-4)
+
+
+def test_readmissions_link_stays_without_overlap(general_discharges):
+    t = general_discharges[YEARS[0]]
+    by: dict[str, list] = {}
+    for b, z, a, d, sfzh, name in zip(t["BAH"].to_pylist(), t["ZYCS"].to_pylist(), t["RYSJ"].to_pylist(),
+                                      t["CYSJ"].to_pylist(), t["SFZH"].to_pylist(), t["XM"].to_pylist()):
+        by.setdefault(b, []).append((int(z), a, d, sfzh, name))
+    multi = [sorted(v) for v in by.values() if len(v) > 1]
+    assert 0.03 * t.num_rows <= len(multi) <= 0.08 * t.num_rows
+    within31 = 0
+    for stays in multi:
+        assert len({s[3] for s in stays}) == 1 and len({s[4] for s in stays}) == 1   # same person
+        for (z1, a1, d1, *_), (z2, a2, d2, *_) in zip(stays, stays[1:]):
+            assert z2 == z1 + 1 and a2[:10] > d1[:10]                                  # L015/L016 clean
+            within31 += (date.fromisoformat(a2[:10]) - date.fromisoformat(d1[:10])).days <= 31
+    assert within31 > 0.3 * len(multi)

@@ -602,12 +602,57 @@ def _rake(ctx: _Ctx, cs: list[dict], yi: int) -> tuple[float, float]:
     return dt * R / ((1 - dt - mt) * D), mt * R / ((1 - dt - mt) * M)
 
 
+READMIT_EXCLUDED = {"OBS", "NEO", "PED"}
+
+
+def _readmissions(ctx: _Ctx, d, year: int, c: dict) -> np.ndarray:
+    """Index of the stay whose patient this stay belongs to (itself, or an earlier stay of the same department,
+    same sex, discharged before this admission). Birth date and age follow the earlier stay; half of the links
+    fall within 31 days (indicator OP-29 needs them)."""
+    n = c["n"]
+    ident = np.arange(n)
+    rate = ctx.p.readmission_rate
+    if rate <= 0 or d.group in READMIT_EXCLUDED or n < 20:
+        return ident
+    rng = _seed(ctx.seed, year, d.code, 5)
+    ok = (c["age"] >= 1) & ~c["died"]
+    cand = np.flatnonzero(ok & (rng.random(n) < rate))
+    src_pool = np.setdiff1d(np.flatnonzero(ok), cand)
+    ad, dd = c["admit_date"].astype("datetime64[D]"), c["disch_date"].astype("datetime64[D]")
+    chosen_j, chosen_i = [], []
+    for sx in (1, 2):
+        pool = src_pool[c["sex"][src_pool] == sx]
+        js = cand[c["sex"][cand] == sx]
+        if len(pool) == 0 or len(js) == 0:
+            continue
+        pool = pool[np.argsort(dd[pool], kind="stable")]
+        hi = np.searchsorted(dd[pool], ad[js], "left")            # sources discharged strictly before admission
+        lo_recent = np.searchsorted(dd[pool], ad[js] - np.timedelta64(30, "D"), "left")
+        lo = np.where(rng.random(len(js)) < 0.5, lo_recent, 0)
+        has = hi > lo
+        pick = lo + (rng.random(len(js)) * (hi - lo)).astype(np.int64)
+        chosen_j.append(js[has])
+        chosen_i.append(pool[np.minimum(pick, len(pool) - 1)][has])
+    if not chosen_j:
+        return ident
+    j, i = np.concatenate(chosen_j), np.concatenate(chosen_i)
+    _, first = np.unique(i, return_index=True)                     # one readmission per earlier stay
+    j, i = j[first], i[first]
+    ident[j] = i
+    c["birth"] = c["birth"][ident]
+    c["age"] = np.maximum(_age_years(c["birth"], c["admit_date"]), 0)
+    c["age_days"] = np.where(c["age"] == 0, (c["admit_date"] - c["birth"]).astype(np.int64), -1)
+    return ident
+
+
 def _discharge_table(ctx: _Ctx, d, dept_no: int, year: int, c: dict, hospital: dict,
                      truth: list[dict]) -> pa.Table:
     """Format one department-year as the national upload layout (arrow string/decimal/timestamp columns)."""
     n = c["n"]
     rng = _seed(ctx.seed, year, d.code, 4)
     u = c["u"]
+    ident = _readmissions(ctx, d, year, c)
+    readmit = ident != np.arange(n)
     cols: dict[str, pa.Array] = {}
     hid = hospital["hospital_id"]
     cols["ZZJGDM"] = pa.array([hid] * n)
@@ -615,9 +660,10 @@ def _discharge_table(ctx: _Ctx, d, dept_no: int, year: int, c: dict, hospital: d
     cols["YLFKFS"] = _s(c["payment"])
     cols["JKKH"] = pc.if_else(pa.array(u[:, 0] < 0.4), fake.join("J", fake.digits(rng.integers(0, 10**12, n), 12)), pa.scalar("-"))
     zycs = 1 + np.minimum(rng.geometric(0.78, n) - 1, 9)
+    zycs = zycs[ident] + readmit
     cols["ZYCS"] = _s(zycs)
     mrn = fake.join(fake.digits(np.full(n, year % 100), 2), fake.digits(np.full(n, dept_no), 2),
-                    fake.digits(np.arange(1, n + 1), 6))
+                    fake.digits(ident + 1, 6))
     cols["BAH"] = mrn
     sex = c["sex"].copy()
     xm = fake.names(rng, sex)
@@ -868,6 +914,11 @@ def _discharge_table(ctx: _Ctx, d, dept_no: int, year: int, c: dict, hospital: d
             cols[f"ZZ{j + 1}"] = _s(pa.array([r["name"] for r in syn]).take(pa.array(idx)), mask)
             cols[f"ZZ_JBBM{j + 1}"] = _s(pa.array([r["code"] for r in syn]).take(pa.array(idx)), mask)
             cols[f"ZZ_RYBQ{j + 1}"] = _s(np.full(n, "1"), mask)
+    if readmit.any():       # a readmitted patient keeps the identity of the earlier stay
+        take = pa.array(ident)
+        for k in ("JKKH", "XM", "CSD", "GG", "MZ", "SFZH", "XZZ", "DH", "YB1", "HKDZ", "YB2", "GZDWJDZ", "DWDH",
+                  "YB3", "LXRXM", "GX", "DZ", "DH2"):
+            cols[k] = cols[k].take(take)
     header = discharge_header(ctx.tcm_layout, MAX_DX, MAX_PX)
     if ctx.tcm_layout:
         ren = tcm_rename(MAX_DX, MAX_PX)

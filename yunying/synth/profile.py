@@ -120,6 +120,7 @@ class Profile(_M):
     year_over_year: dict[str, float] = Field(default_factory=dict)
     seasonality: list[float] = Field(min_length=12, max_length=12)
     respiratory_winter_boost: float = 0.0
+    readmission_rate: float = Field(default=0.06, ge=0, le=0.5)
     case_mix: CaseMixRef = Field(default_factory=CaseMixRef)
     payment_mix: dict[str, float]
     admission_route: dict[str, float]
