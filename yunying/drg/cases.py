@@ -26,7 +26,7 @@ CHECKS = {
     6: ("≤28 天新生儿缺少新生儿体重", "newborn of 28 days or less without a birth weight"),
 }
 
-INT_PATTERN = r"^\s*[+-]?[0-9]+\s*$"
+INT_PATTERN = r"^[ \t\n\f\r]*[+-]?[0-9]+[ \t\n\f\r]*$"  # same text in explain.py
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 
 
@@ -50,21 +50,38 @@ def as_text(col: pa.ChunkedArray | pa.Array) -> pa.Array:
     return col
 
 
+_DIGITS = np.zeros(256, dtype=bool)
+_DIGITS[[ord(ch) for ch in "0123456789-"]] = True
+
+
+def _only_digits(txt: pa.Array) -> bool:
+    """True when every byte of the string values is a digit or '-' (cheap scan of the data buffer)."""
+    bufs = txt.buffers()
+    if len(txt) == 0 or bufs[2] is None:
+        return True
+    off = np.frombuffer(bufs[1], dtype=np.int32, count=len(txt) + 1, offset=txt.offset * 4)
+    data = np.frombuffer(bufs[2], dtype=np.uint8)[off[0]:off[-1]]
+    return bool(_DIGITS[data].all())
+
+
 def parse_int(col: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(value int64, present bool, valid_int bool). present = non-null and non-blank."""
+    """(value int64, present bool, valid_int bool). present = non-null and non-blank.
+
+    Integers may carry surrounding spaces and a sign (" 7", "+7", "-1"); "45.0", "4.5", "0x10", "1e3" are not
+    integers.
+    """
     txt = as_text(col)
+    if _only_digits(txt):  # fast path: plain digits (the usual case)
+        present = np.asarray(pc.fill_null(pc.not_equal(pc.utf8_length(txt), 0), False))
+        try:
+            nums = pc.cast(pc.if_else(pa.array(present), txt, pa.scalar(None, pa.string())), pa.int64())
+            vals = np.asarray(pc.fill_null(nums, 0), dtype=np.int64)
+            if not (((vals < INT_MIN) | (vals > INT_MAX)) & present).any():
+                return vals, present, present.copy()
+        except (pa.ArrowInvalid, OverflowError):
+            pass
     stripped = pc.utf8_trim_whitespace(txt)
     present = pc.fill_null(pc.not_equal(pc.utf8_length(stripped), 0), False)
-    # fast path: every non-blank value is a plain integer (the usual case)
-    try:
-        nums = pc.cast(pc.if_else(present, stripped, pa.scalar(None, pa.string())), pa.int64())
-        vals = np.asarray(pc.fill_null(nums, 0), dtype=np.int64)
-        p = np.asarray(present)
-        if not (((vals < INT_MIN) | (vals > INT_MAX)) & p).any() and not pc.any(
-                pc.match_substring(stripped, ".")).as_py():
-            return vals, p, p.copy()
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OverflowError):
-        pass
     ok = pc.fill_null(pc.match_substring_regex(txt, INT_PATTERN), False)
     ok_np = np.asarray(ok)
     vals = np.zeros(len(txt), dtype=np.int64)

@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from yunying.drg.cases import CHECKS
+from yunying.drg.cases import CHECKS, INT_MAX, INT_MIN, INT_PATTERN
 from yunying.drg.grouper import STATUS_ZH, map_list_literal
 from yunying.drg.pack import Pack
 
-_INT = re.compile(r"^\s*[+-]?[0-9]+\s*$")
+_INT = re.compile(INT_PATTERN)
 
 DX_COND_ZH = {
     "none": "无诊断要求",
@@ -38,7 +38,10 @@ def _int(v) -> int | None:
     if v is None:
         return None
     s = str(v)
-    return int(s) if _INT.match(s) else None
+    if not _INT.match(s):
+        return None
+    i = int(s)
+    return i if INT_MIN <= i <= INT_MAX else None
 
 
 def _text(v) -> str:

@@ -184,6 +184,7 @@ class CompiledScheme:
                           for v in sorted({r["sex"] for r in mdcs if r["sex"]})]
         self.age_masks = [(int(v), mdc_mask(lambda r, v=v: r["age_years"] == v))
                           for v in sorted({r["age_years"] for r in mdcs if r["age_years"]})]
+        self.trauma_all_mask = mdc_mask(lambda r: bool(r["min_trauma_regions"]))
         self.trauma_masks = [(int(v), mdc_mask(lambda r, v=v: r["min_trauma_regions"] == v))
                              for v in sorted({r["min_trauma_regions"] for r in mdcs if r["min_trauma_regions"]})]
         # entered-MDC bits -> slot mask, one 256-row table per byte of the MDC bitset
@@ -203,6 +204,7 @@ class CompiledScheme:
         for k in keys:
             self.age_groups.append((k, mask(lambda s, k=k: (s.age_days_max, s.weight_min, s.weight_max) == k)))
         self.m_no_age = mask(lambda s: (s.age_days_max, s.weight_min, s.weight_max) == (None, None, None))
+        self.age_groups_need_days = all(k[0] is not None for k, _ in self.age_groups)
 
         # ---- code dictionaries -------------------------------------------------------------------------
         adrg_slot = {s.adrg: s.index for s in self.slots if s.adrg != "QY"}
@@ -252,12 +254,13 @@ class CompiledScheme:
         def table_id(v: str) -> int:
             return table_ids.setdefault(v, len(table_ids) + 1)
 
-        self.dx_cc = np.zeros(nd, dtype=np.int32)
+        self.dx_cc = np.zeros(nd, dtype=np.int32)  # exclusion table id of a CC code (0 = not a CC)
         self.dx_mcc = np.zeros(nd, dtype=np.int32)
         self.dx_excl = np.zeros(nd, dtype=np.int32)
         for t, arr in (("cc", self.dx_cc), ("mcc", self.dx_mcc), ("principal_dx_exclusion", self.dx_excl)):
             for r in pack.rows(t):
                 arr[dx_codes[r["code"]]] = table_id(r["exclusion_table"])
+        self.dx_is_cm = (self.dx_cc != 0) | (self.dx_mcc != 0)
         # any-position diagnosis features: MDC list membership, trauma regions, any_in_list ADRGs
         f = _Features()
         for i in range(len(self.mdc_codes)):
@@ -563,18 +566,24 @@ class Grouper:
         has = lens > 0
         pdx = np.where(has, dx.ids[np.minimum(first, max(len(dx.ids) - 1, 0))] if len(dx.ids) else 0, 0)
         feat = seg_or(c.dx_feat[dx.ids], dx.offsets)
-        # counting CC / MCC among secondary diagnoses (positions 2..n), given the principal's exclusion table
-        case_of = np.repeat(np.arange(len(lens)), lens)
-        secondary = np.ones(len(dx.ids), dtype=bool)
-        secondary[first[has]] = False
-        excl = c.dx_excl[pdx][case_of]
-        mcc_t = c.dx_mcc[dx.ids]
-        cc_t = c.dx_cc[dx.ids]
-        count_mcc = secondary & (mcc_t != 0) & ((excl == 0) | (excl != mcc_t))
-        count_cc = secondary & (cc_t != 0) & ((excl == 0) | (excl != cc_t))
-        has_mcc = seg_or(count_mcc, dx.offsets)
-        has_cc = seg_or(count_cc, dx.offsets)
-        return pdx, feat, has_mcc, has_cc | has_mcc
+        # counting CC / MCC among secondary diagnoses (positions 2..n), given the principal's exclusion table;
+        # only positions holding a CC or MCC code are looked at
+        n = len(lens)
+        pos = np.flatnonzero(c.dx_is_cm[dx.ids])
+        case_of = np.searchsorted(dx.offsets, pos, side="right") - 1
+        sec = pos != dx.offsets[case_of]
+        pos, case_of = pos[sec], case_of[sec]
+        ids = dx.ids[pos]
+        excl = c.dx_excl[pdx[case_of]]
+        mcc_t = c.dx_mcc[ids]
+        cc_t = c.dx_cc[ids]
+        count_mcc = (mcc_t != 0) & ((excl == 0) | (excl != mcc_t))
+        count_cc = (cc_t != 0) & ((excl == 0) | (excl != cc_t))
+        has_mcc = np.zeros(n, dtype=bool)
+        has_mcc[case_of[count_mcc]] = True
+        has_any = np.zeros(n, dtype=bool)
+        has_any[case_of[count_mcc | count_cc]] = True
+        return pdx, feat, has_mcc, has_any
 
     def _pass(self, rows, demo, dx, px, active, dxf=None):
         """One grouping pass. rows: original case index of each pass row (retry rows repeat a case)."""
@@ -617,12 +626,15 @@ class Grouper:
             E &= np.where(sex == value, c.all_mdc_bits, ~mk)
         for value, mk in c.age_masks:
             E &= np.where(age_ok & (age == value), c.all_mdc_bits, ~mk)
-        if c.trauma_masks:
-            cnt = np.zeros(n, dtype=np.int32)
-            for fi in c.region_feats:
-                cnt += ((dfeat[:, fi // 64] >> U64(fi % 64)) & ONE).astype(np.int32)
-            for value, mk in c.trauma_masks:
-                E &= np.where(cnt >= value, c.all_mdc_bits, ~mk)
+        if c.trauma_masks:  # only rows still holding a multi-trauma MDC bit need the region count
+            sub = np.flatnonzero(E & c.trauma_all_mask)
+            if len(sub):
+                cnt = np.zeros(len(sub), dtype=np.int32)
+                fsub = dfeat[sub]
+                for fi in c.region_feats:
+                    cnt += ((fsub[:, fi // 64] >> U64(fi % 64)) & ONE).astype(np.int32)
+                for value, mk in c.trauma_masks:
+                    E[sub] &= np.where(cnt >= value, c.all_mdc_bits, ~mk)
         entered = c.mdc_byte_table[0][(E & U64(255)).astype(np.intp)]
         for b in range(1, c.mdc_bytes):
             entered |= c.mdc_byte_table[b][((E >> U64(8 * b)) & U64(255)).astype(np.intp)]
@@ -645,13 +657,18 @@ class Grouper:
             _set_px(hold, ok, s.index, c)
         # ---- newborn age / weight bands: one small code per row -> table of slot masks
         if c.age_groups:
-            days_ok = demo.age_days_ok[rows]
-            days = demo.age_days[rows]
-            w = demo.weight[rows]
-            w_ok = demo.weight_ok[rows] & (w != 0)
-            code = np.zeros(n, dtype=np.intp)
+            if c.age_groups_need_days:  # only infants with age_days can satisfy any band
+                sub = np.flatnonzero(demo.age_days_ok[rows])
+            else:
+                sub = np.arange(n)
+            r = rows[sub]
+            days_ok = demo.age_days_ok[r]
+            days = demo.age_days[r]
+            w = demo.weight[r]
+            w_ok = demo.weight_ok[r] & (w != 0)
+            code = np.zeros(len(sub), dtype=np.intp)
             for gi, ((dmax, wmin, wmax), _mk) in enumerate(c.age_groups):
-                cond = np.ones(n, dtype=bool)
+                cond = np.ones(len(sub), dtype=bool)
                 if dmax is not None:
                     cond &= days_ok & (days <= dmax)
                 if wmin is not None:
@@ -659,7 +676,9 @@ class Grouper:
                 if wmax is not None:
                     cond &= w_ok & (w < wmax)
                 code |= cond.astype(np.intp) << gi
-            hold &= c.age_table[code]
+            keep = hold[sub]
+            hold &= c.m_no_age
+            hold[sub] = keep & c.age_table[code]
         hold &= entered
 
         # ---- DRG splits: a per-row boolean per split kind
