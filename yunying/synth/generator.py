@@ -285,10 +285,6 @@ class _Ctx:
 # ----------------------------------------------------------------------------------------------------------------
 # discharges
 
-class _DeptCases:
-    """Numeric arrays for one department-year (phase A), completed in phase B."""
-
-
 def _year_counts(ctx: _Ctx, year: int, yi: int, n_total: int) -> dict[str, np.ndarray]:
     p = ctx.p
     shares = np.array([d.share for d in p.departments])
@@ -946,6 +942,7 @@ def generate(profile: str | Path = "tertiary-general", years: list[int] | tuple[
     years = sorted(int(y) for y in years)
     ctx = _Ctx(prof, tables, Path(codes) if codes else None, seed)
     ctx.scale = scale
+    ctx.first_year = min(int(y) for y in years)
     all_kinds = {"discharge", "outpatient", "department", "staff", "finance", "beds", "hospital"}
     kinds = all_kinds if kinds is None else set(kinds)
     res = GenerateResult(profile=prof.profile, seed=seed, scale=scale, years=years, out=out)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from . import fake
 from .generator import _Writer, _dec, _draw_days, _largest_remainder, _s, _seed, _ts
@@ -81,7 +80,9 @@ def write_outpatient(ctx, year: int, n_total: int, out, agg: dict, progress) -> 
         h = fake.splitmix64(pid.astype(np.uint64) + np.uint64(ctx.seed * 1_000_003))
         sex = np.where(seg == 1, 2, (h & np.uint64(1)).astype(np.int64) + 1)
         span = np.array([13 * 365, 25 * 365, 68 * 365])[seg]
-        start = np.array([np.datetime64("2008-01-01"), np.datetime64("1978-01-01"), np.datetime64("1935-01-01")])[seg]
+        y0 = ctx.first_year              # birth ranges anchored to the first generated year: ids keep one birth date
+        start = np.array([np.datetime64(f"{y0 - 13}-01-01"), np.datetime64(f"{y0 - 43}-01-01"),
+                          np.datetime64(f"{y0 - 86}-01-01")])[seg]
         birth = start + ((h >> np.uint64(20)) % span.astype(np.uint64)).astype("timedelta64[D]")
         birth = np.minimum(birth, days - np.timedelta64(30, "D"))
         # diagnoses from the department's case mix (principal codes) or general-practice comorbidities
