@@ -36,6 +36,7 @@ SUCCESS, FAIL, CHECK_FAILED, ZD_NOT_MAPPING, SS_NOT_MAPPING, QY = range(6)
 STATUS_ZH = {"SUCCESS": "分组成功", "FAIL": "无法入组", "CHECK_FAILED": "信息校验不通过",
              "ZD_NOT_MAPPING": "诊断不能转换为分组器支持的编码",
              "SS_NOT_MAPPING": "手术操作不能转换为分组器支持的编码", "QY": "歧义病案"}
+_STATUS_ARR = pa.array(STATUS_NAMES, type=pa.string())
 RESULT_COLUMNS = ("record_id", "status", "mdc", "adrg", "drg")
 
 U64 = np.uint64
@@ -802,7 +803,7 @@ class Grouper:
         c = self.c
         n = table.num_rows
         rid = column(table, "record_id")
-        status = pa.array(np.array(STATUS_NAMES, dtype=object)[r.status], type=pa.string())
+        status = pc.take(_STATUS_ARR, pa.array(r.status.astype(np.int32)))
         ok = r.slot >= 0
         mdc = pc.if_else(pa.array(ok), pc.take(c.mdc_codes_arr, pa.array(np.maximum(r.mdc, 0))), "0000")
         slot_ix = pa.array(np.where(ok, r.slot, len(c.slots)))
