@@ -75,3 +75,49 @@ def test_batch_equals_interpreter_on_generated_cases(name):
     assert not wrong, wrong[:3]
     # not everything failed: the generator reaches many groups
     assert sum(1 for b in batch if b[0] == "SUCCESS") > len(batch) * 0.5
+
+
+def test_mapping_mode_batch_equals_interpreter(tmp_path):
+    """Mapping mode on the national pack (an override switches it on): old-version codes, repeats and chains."""
+    base = shared_pack("chs-drg-1.1")
+    local = tmp_path / "chs-mapped"
+    local.mkdir()
+    (local / "pack.yaml").write_text(f"base: {base}\n", encoding="utf-8")
+    (local / "overrides.csv").write_text(
+        "op,table,key,column,value,reason_zh\nset_option,,mapping_mode,value,on,旧版编码输入\n", encoding="utf-8")
+    pack = load_pack(local)
+    assert pack.options["mapping_mode"] == "on"
+    rng = np.random.default_rng(5)
+    dmap = pack.rows("dx_code_map")
+    pmap = pack.rows("px_code_map")
+    changed_dx = [r["source_code"] for r in dmap if r["source_code"] != r["target_code"]]
+    same_dx = [r["source_code"] for r in dmap if r["source_code"] == r["target_code"]]
+    targets = [r["target_code"] for r in dmap if r["source_code"] != r["target_code"]]
+    px_src = [r["source_code"] for r in pmap]
+    cases = []
+    for i in range(3000):
+        k = rng.integers(2, 5)
+        pools = [changed_dx, same_dx, targets]
+        dx = []
+        for _ in range(k):
+            p = pools[rng.integers(3)]
+            dx.append(p[rng.integers(len(p))])
+        if rng.random() < 0.2:
+            dx.append(dx[0])  # repeat
+        if rng.random() < 0.05:
+            dx.append("NOT.A.CODE")
+        px = [px_src[rng.integers(len(px_src))] for _ in range(rng.integers(0, 3))]
+        if rng.random() < 0.03:
+            px.append("")
+        cases.append({"record_id": f"m{i}", "sex": "1" if i % 2 else "2", "age_years": "50", "age_days": "",
+                      "newborn_weight_g": "", "dept_code": "", "los_days": "3", "discharge_type": "1",
+                      "dx": "|".join(dx), "px": "|".join(px)})
+    table = pa.table({c: pa.array([x[c] for x in cases], type=pa.string()) for c in cases[0]})
+    res = Grouper(pack).group_table(table, chunk_size=700)
+    batch = list(zip(*(res[c].to_pylist() for c in ("status", "mdc", "adrg", "drg"))))
+    it = CaseInterpreter(pack)
+    wrong = [(c, b) for c, b in zip(cases, batch)
+             if (lambda e: (e.status, e.mdc, e.adrg, e.drg))(it.explain(c)) != b]
+    assert not wrong, wrong[:3]
+    statuses = {b[0] for b in batch}
+    assert {"SUCCESS", "ZD_NOT_MAPPING", "SS_NOT_MAPPING"} <= statuses
