@@ -215,3 +215,20 @@ def test_reconcile_bad_payer_file(tmp_path, mini_dir):
     write_csv(payer, ["mrn", "admission_no", "drg"], [["M1", "x", "GZ13"]])
     r = runner.invoke(app, ["reconcile", "--db", str(db), "--scheme", str(mini_dir), "--payer", str(payer)])
     assert r.exit_code == 2 and "第2行" in r.output and "住院次数" in r.output
+
+
+def test_demo_run(tmp_path):
+    from yunying.drg.store import demo_run
+
+    con = connect(tmp_path / "w.duckdb")
+    con.execute("insert into discharge (hospital_id, mrn, admission_no, sex, age_years) values ('H1','A',1,'1',30)")
+    con.execute("insert into discharge_diagnosis (hospital_id, mrn, admission_no, dx_type, seq, dx_code) values "
+                "('H1','A',1,'W',0,'K35.800')")
+    con.execute("insert into discharge_procedure (hospital_id, mrn, admission_no, seq, px_code) values "
+                "('H1','A',1,1,'47.0100')")
+    res = demo_run(con)
+    assert res["by_status"] == {"SUCCESS": 1}
+    assert con.execute("select drg from drg_result").fetchall() == [("GD15",)]  # demo scheme: appendectomy
+    demo_run(con)  # idempotent
+    assert con.execute("select count(*) from drg_result").fetchall() == [(1,)]
+    con.close()

@@ -335,3 +335,21 @@ def reconcile(con: duckdb.DuckDBPyConnection, pack: Pack, scheme_name: str, paye
     summary = {"payer_cases": len(rows), "same": len(cmp) - len(diffs), "different": len(diffs),
                "missing_in_warehouse": sum(1 for r in diffs if not r[8])}
     return out, summary
+
+
+def ensure_demo_scheme(con: duckdb.DuckDBPyConnection, name: str = "yunying-demo") -> Pack:
+    """Register the shipped demo scheme (演示数据) under ``name`` if it is not registered with the same content."""
+    from yunying.drg import DEMO_SCHEME
+    from yunying.drg.pack import load_pack
+
+    pack = load_pack(DEMO_SCHEME, name=name)
+    got = con.execute("select content_hash from drg_scheme where name = ?", [name]).fetchall()
+    if not got or got[0][0] != pack.content_hash:
+        register_pack(con, pack, name)
+    return pack
+
+
+def demo_run(con: duckdb.DuckDBPyConnection, name: str = "yunying-demo") -> dict:
+    """For `make demo`: register the demo scheme and group every discharge of the warehouse under it."""
+    pack = ensure_demo_scheme(con, name)
+    return run_grouping(con, pack, name)
