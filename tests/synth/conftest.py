@@ -52,7 +52,7 @@ def general(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tcm(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tcm")
-    generate(profile="tertiary-tcm", years=[2022], scale=0.2, seed=7, out=out)
+    generate(profile="tertiary-tcm", years=[2022], scale=0.1, seed=7, out=out)
     return out
 
 

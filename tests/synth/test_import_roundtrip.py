@@ -18,7 +18,7 @@ ORDER = ["hospital", "department", "staff", "finance", "beds", "discharge", "out
 def test_generated_files_import_cleanly(tmp_path, profile):
     from yunying.cli.main import app
     out, db = tmp_path / "data", tmp_path / "w.duckdb"
-    res = generate(profile=profile, years=[2022], scale=0.03, seed=11, out=out)
+    res = generate(profile=profile, years=[2022], scale=0.015, seed=11, out=out)
     runner = CliRunner()
     for kind in ORDER:
         for path in res.files[kind]:
