@@ -708,7 +708,10 @@ def _discharge_table(ctx: _Ctx, d, dept_no: int, year: int, c: dict, hospital: d
     cols["YB3"] = fake.postcodes(rng, prov)
     csex = np.where(sex == 1, 2, 1)
     cols["LXRXM"] = fake.names(rng, csex)
-    cols["GX"] = _s(np.where(age < 18, np.where(rng.random(n) < 0.6, "51", "52"), np.where(hy == "2", "10", "20")))
+    # GB/T 4761 家庭关系: 1 配偶, 2 子, 3 女, 51 父亲, 52 母亲
+    parent = np.where(rng.random(n) < 0.45, "51", "52")
+    child = np.where(rng.random(n) < 0.5, "2", "3")
+    cols["GX"] = _s(np.where((age < 18) | (hy == "1"), parent, np.where((age >= 70) | (hy == "3"), child, "1")))
     cols["DZ"] = addr
     cols["DH2"] = fake.phones(rng, n)
     cols["RYTJ"] = _s(c["route"])
