@@ -151,3 +151,23 @@ def test_reference_packs_load_and_diff():
     assert (len(d["cc"].added), len(d["cc"].removed)) == (2847, 11497)
     assert "diagnoses" not in d and "dx_code_map" not in d
     assert MINI  # helper import used
+
+
+def test_zhejiang_is_chs_plus_overrides(tmp_path):
+    """The whole Zhejiang scheme written as CHS-DRG 1.1 + an overrides.csv (produced by diff_as_overrides)
+    loads to exactly the same content hash: the local scheme differs only by data."""
+    import csv
+
+    chs_dir = shared_pack("chs-drg-1.1")
+    chs, zj = load_pack(chs_dir), load_pack(shared_pack("zhejiang-2022"))
+    rows = diff_as_overrides(chs, zj)
+    local = tmp_path / "zj-as-overrides"
+    local.mkdir()
+    (local / "pack.yaml").write_text(f"name: zj-local\nbase: {chs_dir}\n", encoding="utf-8")
+    with (local / "overrides.csv").open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, ["op", "table", "key", "column", "value", "reason_zh"], lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    rebuilt = load_pack(local)
+    assert rebuilt.content_hash == zj.content_hash
+    assert not diff_packs(rebuilt, zj)

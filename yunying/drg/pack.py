@@ -531,7 +531,15 @@ def apply_overrides(tables: dict[str, list[dict[str, str]]], file: Path) -> dict
             index[table] = {tuple(r.get(c, "") for c in spec.key): r for r in out.setdefault(table, [])}
         return index[table]
 
+    removed_ids: dict[str, set[int]] = {}
+
+    def compact(table: str) -> None:
+        gone = removed_ids.pop(table, None)
+        if gone:
+            out[table] = [r for r in out[table] if id(r) not in gone]
+
     def remove(table: str, pred) -> int:
+        compact(table)
         before = len(out.get(table, []))
         out[table] = [r for r in out.get(table, []) if not pred(r)]
         index.pop(table, None)
@@ -575,8 +583,7 @@ def apply_overrides(tables: dict[str, list[dict[str, str]]], file: Path) -> dict
                 if full not in ix:
                     bad("value", value, "要删除的编码不存在", "code to remove not present")
                     continue
-                target = ix.pop(full)
-                out[table] = [x for x in out[table] if x is not target]
+                removed_ids.setdefault(table, set()).add(id(ix.pop(full)))
         elif op in ("set", "rename", "set_option"):
             if op == "rename":
                 column = column or "name"
@@ -634,6 +641,8 @@ def apply_overrides(tables: dict[str, list[dict[str, str]]], file: Path) -> dict
             if table == "adrgs":
                 remove("drgs", lambda x: x["adrg"] == key)
                 remove("adrg_codes", lambda x: x["adrg"] == key)
+    for table in list(removed_ids):
+        compact(table)
     if issues:
         raise PackError(issues)
     return out
@@ -663,7 +672,7 @@ def diff_packs(a: Pack, b: Pack) -> list[TableDiff]:
         changed = []
         for k in sorted(set(ra) & set(rb)):
             for c in sorted(set(ra[k]) | set(rb[k])):
-                if c in spec.key or c in ("adrg_count", "drg_count"):
+                if c in spec.key:
                     continue
                 va, vb = ra[k].get(c, ""), rb[k].get(c, "")
                 if va != vb:
@@ -711,10 +720,17 @@ def diff_as_overrides(a: Pack, b: Pack) -> list[dict[str, str]]:
     rows = []
     bt = {name: {tuple(r.get(c, "") for c in TABLES[name].key): r for r in b.tables.get(name, [])}
           for name in b.tables}
-    for d in diff_packs(a, b):
+    diffs = diff_packs(a, b)
+    removed_adrgs = {k[0] for d in diffs if d.table == "adrgs" for k in d.removed}
+    a_drg_adrg = {r["drg"]: r["adrg"] for r in a.tables.get("drgs", [])}
+    for d in diffs:
         spec = TABLES[d.table]
         for k in d.removed:
-            if d.table in ("adrgs", "drgs") :
+            if d.table == "drgs" and a_drg_adrg.get(k[0]) in removed_adrgs:
+                continue  # removed together with its ADRG
+            if d.table == "adrg_codes" and k[0] in removed_adrgs:
+                continue
+            if d.table in ("adrgs", "drgs"):
                 rows.append({"op": "remove_group", "table": d.table, "key": k[0], "column": "", "value": ""})
             else:
                 rows.append({"op": "remove_code", "table": d.table, "key": "|".join(k[:-1]),
