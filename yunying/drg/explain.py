@@ -78,10 +78,10 @@ class Explanation:
 
     def summary_zh(self) -> str:
         """One line: the decisive steps (for reconciliation reports)."""
-        keep = [t["zh"] for t in self.trace if t["step"] in ("check", "mapping", "mdc_enter", "adrg_match", "drg",
-                                                               "result", "retry", "qy") and t.get("ok") is not False]
-        if self.status != "SUCCESS":
-            keep += [t["zh"] for t in self.trace if t["step"] in ("check", "mapping") and t.get("ok") is False]
+        always = ("check", "mapping", "result")
+        if_ok = ("mdc_enter", "adrg_match", "drg", "retry", "qy")
+        keep = [t["zh"] for t in self.trace
+                if t["step"] in always or (t["step"] in if_ok and t.get("ok") is not False)]
         return "；".join(keep)
 
 
