@@ -748,11 +748,15 @@ def _discharge_table(ctx: _Ctx, d, dept_no: int, year: int, c: dict, hospital: d
             keys = (cols["BAH"].to_numpy(zero_copy_only=False), zycs)
         return keys[0][i], int(keys[1][i])
 
+    ren = tcm_rename(MAX_DX, MAX_PX) if ctx.tcm_layout else {}
+
     def record(mask, rule, field, what):
         for i in np.flatnonzero(mask):
+            f = field(i) if callable(field) else field
+            f = ren.get(f, f)         # column name as written in this file's dialect
             b, z = key_of(i)
             truth.append({"hospital_id": hid, "mrn": b, "admission_no": z, "year": year, "rule_id": rule,
-                          "field": field, "injected": what(i) if callable(what) else what})
+                          "field": f, "injected": what(i) if callable(what) else what})
     du = rng.random((n, 5))
     m = du[:, 0] < dfx.get("L002", 0)
     if m.any():
@@ -770,7 +774,7 @@ def _discharge_table(ctx: _Ctx, d, dept_no: int, year: int, c: dict, hospital: d
         rows_ = np.flatnonzero(m)
         odx[rows_, slot[rows_]] = fc[rows_]
         opoa[rows_, slot[rows_]] = 1
-        record(m, "D001", f"JBDM*", lambda i: f"男性记录加入女性专有诊断 {ctx.dx_codes[fc[i]]}")
+        record(m, "D001", lambda i: f"JBDM{slot[i] + 1}", lambda i: f"男性记录加入女性专有诊断 {ctx.dx_codes[fc[i]]}")
     m = du[:, 4] < dfx.get("C001", 0)
     poa0 = np.where(m, "", poa0)
     if m.any():
