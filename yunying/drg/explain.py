@@ -215,12 +215,24 @@ class CaseInterpreter:
             ex.status = "FAIL"
             tr.append({"step": "result", "ok": False,
                        "zh": f"所有 MDC 均未入组，无法入组（主要诊断 {self._dxn(pdx)}，主要手术 "
-                             f"{self._pxn(px[0]) if px else '(无)'}）"})
+                             f"{self._pxn(px[0]) if px else '(无)'}）{self._code_hint(pdx)}"})
             return ex
         ex.status, ex.mdc, ex.adrg, ex.drg = res
         tr.append({"step": "result", "ok": True, "zh": f"{STATUS_ZH[ex.status]}：{ex.mdc} / {ex.adrg} / {ex.drg} "
                                                       f"{self.names['drg'].get(ex.drg, '')}"})
         return ex
+
+    def _code_hint(self, pdx: str) -> str:
+        """Why a principal diagnosis may be unknown to the scheme (codes are exact strings)."""
+        if any(pdx in v for v in self.mdc_dx.values()):
+            return ""
+        if pdx == "":
+            return "。主要诊断为空"
+        for fixed in (pdx.strip(), pdx.upper(), pdx.strip().upper()):
+            if fixed != pdx and any(fixed in v for v in self.mdc_dx.values()):
+                return f"。主要诊断 {pdx!r} 不在任何 MDC 主诊表中；{fixed!r} 在（编码区分大小写、不去空格，请修正编码）"
+        known = pdx in self.names["dx"]
+        return ("。主要诊断不在任何 MDC 主诊表中" + ("" if known else "，也不在本方案诊断字典中（未知或格式错误的编码）"))
 
     # ---------------------------------------------------------------------------------------- CC / MCC
     def _cc_mcc(self, dx: list[str], ex: Explanation) -> None:
