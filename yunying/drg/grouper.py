@@ -645,9 +645,9 @@ class Grouper:
         hold &= c.px_ok[ppx]
         hold &= c.any_vor_ok[any_vor.view(np.uint8)]
         for s in c.any_dx_slots:
-            _or_where_dx(hold, dbit(("adrg", s.index)), s.index, c)
+            _clear_where_not(hold, dbit(("adrg", s.index)), s.index)
         for s in c.pair_slots:
-            _set_px(hold, pbit(("px", s.index)) & pbit(("px2", s.index)), s.index, c)
+            _clear_where_not(hold, pbit(("px", s.index)) & pbit(("px2", s.index)), s.index)
         for s in c.label_slots:
             ok = np.zeros(n, dtype=bool)
             for alt in s.combination:
@@ -655,7 +655,7 @@ class Grouper:
                 for lab in alt:
                     a &= pbit(("label", s.index, lab))
                 ok |= a
-            _set_px(hold, ok, s.index, c)
+            _clear_where_not(hold, ok, s.index)
         # ---- newborn age / weight bands: one small code per row -> table of slot masks
         if c.age_groups:
             if c.age_groups_need_days:  # only infants with age_days can satisfy any band
@@ -834,21 +834,11 @@ def map_list_literal(codes: list[str], table: dict[str, str]) -> tuple[list[str]
     return bad, cur
 
 
-def _or_where_dx(hold: np.ndarray, cond: np.ndarray, bit_index: int, c) -> None:
-    """An any_in_list slot: its dx condition holds where ``cond``; hold already has its px condition bit
-    applied through c.px_ok (dx_ok leaves the bit set), so clear it where cond is false."""
+def _clear_where_not(hold: np.ndarray, cond: np.ndarray, bit_index: int) -> None:
+    """Slots whose condition is an any-position test (any_in_list dx, pair or label px): the per-code tables
+    leave their bit set; clear it in rows where the test fails."""
     w = bit_index // 64
     hold[:, w] &= np.where(cond, ~U64(0), ~(ONE << U64(bit_index % 64)))
-
-
-def _set_px(hold: np.ndarray, cond: np.ndarray, bit_index: int, c) -> None:
-    """A pair / label slot: px_ok leaves its bit set; clear it where the any-position test fails."""
-    w = bit_index // 64
-    hold[:, w] &= np.where(cond, ~U64(0), ~(ONE << U64(bit_index % 64)))
-
-
-def _or_where(arr: np.ndarray, cond: np.ndarray, bit_index: int) -> None:
-    arr[cond, bit_index // 64] |= ONE << U64(bit_index % 64)
 
 
 def _first_bit(hold: np.ndarray) -> np.ndarray:
