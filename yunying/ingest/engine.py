@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from yunying.ingest import profiles as prof
 from yunying.ingest.errors import ROW_REASONS, WARN_REASONS, ImportFailed
-from yunying.ingest.readers import Progress, Staged, sha256_of, stage_file
+from yunying.ingest.readers import Progress, Source, open_source, sha256_of
 from yunying.model.catalogue import Column, Model, Table, load_model
 
 DATE_FORMATS = [
@@ -96,18 +96,20 @@ def convert_sql(col: Column, src: str, model: Model, convert: str | None = None)
     if convert:
         return CONVERTERS[convert].format(v=v)
     t = col.base_type
+    n = f"nullif({src}, '')"           # casts to numbers and times tolerate surrounding blanks
+    if t == "INTEGER":                 # DuckDB rounds '3.5' to 4 on cast: only whole numbers are integers
+        return (f"(case when contains({n}, '.') then case when try_cast({n} as DOUBLE) % 1 = 0 "
+                f"then try_cast({n} as INTEGER) end else try_cast({n} as INTEGER) end)")
+    if t == "DECIMAL":                 # thousands separators and ¥ only looked at when the plain cast fails
+        return f"coalesce(try_cast({n} as {col.type}), try_cast(replace(replace({v}, ',', ''), '¥', '') as {col.type}))"
     if t == "VARCHAR":
         dom = model.domains.get(col.domain) if col.domain else None
         if dom and dom.normalise:
             cases = " ".join(f"when {lit(a)} then {lit(c)}" for a, c in dom.normalise.items())
             return f"(case {v} {cases} else {v} end)"
         return v
-    if t == "INTEGER":
-        return f"try_cast(regexp_replace({v}, '\\.0+$', '') as INTEGER)"
-    if t == "DECIMAL":
-        return f"try_cast(replace(replace({v}, ',', ''), '¥', '') as {col.type})"
     fmts = "[" + ", ".join(lit(f) for f in DATE_FORMATS) + "]"
-    ts = f"coalesce(try_cast({v} as TIMESTAMP), try_strptime({v}, {fmts}))"
+    ts = f"coalesce(try_cast({n} as TIMESTAMP), try_strptime({v}, {fmts}))"
     return f"cast({ts} as DATE)" if t == "DATE" else ts
 
 
@@ -140,28 +142,31 @@ class Importer:
         res = FileResult(file=str(path), kind=self.kind)
         started = dt.datetime.now()
         digest = size = None
+        src = None
         try:
             digest, size = sha256_of(path), path.stat().st_size
             self.progress("read", 0, 1)
-            staged = stage_file(self.con, path, "_stg", encoding=self.encoding, progress=self.progress)
-            res.encoding, res.rows_read, res.notes = staged.encoding, staged.rows + len(staged.structural_rejects), staged.notes
-            binding = prof.choose(self.kind, staged.headers, self.profiles, self.profile_name)
+            src = open_source(self.con, path, encoding=self.encoding, progress=self.progress)
+            res.encoding, res.notes = src.encoding, src.notes
+            binding = prof.choose(self.kind, src.headers, self.profiles, self.profile_name)
             res.profile, res.unknown_columns = binding.profile.name, binding.unknown
             self._check_columns(binding, path)
             absent = [c.zh for c in self.table.columns if c.req == "required" and c.name not in binding.columns]
             if absent:
                 res.notes.append(f"文件缺少必填列（已导入，待首页质控）：{'、'.join(absent)} / "
                                  f"required columns absent from the file: {len(absent)}")
-            if staged.rows == 0 and not staged.structural_rejects:
+            self.progress("validate", 0, 1)
+            rows = self._build_typed(binding, src)
+            res.rows_read = rows + len(src.structural_rejects)
+            if res.rows_read == 0:
                 res.notes.append("文件只有表头，没有数据行，未导入任何记录 / header only: no data rows")
-            self.progress("validate", 0, staged.rows)
-            self._build_typed(binding)
-            self._row_errors(binding, staged)
-            self._duplicates(staged.headers)
+            self._row_errors(binding, src)
+            self._duplicates(binding)
+            self._quarantine_raw(binding, src)
             self._warnings(binding)
-            self.progress("load", 0, staged.rows)
+            self.progress("load", 0, rows)
             self._load(binding, res, digest, size, started, path)
-            self.progress("load", staged.rows, staged.rows)
+            self.progress("load", rows, rows)
             return res
         except ImportFailed as exc:
             res.status, res.error_code = "failed", exc.code
@@ -174,8 +179,10 @@ class Importer:
             self._log_failure(res, path, digest, size, started)
             return res
         finally:
+            if src is not None:
+                src.close()
             self.con.execute("drop view if exists _good")
-            for t in ("_stg", "_typed", "_err", "_warn", "_keys", "_skip", "_dups", "_fields"):
+            for t in ("_typed", "_err", "_warn", "_keys", "_skip", "_dups", "_fields", "_rawrej"):
                 self.con.execute(f"drop table if exists {t}")
 
     def _check_columns(self, binding: prof.Binding, path: Path) -> None:
@@ -194,80 +201,80 @@ class Importer:
                 file=path.name,
             )
 
-    def _build_typed(self, b: prof.Binding) -> None:
-        sel = ["_row_no"]
-        for col in self.table.columns:
-            src = b.columns.get(col.name)
-            if src is not None:
-                expr = convert_sql(col, q(src.header), self.model, src.convert)
-                if col.name == "hospital_id" and self.hospital:
-                    expr = f"coalesce({expr}, {lit(self.hospital)})"
-            elif col.name == "hospital_id" and self.hospital:
-                expr = lit(self.hospital)
-            else:
-                continue
-            sel.append(f"{expr} as {q(col.name)}")
+    def _typed_columns(self, b: prof.Binding) -> list[tuple[Column, str, str, str | None]]:
+        """(column, source header, alias in _typed, converter) for every mapped main and child column."""
+        out = [(c, b.columns[c.name].header, c.name, b.columns[c.name].convert)
+               for c in self.table.columns if c.name in b.columns]
         for n, child in enumerate(b.children):
             ctable = self.model.tables[child.table]
-            for cname, header in child.sources.items():
-                sel.append(f"{convert_sql(ctable.column(cname), q(header), self.model)} as {q(f'c{n}__{cname}')}")
-        self.con.execute(f"create or replace temp table _typed as select {', '.join(sel)} from _stg")
+            out += [(ctable.column(cn), h, f"c{n}__{cn}", None) for cn, h in child.sources.items()]
+        return out
 
-    def _row_errors(self, b: prof.Binding, staged: Staged) -> str:
-        """Create _err(row_no, field, header, value, code, extra) of hard rejects; returns the table name."""
-        arms = []
-        for k in self.table.key:
-            if k in b.columns or k == "hospital_id":
-                arms.append(f"select _row_no, {lit(k)} as field, null as header, null as value, 'IMP-KEY' as code, "
-                            f"null as extra from _typed where {q(k)} is null")
-        typed_cols = [(c, b.columns[c.name].header, q(c.name)) for c in self.table.columns
-                      if c.name in b.columns and c.base_type != "VARCHAR"]
-        for n, child in enumerate(b.children):
-            ctable = self.model.tables[child.table]
-            for cname, header in child.sources.items():
-                col = ctable.column(cname)
-                if col.base_type != "VARCHAR":
-                    typed_cols.append((col, header, q(f"c{n}__{cname}")))
-        for col, header, typed in typed_cols:
-            arms.append(
-                f"select s._row_no, {lit(col.name)}, {lit(header)}, s.{q(header)}, {lit(error_code_for(col))}, null "
-                f"from _stg s join _typed t using (_row_no) "
-                f"where nullif(trim(s.{q(header)}), '') is not null and t.{typed} is null"
-            )
+    def _build_typed(self, b: prof.Binding, src: Source) -> int:
+        """One pass over the source: typed values plus `_parse_bad` (some non-empty value failed to parse)."""
+        inner, outer, bad = [], [], []
+        for i, (col, header, alias, convert) in enumerate(self._typed_columns(b)):
+            expr = convert_sql(col, q(header), self.model, convert)
+            if col.name == "hospital_id" and alias == "hospital_id" and self.hospital:
+                expr = f"coalesce({expr}, {lit(self.hospital)})"
+            inner.append(f"{expr} as {q(alias)}")
+            outer.append(q(alias))
+            if col.base_type != "VARCHAR" or convert:
+                inner.append(f"{q(header)} as _r{i}")
+                bad.append(f"({q(alias)} is null and _r{i} is not null and trim(_r{i}) <> '')")
+        if "hospital_id" not in b.columns and self.hospital:
+            inner.append(f"{lit(self.hospital)} as hospital_id")
+            outer.append("hospital_id")
+        parse_bad = " or ".join(bad) or "false"
+        self.con.execute("drop table if exists reject_errors; drop table if exists reject_scans")
+        self.con.execute(
+            f"create or replace temp table _typed as select _row_no, {', '.join(outer)}, ({parse_bad}) as _parse_bad "
+            f"from (select {src.first_read_sql()}, {', '.join(inner)} from {src.relation})")
+        src.after_first_read()
+        return self.con.execute("select count(*) from _typed").fetchall()[0][0]
+
+    def _row_errors(self, b: prof.Binding, src: Source) -> None:
+        """_err(row_no, field, header, value, code, extra): keys, row checks, structural rows; parse errors are
+        detailed later from the raw rows (see _quarantine_raw)."""
+        arms = [f"select _row_no, {lit(k)}, null, null, 'IMP-KEY', null from _typed where {q(k)} is null"
+                for k in self.table.key if k in b.columns or k == "hospital_id"]
         present = set(b.columns) | ({"hospital_id"} if self.hospital else set())
         for chk in self.model.row_checks:
             if chk.table == self.table.name and {chk.field, chk.extra or chk.field} <= present:
                 arms.append(
                     f"select _row_no, {lit(chk.field)}, {lit(b.columns[chk.field].header)}, "
                     f"cast({q(chk.field)} as varchar), {lit(chk.code)}, cast({q(chk.extra)} as varchar) "
-                    f"from _typed where {chk.when}"
-                )
-        union = " union all ".join(arms) if arms else \
-            "select null::bigint, null, null, null, null, null where false"
+                    f"from _typed where {chk.when}")
         self.con.execute(
             "create or replace temp table _err (row_no bigint, field varchar, header varchar, value varchar,"
-            " code varchar, extra varchar)"
-        )
-        self.con.execute(f"insert into _err {union}")
-        if staged.structural_rejects:
+            " code varchar, extra varchar)")
+        if arms:
+            self.con.execute("insert into _err " + " union all ".join(arms))
+        if src.structural_rejects:
             self.con.register("_structural", pa.Table.from_pylist([
                 {"row_no": r["row_no"], "field": None, "header": None, "value": r["raw"], "code": r["code"],
-                 "extra": r["extra"]} for r in staged.structural_rejects]))
+                 "extra": r["extra"]} for r in src.structural_rejects]))
             self.con.execute("insert into _err select * from _structural")
             self.con.unregister("_structural")
-        return "_err"
 
-    def _duplicates(self, headers: list[str]) -> None:
+    def _duplicates(self, b: prof.Binding) -> None:
         """Duplicate keys among otherwise valid rows: identical rows load once; conflicting rows are rejected."""
         key = ", ".join(q(k) for k in self.table.key)
+        content = ", ".join(f"cast({q(alias)} as varchar)" for _, _, alias, _ in self._typed_columns(b))
+        self.con.execute(
+            "create or replace temp table _warn (row_no bigint, field varchar, header varchar, value varchar,"
+            " code varchar, extra varchar)")
+        self.con.execute("create or replace temp table _skip (row_no bigint)")
+        # fast path: keys repeated anywhere in the file (usually none)
+        self.con.execute(f"create or replace temp table _dups as select {key} from _typed group by all having count(*) > 1")
+        if not self.con.execute("select count(*) from _dups").fetchall()[0][0]:
+            return
         self.con.execute(f"""
             create or replace temp table _dups as
-            with ok as (select * from _typed where _row_no not in (select row_no from _err where row_no is not null)),
-                 dk as (select {key} from ok group by all having count(*) > 1)
-            select ok._row_no, {', '.join('ok.' + q(k) for k in self.table.key)},
-                   md5(cast(list_value({', '.join('s.' + q(h) for h in headers)}) as varchar)) as h
-            from ok semi join dk using ({key}) join _stg s using (_row_no)""")
-        # rows whose key group has more than one distinct content -> reject all; else keep the first
+            select t._row_no, {', '.join('t.' + q(k) for k in self.table.key)},
+                   md5(cast(list_value({content}) as varchar)) as h
+            from _typed t semi join _dups d using ({key})
+            where not t._parse_bad and t._row_no not in (select row_no from _err where row_no is not null)""")
         self.con.execute(f"""
             insert into _err
             select d._row_no, null, null, null, 'IMP-DUP',
@@ -276,17 +283,30 @@ class Importer:
             from _dups d
             where (select count(distinct h) from _dups o
                     where {' and '.join(f'o.{q(k)} = d.{q(k)}' for k in self.table.key)}) > 1""")
-        self.con.execute(
-            "create or replace temp table _warn (row_no bigint, field varchar, header varchar, value varchar,"
-            " code varchar, extra varchar)")
         self.con.execute(f"""
             insert into _warn
             select d._row_no, null, null, null, 'IMP-DUP-SAME', cast(f.first as varchar)
             from _dups d join (select {key}, min(_row_no) as first from _dups group by all) f using ({key})
             where d._row_no <> f.first and d._row_no not in (select row_no from _err where code = 'IMP-DUP')""")
         # identical copies are not loaded twice: skipped like rejects, reported as warnings
-        self.con.execute("create or replace temp table _skip as select row_no from _warn")
+        self.con.execute("insert into _skip select row_no from _warn")
         self.con.execute("drop table _dups")
+
+    def _quarantine_raw(self, b: prof.Binding, src: Source) -> None:
+        """Re-read only the rejected rows as they were in the file (for quarantine) and detail parse errors."""
+        self.con.execute(
+            f"create or replace temp table _rawrej as select * from {src.numbered_sql()} where _row_no in "
+            f"(select row_no from _err union select _row_no from _typed where _parse_bad)")
+        arms = []
+        for col, header, _alias, convert in self._typed_columns(b):
+            if col.base_type != "VARCHAR" or convert:
+                code = "IMP-INTEGER" if convert else error_code_for(col)
+                arms.append(
+                    f"select _row_no, {lit(col.name)}, {lit(header)}, {q(header)}, {lit(code)}, null from _rawrej "
+                    f"where nullif(trim({q(header)}), '') is not null "
+                    f"and {convert_sql(col, q(header), self.model, convert)} is null")
+        if arms:
+            self.con.execute("insert into _err " + " union all ".join(arms))
 
     def _warnings(self, b: prof.Binding) -> None:
         """Domain and required-field warnings on rows that will be stored (appended to _warn)."""
@@ -303,8 +323,9 @@ class Importer:
             if col.req == "required" and typed == q(col.name):
                 arms.append(f"select _row_no, {lit(col.name)}, {lit(header)}, null, 'IMP-REQUIRED', null "
                             f"from _good where {typed} is null")
-        self.con.execute("create or replace temp view _good as select * from _typed where _row_no not in "
-                         "(select row_no from _err where row_no is not null) and _row_no not in (select row_no from _skip)")
+        self.con.execute("create or replace temp view _good as select * exclude (_parse_bad) from _typed "
+                         "where _row_no not in (select row_no from _err where row_no is not null) "
+                         "and _row_no not in (select row_no from _skip)")
         if arms:
             self.con.execute("insert into _warn " + " union all ".join(arms))
 
@@ -321,14 +342,15 @@ class Importer:
                    case when t._row_no is not null then {key} end as record_key, field, value, code,
                    '第' || row_no || '行 ' || case code {zh} end as reason_zh,
                    'row ' || row_no || ': ' || case code {en} end as reason_en
-                   {', to_json(s) as raw_record' if raw else ''}
+                   {", case when s._row_no is not null then to_json(s) else to_json(e.value) end as raw_record"
+                    if raw else ''}
             from (select e.*, coalesce(e.value, '') as val, coalesce(e.extra, '') as ext,
                          coalesce(f.zh || case when e.header is not null and e.header <> e.field
                                                then ' ' || e.header else '' end, e.field, '') as label_zh,
                          coalesce(e.field, e.header, '') as label_en
                   from {source} e left join _fields f on f.field = e.field) e
             left join _typed t on t._row_no = e.row_no
-            {'left join _stg s on s._row_no = e.row_no' if raw else ''}"""
+            {'left join _rawrej s on s._row_no = e.row_no' if raw else ''}"""
 
     # ---- atomic load ----------------------------------------------------------------------------------------
     def _load(self, b: prof.Binding, res: FileResult, digest: str, size: int, started: dt.datetime,

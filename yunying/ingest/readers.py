@@ -1,7 +1,9 @@
-"""Readers: CSV (UTF-8, UTF-8-BOM, GB18030/GBK, detected), Excel (.xlsx), Parquet -> a DuckDB staging table.
+"""Readers: CSV (UTF-8, UTF-8-BOM, GB18030/GBK, detected), Excel (.xlsx), Parquet -> a re-readable source.
 
-Every staging table has one VARCHAR column per source header plus `_row_no` (line number in the source file,
-header = line 1). Structural CSV problems (wrong field count, invalid encoding) become row rejects, not crashes.
+A `Source` is a SQL FROM clause yielding one VARCHAR column per source header plus `_row_no` (line number in the
+source file, header = line 1). The engine reads it once to type and validate, and again only for the rows it
+rejects (to quarantine them exactly as they were). Structural CSV problems (wrong field count, invalid encoding)
+become row rejects with their line numbers, not crashes.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import codecs
 import hashlib
 import os
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,13 +30,72 @@ SAMPLE = 1 << 20
 
 
 @dataclass
-class Staged:
-    table: str                                 # staging table name in the connection
+class Source:
+    con: duckdb.DuckDBPyConnection
+    name: str                                   # file name, for messages
     headers: list[str]
-    rows: int
-    encoding: str | None
-    structural_rejects: list[dict] = field(default_factory=list)   # {row_no, code, extra, raw}
+    relation: str                               # SQL FROM item with the headers' columns (no _row_no)
+    encoding: str | None = None
+    numbered: bool = False                      # relation already has _row_no (Excel)
     notes: list[str] = field(default_factory=list)
+    structural_rejects: list[dict] = field(default_factory=list)   # {row_no, code, extra, raw}
+    tmp: Path | None = None
+    registered: str | None = None
+    is_csv: bool = False
+
+    def first_read_sql(self) -> str:
+        """Select item numbering rows on the first read (before rejected lines are known)."""
+        return "_row_no" if self.numbered else "row_number() over () + 1 as _row_no"
+
+    def numbered_sql(self) -> str:
+        """The relation with `_row_no` = data-row ordinal + 1, shifted past rejected lines (see `_rowmap`)."""
+        if self.numbered:
+            return f"(select * from {self.relation})"
+        base = f"(select *, row_number() over () + 1 as _row_no from {self.relation})"
+        if not self.structural_rejects:
+            return base
+        return (f"(select r.* exclude (_row_no), m.line as _row_no from {base} r "
+                f"join _rowmap m on m.k = r._row_no)")
+
+    def after_first_read(self) -> None:
+        """Collect CSV structural rejects from the scan just made; build the line map if any."""
+        if not self.is_csv:
+            return
+        rows = self.con.execute(
+            "select line, error_type::varchar, csv_line, error_message from reject_errors order by line").fetchall()
+        seen = set()
+        for line, etype, csv_line, msg in rows:
+            if line in seen:
+                continue
+            seen.add(line)
+            code = {"MISSING COLUMNS": "IMP-COLS", "TOO MANY COLUMNS": "IMP-COLS",
+                    "INVALID ENCODING": "IMP-ENCODING"}.get(etype, "IMP-ROW")
+            counts = re.findall(r"\d+", msg or "")
+            if code == "IMP-ENCODING":
+                extra = "UTF-8"
+            elif code == "IMP-COLS" and len(counts) >= 2:
+                extra = f"应为 {counts[0]} 列，实际 {counts[1]} 列 / expected {counts[0]}, found {counts[1]}"
+            else:
+                extra = (msg or etype).replace("\n", " ")[:200]
+            self.structural_rejects.append({"row_no": int(line), "code": code, "extra": extra, "raw": csv_line})
+        if self.structural_rejects:
+            bad = np.array([r["row_no"] for r in self.structural_rejects], dtype=np.int64)
+            n = self.con.execute("select count(*) from _typed").fetchall()[0][0]
+            lines = np.setdiff1d(np.arange(2, n + len(bad) + 2, dtype=np.int64), bad)[:n]
+            self.con.register("_rowmap_arrow", pa.table({"k": np.arange(2, n + 2, dtype=np.int64), "line": lines}))
+            self.con.execute("create or replace temp table _rowmap as select * from _rowmap_arrow")
+            self.con.unregister("_rowmap_arrow")
+            self.con.execute("update _typed set _row_no = m.line from _rowmap m where _typed._row_no = m.k")
+
+    def close(self) -> None:
+        if self.tmp and self.tmp.exists():
+            self.tmp.unlink()
+        if self.registered:
+            try:
+                self.con.unregister(self.registered)
+            except duckdb.Error:
+                pass
+        self.con.execute("drop table if exists _rowmap")
 
 
 def sha256_of(path: Path) -> str:
@@ -70,41 +132,97 @@ def detect_encoding(sample: bytes) -> tuple[str, bool]:
     return "utf-8", True
 
 
-def _transcode(path: Path, encoding: str, progress: Progress | None) -> Path:
-    """Stream-decode to a UTF-8 temp file (DuckDB reads only UTF-8). Raises ImportFailed with the line number."""
-    total = path.stat().st_size
-    fd, tmp = tempfile.mkstemp(suffix=".csv", prefix="yunying-")
+PARALLEL_MIN = 64 << 20
+# In these encodings a newline byte (0x0A) never occurs inside a multi-byte character, so a file can be cut at
+# newlines and the pieces decoded independently.
+NEWLINE_SAFE = {"gb18030", "gbk", "gb2312", "cp936", "utf-8", "utf8"}
+
+
+def _transcode_part(args: tuple) -> tuple[int, int | None, int]:
+    """Decode bytes [start, end) of a file and write them as UTF-8. Returns (newlines, error_line, bytes_out)."""
+    path, start, end, out, encoding = args
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
-    done = lines = 0
+    lines = written = 0
+    with open(path, "rb") as src, open(out, "wb") as dst:
+        src.seek(start)
+        left = end - start
+        while left > 0:
+            chunk = src.read(min(CHUNK, left))
+            if not chunk:
+                break
+            left -= len(chunk)
+            try:
+                data = decoder.decode(chunk, final=left <= 0).encode("utf-8")
+            except UnicodeDecodeError as exc:
+                return lines, lines + chunk[: exc.start].count(b"\n") + 1, written
+            lines += chunk.count(b"\n")
+            dst.write(data)
+            written += len(data)
+    return lines, None, written
+
+
+def _split_points(path: Path, parts: int) -> list[int]:
+    size = path.stat().st_size
+    points = [0]
+    with open(path, "rb") as fh:
+        for i in range(1, parts):
+            fh.seek(size * i // parts)
+            fh.readline()                       # advance to the start of the next line
+            points.append(max(fh.tell(), points[-1]))
+    return points + [size]
+
+
+def _transcode(path: Path, encoding: str, progress: Progress | None) -> Path:
+    """Decode to a UTF-8 temp file (DuckDB reads only UTF-8), in parallel pieces for large files.
+    Raises ImportFailed with the line number of the first undecodable byte."""
+    size = path.stat().st_size
+    norm = codecs.lookup(encoding).name
+    workers = min(os.cpu_count() or 1, 4)
+    parts = workers if size >= PARALLEL_MIN and norm in NEWLINE_SAFE and workers > 1 else 1
+    fd, tmp = tempfile.mkstemp(suffix=".csv", prefix="yunying-")
+    os.close(fd)
+    pieces = [f"{tmp}.{i}" for i in range(parts)]
+    points = _split_points(path, parts)
+    jobs = [(str(path), points[i], points[i + 1], pieces[i], encoding) for i in range(parts)]
     try:
-        with open(path, "rb") as src, os.fdopen(fd, "wb") as dst:
-            while chunk := src.read(CHUNK):
-                try:
-                    text = decoder.decode(chunk)
-                except UnicodeDecodeError as exc:
-                    line = lines + chunk[: exc.start].count(b"\n") + 1
-                    raise ImportFailed(
-                        "IMP-ENCODING",
-                        f"第 {line} 行无法按 {encoding} 解码（文件编码混杂或损坏），请将整个文件另存为 UTF-8 或 GB18030 后重新导入",
-                        f"line {line} cannot be decoded as {encoding}; re-save the whole file in one encoding",
-                        file=path.name,
-                    ) from None
-                lines += chunk.count(b"\n")
-                dst.write(text.encode("utf-8"))
-                done += len(chunk)
-                if progress:
-                    progress("transcode", done, total)
-            dst.write(decoder.decode(b"", final=True).encode("utf-8"))
+        if progress:
+            progress("transcode", 0, size)
+        if parts == 1:
+            results = [_transcode_part(jobs[0])]
+        else:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(parts, mp_context=mp.get_context("spawn")) as pool:
+                results = list(pool.map(_transcode_part, jobs))
+        lines_before = 0
+        for newlines, error_line, _ in results:
+            if error_line is not None:
+                line = lines_before + error_line
+                raise ImportFailed(
+                    "IMP-ENCODING",
+                    f"第 {line} 行无法按 {encoding} 解码（文件编码混杂或损坏），请将整个文件另存为 UTF-8 或 GB18030 后重新导入",
+                    f"line {line} cannot be decoded as {encoding}; re-save the whole file in one encoding",
+                    file=path.name)
+            lines_before += newlines
+        with open(tmp, "wb") as dst:
+            for piece in pieces:
+                with open(piece, "rb") as src:
+                    shutil.copyfileobj(src, dst, CHUNK)
+                os.unlink(piece)
+        if progress:
+            progress("transcode", size, size)
     except BaseException:
-        os.unlink(tmp)
+        for f in [tmp, *pieces]:
+            if os.path.exists(f):
+                os.unlink(f)
         raise
     return Path(tmp)
 
 
-def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: str | None,
-              progress: Progress | None) -> Staged:
-    size = path.stat().st_size
-    if size == 0:
+def _open_csv(con: duckdb.DuckDBPyConnection, path: Path, encoding: str | None,
+              progress: Progress | None) -> Source:
+    if path.stat().st_size == 0:
         raise ImportFailed("IMP-EMPTY", "文件为空（0 字节），请确认导出是否成功", "file is empty (0 bytes)", file=path.name)
     with open(path, "rb") as fh:
         sample = fh.read(SAMPLE)
@@ -114,59 +232,31 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, encoding: 
     notes = []
     if mixed:
         notes.append("文件中混有非 UTF-8 编码的行，这些行已隔离 / mixed encodings: non-UTF-8 rows quarantined")
-    source, tmp = path, None
-    if encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
-        tmp = _transcode(path, "utf-8-sig" if encoding == "utf-8-sig" else encoding, progress)
-        source = tmp
     try:
         sep = sniff_separator(sample.decode(encoding, errors="replace"))
-        con.execute("drop table if exists reject_errors; drop table if exists reject_scans")
-        # all_varchar: typing and validation are ours (row-level, explained); strict field counts go to rejects.
-        con.execute(
-            f"""create or replace temp table {table} as
-                select *, row_number() over () + 1 as _row_no from read_csv(?, all_varchar=true, header=true, auto_detect=true, sep=?, quote='"',
-                                       escape='"', store_rejects=true, max_line_size=10000000,
-                                       parallel=true)""",
-            [str(source), sep],
-        )
-        headers = [r[0] for r in con.execute(f"describe {table}").fetchall()][:-1]
-        rejects = con.execute(
-            "select line, error_type::varchar, csv_line, error_message from reject_errors order by line"
-        ).fetchall()
+    except LookupError:
+        raise ImportFailed("IMP-ENCODING", f"未知编码 {encoding}", f"unknown encoding {encoding}", file=path.name) from None
+    tmp = None
+    if encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+        tmp = _transcode(path, encoding, progress)
+    source = tmp or path
+    # all_varchar: typing and validation are ours (row-level, explained); bad field counts go to reject_errors.
+    relation = (f"read_csv('{_sql_str(source)}', all_varchar=true, header=true, auto_detect=true, "
+                f"sep='{_sql_str(sep)}', quote='\"', escape='\"', store_rejects=true, max_line_size=10000000)")
+    src = Source(con, path.name, [], relation, encoding, notes=notes, tmp=tmp, is_csv=True)
+    try:
+        src.headers = [r[0] for r in con.execute(f"describe select * from {relation}").fetchall()]
     except duckdb.Error as exc:
+        src.close()
         raise ImportFailed("IMP-CSV", f"无法读取 CSV：{exc}", f"cannot read CSV: {exc}", file=path.name) from None
-    finally:
-        if tmp:
-            os.unlink(tmp)
-    _check_header_only(con, table, path, headers)
-    structural = []
-    seen = set()
-    for line, etype, csv_line, msg in rejects:
-        if line in seen:
-            continue
-        seen.add(line)
-        code = {"MISSING COLUMNS": "IMP-COLS", "TOO MANY COLUMNS": "IMP-COLS",
-                "INVALID ENCODING": "IMP-ENCODING"}.get(etype, "IMP-ROW")
-        counts = re.findall(r"\d+", msg or "")
-        if code == "IMP-ENCODING":
-            extra = "UTF-8"
-        elif code == "IMP-COLS" and len(counts) >= 2:
-            extra = f"应为 {counts[0]} 列，实际 {counts[1]} 列 / expected {counts[0]}, found {counts[1]}"
-        else:
-            extra = (msg or etype).replace("\n", " ")[:200]
-        structural.append({"row_no": int(line), "code": code, "extra": extra, "raw": csv_line})
-    # Line numbers of loaded rows: _row_no is the data-row ordinal + 1 (file order), correct while no line was
-    # rejected; otherwise shift it past the rejected lines. One record per physical line is assumed (a quoted field
-    # spanning lines shifts later numbers — documented in docs/import.md).
-    if structural:
-        raw_rows = con.execute(f"select count(*) from {table}").fetchall()[0][0]
-        lines = np.arange(2, raw_rows + len(structural) + 2, dtype=np.int64)
-        lines = np.setdiff1d(lines, np.array([r["row_no"] for r in structural], dtype=np.int64))[:raw_rows]
-        con.register("_line_nos", pa.table({"k": np.arange(2, raw_rows + 2, dtype=np.int64), "line": lines}))
-        con.execute(f"update {table} set _row_no = l.line from _line_nos l where {table}._row_no = l.k")
-        con.unregister("_line_nos")
-    rows = con.execute(f"select count(*) from {table}").fetchall()[0][0]
-    return Staged(table, headers, rows, encoding, structural, notes)
+    if not src.headers or src.headers == ["column0"]:
+        src.close()
+        raise ImportFailed("IMP-NOHEADER", "文件没有表头行", "file has no header row", file=path.name)
+    return src
+
+
+def _sql_str(value) -> str:
+    return str(value).replace("'", "''")
 
 
 def sniff_separator(text: str) -> str:
@@ -177,12 +267,7 @@ def sniff_separator(text: str) -> str:
     return best if counts[best] else ","
 
 
-def _check_header_only(con, table, path, headers):
-    if not headers or headers == ["column0"]:
-        raise ImportFailed("IMP-NOHEADER", "文件没有表头行", "file has no header row", file=path.name)
-
-
-def _read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> Staged:
+def _open_xlsx(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
     import openpyxl
 
     try:
@@ -194,6 +279,7 @@ def _read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> Staged
     rows = ws.iter_rows(values_only=True)
     header_row = next(rows, None)
     if header_row is None:
+        wb.close()
         raise ImportFailed("IMP-EMPTY", "工作表为空", "worksheet is empty", file=path.name)
     headers = [str(h).strip() if h is not None else f"column{i}" for i, h in enumerate(header_row)]
     cols: list[list] = [[] for _ in headers]
@@ -208,9 +294,7 @@ def _read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> Staged
     arrow = pa.table({**{h: pa.array(c, pa.string()) for h, c in zip(headers, cols)},
                       "_row_no": pa.array(row_nos, pa.int64())})
     con.register("_xlsx_arrow", arrow)
-    con.execute(f"create or replace temp table {table} as select * from _xlsx_arrow")
-    con.unregister("_xlsx_arrow")
-    return Staged(table, headers, len(row_nos), None)
+    return Source(con, path.name, headers, "_xlsx_arrow", None, numbered=True, registered="_xlsx_arrow")
 
 
 def _cell_text(v) -> str | None:
@@ -227,30 +311,28 @@ def _cell_text(v) -> str | None:
     return str(v)
 
 
-def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> Staged:
+def _open_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
+    rel = f"read_parquet('{_sql_str(path)}')"
     try:
-        cols = [r[0] for r in con.execute("describe select * from read_parquet(?)", [str(path)]).fetchall()]
-        casts = ", ".join(f'cast("{c}" as varchar) as "{c}"' for c in cols)
-        con.execute(f"create or replace temp table {table} as "
-                    f"select {casts}, row_number() over () + 1 as _row_no from read_parquet(?)", [str(path)])
+        cols = [r[0] for r in con.execute(f"describe select * from {rel}").fetchall()]
     except duckdb.Error as exc:
         raise ImportFailed("IMP-PARQUET", f"无法读取 Parquet 文件：{exc}", f"cannot read Parquet: {exc}",
                            file=path.name) from None
-    rows = con.execute(f"select count(*) from {table}").fetchall()[0][0]
-    return Staged(table, cols, rows, None)
+    casts = ", ".join(f'cast("{c}" as varchar) as "{c}"' for c in cols)
+    return Source(con, path.name, cols, f"(select {casts} from {rel})")
 
 
-def stage_file(con: duckdb.DuckDBPyConnection, path: Path, table: str = "_stg", *,
-               encoding: str | None = None, progress: Progress | None = None) -> Staged:
+def open_source(con: duckdb.DuckDBPyConnection, path: Path, *, encoding: str | None = None,
+                progress: Progress | None = None) -> Source:
     path = Path(path)
     if not path.is_file():
         raise ImportFailed("IMP-NOFILE", "文件不存在或不是普通文件", "file not found", file=str(path))
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        return _read_xlsx(con, path, table)
+        return _open_xlsx(con, path)
     if suffix == ".xls":
         raise ImportFailed("IMP-XLS", "不支持旧版 .xls 格式，请在 Excel 中另存为 .xlsx 或 CSV",
                            "legacy .xls is not supported; save as .xlsx or CSV", file=path.name)
     if suffix == ".parquet":
-        return _read_parquet(con, path, table)
-    return _read_csv(con, path, table, encoding, progress)
+        return _open_parquet(con, path)
+    return _open_csv(con, path, encoding, progress)

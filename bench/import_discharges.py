@@ -1,0 +1,131 @@
+"""Benchmark: import N discharge abstracts (national ~130-column layout, GB18030 CSV) into a fresh warehouse.
+
+    .venv/bin/python bench/import_discharges.py --rows 1000000 [--runs 3] [--keep]
+
+The file comes from the synthetic generator (`generate_discharges`, cached under bench/out/). Each run imports it
+into a new DuckDB file in a child process (so its peak memory is measured on its own). In the same run, as a
+baseline, DuckDB reads the same file (already transcoded to UTF-8) into a table with no mapping or validation:
+the ratio shows what validation, typing, child tables and bookkeeping cost on top of a raw load. Also re-imports
+the same file into the filled warehouse (the idempotent update path).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "out"
+
+CHILD = r"""
+import json, resource, sys, time
+from pathlib import Path
+from yunying.warehouse.db import connect
+from yunying.ingest.engine import import_files
+db, src, reject_dir = sys.argv[1:4]
+t = time.perf_counter()
+con = connect(db, memory_limit="3GB")
+s = import_files(con, "discharge", [Path(src)], reject_dir=Path(reject_dir))
+con.close()
+print(json.dumps({"seconds": time.perf_counter() - t, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  **s.totals()}))
+"""
+
+BASELINE = r"""
+import codecs, json, os, resource, sys, time, tempfile
+import duckdb
+src = sys.argv[1]
+t = time.perf_counter()
+fd, tmp = tempfile.mkstemp(suffix=".csv")
+dec = codecs.getincrementaldecoder("gb18030")()
+with open(src, "rb") as s, os.fdopen(fd, "wb") as d:
+    while chunk := s.read(8 << 20):
+        d.write(dec.decode(chunk).encode("utf-8"))
+con = duckdb.connect(sys.argv[2])
+con.execute("create table raw as select * from read_csv(?, all_varchar=true, header=true)", [tmp])
+n = con.execute("select count(*) from raw").fetchall()[0][0]
+con.close(); os.unlink(tmp)
+print(json.dumps({"seconds": time.perf_counter() - t, "rows": n,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def machine() -> dict:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    import duckdb
+
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {"cpus": os.cpu_count(), "cpu_model": model, "memory_gb": round(mem, 1),
+            "python": platform.python_version(), "duckdb": duckdb.__version__}
+
+
+def child(code: str, *args: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT)
+    if out.returncode:
+        raise SystemExit(out.stderr)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--keep", action="store_true", help="keep the generated file for later runs")
+    args = ap.parse_args()
+    sys.path.insert(0, str(ROOT))
+    from yunying.synth.generator import generate_discharges
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    data_dir = OUT / f"discharges-{args.rows}"
+    t = time.perf_counter()
+    src = next(iter(sorted(data_dir.glob("discharge_*.csv"))), None)
+    if src is None:
+        src = Path(generate_discharges(n=args.rows, out=data_dir))
+        print(f"generated {args.rows:,} abstracts in {time.perf_counter() - t:.1f} s")
+    size_mb = src.stat().st_size / 2**20
+    with open(src, encoding="gb18030") as fh:
+        ncols = len(fh.readline().split(","))
+    print(json.dumps({"machine": machine(), "file": str(src.relative_to(ROOT)), "file_mb": round(size_mb, 1),
+                      "columns": ncols, "rows": args.rows}, ensure_ascii=False))
+    full, base, again = [], [], []
+    for run in range(args.runs):
+        db = OUT / "bench-import.duckdb"
+        for p in (db, Path(str(db) + ".wal")):
+            p.unlink(missing_ok=True)
+        r = child(CHILD, str(db), str(src), str(OUT / "rejects"))
+        full.append(r)
+        again.append(child(CHILD, str(db), str(src), str(OUT / "rejects")))
+        raw_db = OUT / "bench-raw.duckdb"
+        raw_db.unlink(missing_ok=True)
+        base.append(child(BASELINE, str(src), str(raw_db)))
+        raw_db.unlink(missing_ok=True)
+        print(f"run {run + 1}: import {r['seconds']:.1f} s (peak {r['peak_mb']:.0f} MB, inserted {r['inserted']:,}, "
+              f"rejected {r['rejected']:,}); re-import {again[-1]['seconds']:.1f} s (updated {again[-1]['updated']:,}); "
+              f"raw load {base[-1]['seconds']:.1f} s; ratio {r['seconds'] / base[-1]['seconds']:.2f}")
+    med = statistics.median
+    summary = {
+        "import_s_median": round(med(x["seconds"] for x in full), 1),
+        "rows_per_s": round(args.rows / med(x["seconds"] for x in full)),
+        "peak_mb_max": round(max(x["peak_mb"] for x in full)),
+        "reimport_s_median": round(med(x["seconds"] for x in again), 1),
+        "raw_load_s_median": round(med(x["seconds"] for x in base), 1),
+        "ratio_import_to_raw_median": round(med(f["seconds"] / b["seconds"] for f, b in zip(full, base)), 2),
+        "target": "1,000,000 rows in <= 60 s, peak < 4 GB",
+    }
+    print(json.dumps(summary))
+    if not args.keep:
+        for p in OUT.glob("bench-*.duckdb*"):
+            p.unlink()
+
+
+if __name__ == "__main__":
+    main()
