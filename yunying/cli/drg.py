@@ -148,7 +148,10 @@ def group_cmd(
     t0 = time.perf_counter()
     counts: dict[str, int] = {}
     done = 0
-    output.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        _fail(f"DRG-OUTPUT 无法创建输出目录 {output.parent}：{e} / cannot create output directory: {e}")
     tmp = output.with_name(output.name + ".part")
 
     def flush(batches, fh, first):
@@ -184,6 +187,9 @@ def group_cmd(
         tmp.unlink(missing_ok=True)
         _fail(f"DRG-INPUT 输入文件格式错误（请检查列数、引号与编码，约第 {done + 2:,} 行之后）：{input}：{e} / "
               f"malformed CSV after about row {done + 2:,}: {e}")
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        _fail(f"DRG-OUTPUT 无法写出结果文件 {output}：{e} / cannot write output: {e}")
     dt = time.perf_counter() - t0
     summary = "，".join(f"{k} {v:,}" for k, v in sorted(counts.items()))
     typer.echo(f"分组完成 {done:,} 例（{summary}），方案 {pack.identity}，用时 {dt:.2f} 秒 → {output} / "
