@@ -241,3 +241,21 @@ def test_mapping_mode(tmp_path):
     assert got == [e for _, e in cases]
     it = CaseInterpreter(pack)
     assert [tuple(getattr(it.explain(c), k) for k in ("status", "mdc", "adrg", "drg")) for c, _ in cases] == got
+
+
+def test_explanation_names_contradictions_and_exclusions(mini):
+    it = CaseInterpreter(mini)
+    # female with a male-only principal: FAIL, and the trace says why
+    ex = it.explain(case("s2", "M01", sex="2"))
+    assert ex.status == "FAIL"
+    assert any(t["step"] == "note" and "MDCM" in t["zh"] and "性别不符" in t["zh"] for t in ex.trace)
+    assert "性别不符" in ex.summary_zh()
+    # CC/MCC judgement per secondary diagnosis: K01 excluded by G01's table 7, K02 counts, C01 excluded
+    ex = it.explain(case("x", "G01|K01|K02|C01|ZZZ"))
+    assert ex.drg == "GZ11"
+    assert [(r["code"], r["kind"], r["counts"]) for r in ex.cc_mcc] == [
+        ("K01", "MCC", False), ("K02", "MCC", True), ("C01", "CC", False), ("ZZZ", None, False)]
+    assert any(t["step"] == "cc_mcc" and "K01" in t["zh"] and "排除" in t["zh"] for t in ex.trace)
+    # which ADRGs were tried and why they failed
+    tried = [(t["value"], t["ok"]) for t in ex.trace if t["step"] in ("adrg", "adrg_match")]
+    assert tried == [("GB1", False), ("GC1", False), ("GD1", False), ("GZ1", True)]

@@ -78,7 +78,7 @@ class Explanation:
 
     def summary_zh(self) -> str:
         """One line: the decisive steps (for reconciliation reports)."""
-        always = ("check", "mapping", "result")
+        always = ("check", "mapping", "note", "result")
         if_ok = ("mdc_enter", "adrg_match", "drg", "retry", "qy")
         keep = [t["zh"] for t in self.trace
                 if t["step"] in always or (t["step"] in if_ok and t.get("ok") is not False)]
@@ -200,6 +200,7 @@ class CaseInterpreter:
                                                      + (f"，{days} 天" if days is not None else "") + "）"})
         ctx = {"sex": sex, "age": age, "days": days, "weight": weight, "dept": _text(record.get("dept_code"))}
         pdx = dx[0] if dx else ""
+        self._consistency_notes(pdx, ctx, tr)
         self._cc_mcc(dx, ex)
 
         # 3a / 3b
@@ -221,6 +222,22 @@ class CaseInterpreter:
         tr.append({"step": "result", "ok": True, "zh": f"{STATUS_ZH[ex.status]}：{ex.mdc} / {ex.adrg} / {ex.drg} "
                                                       f"{self.names['drg'].get(ex.drg, '')}"})
         return ex
+
+    def _consistency_notes(self, pdx: str, ctx: dict, tr: list) -> None:
+        """Sex / age that contradict the principal diagnosis (the scheme does not check them; MDC entry just
+        fails). Noted in the trace so that such a case is never silently grouped without a word."""
+        for m in self.mdcs:
+            if pdx not in self.mdc_dx.get(m["mdc"], ()):
+                continue
+            if m["sex"] and ctx["sex"] != int(m["sex"]):
+                want = "男" if m["sex"] == "1" else "女"
+                tr.append({"step": "note", "ok": None,
+                           "zh": f"注意：主要诊断 {self._dxn(pdx)} 属于 {m['mdc']}（仅限{want}性），与病案性别不符，"
+                                 f"该 MDC 不能进入"})
+            if m["age_years"] and ctx["age"] != int(m["age_years"]):
+                tr.append({"step": "note", "ok": None,
+                           "zh": f"注意：主要诊断 {self._dxn(pdx)} 属于 {m['mdc']}（仅限 {m['age_years']} 岁），"
+                                 f"病案年龄为 {ctx['age']} 岁，该 MDC 不能进入"})
 
     def _code_hint(self, pdx: str) -> str:
         """Why a principal diagnosis may be unknown to the scheme (codes are exact strings)."""
