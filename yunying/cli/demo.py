@@ -73,17 +73,16 @@ def import_folder(db: Path | None, folder: Path, *, quiet: bool = False) -> dict
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     files: dict[str, list[str]] = manifest["files"]
     results = {}
+    kinds = [k for k in IMPORT_ORDER if k in files]   # other manifest entries (e.g. defects_truth) are not imports
     with open_db(db) as con, progress_bar(not quiet) as progress:
-        for kind in IMPORT_ORDER + sorted(set(files) - set(IMPORT_ORDER)):
-            if kind not in files:
-                continue
+        for kind in kinds:
             paths = [folder / Path(p).name for p in files[kind]]
             summary = import_files(con, kind, paths, reject_dir=folder / "rejects", progress=progress)
             results[kind] = summary.as_dict()
             if not quiet:
                 t = summary.totals()
-                console.print(f"  导入 {kind:12s} inserted {t['inserted']:>9,}  updated {t['updated']:>9,}  "
-                              f"rejected {t['rejected']:>6,}  warnings {t['warnings']:>6,}")
+                console.print(f"  导入 {kind:11s} +{t['inserted']:,} ~{t['updated']:,} "
+                              f"拒收 rejected {t['rejected']:,} 警告 warnings {t['warnings']:,}")
             if not summary.ok:
                 fail(f"导入 {kind} 失败：{summary.files[-1].message}", f"import of {kind} failed")
     return results
@@ -113,14 +112,23 @@ def run_cmd(
 
 
 def _later_stages():
-    """Pipeline stages after import (enrich → marts), each present once its capability exists."""
-    stages = []
-    try:
-        from yunying.cli.drg import demo_stage as drg_stage  # DRG grouping with the bundled demo scheme
-        stages.append(drg_stage)
-    except ImportError:
-        pass
-    return stages
+    """Pipeline stages after import (enrich → marts), in data-flow order; each added with its capability."""
+    return [_drg_stage]
+
+
+def _drg_stage(db: Path) -> None:
+    """DRG grouping with the bundled demo scheme (演示方案, not a real 医保 scheme)."""
+    from importlib import resources
+
+    from yunying.drg.pack import load_pack
+    from yunying.drg.store import register_pack, run_grouping
+
+    pack = load_pack(Path(str(resources.files("yunying.drg").joinpath("demo_scheme"))), name="demo")
+    with open_db(db) as con:
+        register_pack(con, pack, "demo")
+        res = run_grouping(con, pack, "demo")
+    by = "，".join(f"{k} {v:,}" for k, v in sorted(res["by_status"].items()))
+    console.print(f"  DRG 分组 grouped {res['cases']:,} 例（演示方案 demo scheme）：{by}")
 
 
 def _print_overview(db: Path) -> None:
@@ -132,7 +140,7 @@ def _print_overview(db: Path) -> None:
                    round(1000 * avg(case when discharge_disposition = '5' then 1 else 0 end), 2) as deaths
             from discharge group by 1 order by 1""").fetchall()
         visits = dict(con.execute("select year(reg_time), count(*) from outpatient_visit group by 1").fetchall())
-    console.print("年度 year  出院人次 discharges  平均住院日 ALOS  药占比 drug%  耗占比 material%  "
-                  "死亡率‰  门急诊人次 visits")
+    console.print("年度   出院人次  平均住院日  药占比%  耗占比%  死亡率‰   门急诊人次")
+    console.print("year discharges     ALOS   drug%   mat.%  deaths‰      visits")
     for y, n, alos, drug, mat, deaths in rows:
-        console.print(f"{y}  {n:>12,}  {alos:>10}  {drug:>10}  {mat:>10}  {deaths:>8}  {visits.get(y, 0):>12,}")
+        console.print(f"{y} {n:>10,} {alos:>8} {drug:>7} {mat:>7} {deaths:>8} {visits.get(y, 0):>11,}")
