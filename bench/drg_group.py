@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from yunying.drg.grouper import Grouper, compile_pack  # noqa: E402
+from yunying.drg.grouper import Grouper, _default_workers, compile_pack  # noqa: E402
 from yunying.drg.pack import Pack, load_pack  # noqa: E402
 
 
@@ -231,18 +231,19 @@ def main(argv=None) -> int:
           f"(mean dx/case {pc.mean(pc.list_value_length(pc.split_pattern(cases['dx'], '|'))).as_py():.2f})")
     g = Grouper(compiled)
     g.group_table(cases.slice(0, 10_000))  # warm-up
+    auto = _default_workers()
     t = time.perf_counter()
     res = g.group_table(cases, chunk_size=args.chunk)
     dt = time.perf_counter() - t
     rate = cases.num_rows / dt
     counts = ", ".join(f"{c['values']} {c['counts']:,}" for c in pc.value_counts(res["status"]).to_pylist())
-    print(f"batch grouper: {cases.num_rows:,} cases in {dt:.2f}s = {rate:,.0f} cases/s; "
+    print(f"batch grouper (auto: {auto} thread(s)): {cases.num_rows:,} cases in {dt:.2f}s = {rate:,.0f} cases/s; "
           f"statuses {counts}; "
           f"distinct DRGs {pc.count_distinct(res['drg']).as_py()}")
-    t = time.perf_counter()
-    g.group_table(cases, chunk_size=args.chunk, threads=1)
-    dt1 = time.perf_counter() - t
-    print(f"batch grouper, one thread: {cases.num_rows / dt1:,.0f} cases/s")
+    for th in (1, 2):
+        t = time.perf_counter()
+        g.group_table(cases, chunk_size=args.chunk, threads=th)
+        print(f"batch grouper, {th} thread(s) forced: {cases.num_rows / (time.perf_counter() - t):,.0f} cases/s")
     print(f"peak memory (ru_maxrss): {peak_rss_mb():,.0f} MB")
     print(f"load average during the run: {os.getloadavg()[0]:.2f}")
     # baseline on a subsample

@@ -136,6 +136,7 @@ def group_cmd(
     output: Path = typer.Option(..., "--output", help="结果 CSV：record_id,status,mdc,adrg,drg"),
     db: Optional[Path] = typer.Option(None, "--db", help="已导入方案所在的数据库 / warehouse holding registered schemes"),
     batch: int = typer.Option(1_000_000, "--batch", help="每次读入的病案数（控制内存） / cases per read batch"),
+    threads: Optional[int] = typer.Option(None, "--threads", help="分组线程数（默认每核一个） / grouping threads"),
 ):
     """按方案对 CSV 病案分组（流式读写，内存有界） / group the cases of a CSV file (streamed)."""
     import pyarrow as pa
@@ -157,7 +158,7 @@ def group_cmd(
     def flush(batches, fh, first):
         nonlocal done
         table = pa.Table.from_batches(batches)
-        res = grouper.group_table(table)
+        res = grouper.group_table(table, threads=threads)
         write_plain_csv(res, fh, header=first)
         for row in pa.compute.value_counts(res["status"]).to_pylist():
             counts[row["values"]] = counts.get(row["values"], 0) + row["counts"]

@@ -509,7 +509,7 @@ class Grouper:
                 progress(n, n)
             return out
         starts = list(range(0, n, chunk_size))
-        workers = threads or min(4, os.cpu_count() or 1)
+        workers = threads or _default_workers()
 
         def work(start):
             part = table.slice(start, min(chunk_size, n - start))
@@ -839,6 +839,11 @@ def _clear_where_not(hold: np.ndarray, cond: np.ndarray, bit_index: int) -> None
     leave their bit set; clear it in rows where the test fails."""
     w = bit_index // 64
     hold[:, w] &= np.where(cond, ~U64(0), ~(ONE << U64(bit_index % 64)))
+
+
+def _default_workers() -> int:
+    """Threads for chunk-parallel grouping: one per core (at most 4)."""
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 def _first_bit(hold: np.ndarray) -> np.ndarray:
