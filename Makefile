@@ -5,6 +5,7 @@ PY     := $(VENV)/bin/python
 YY     := $(VENV)/bin/yunying
 STAMP  := $(VENV)/.installed
 DEMO   ?= demo-data
+SCALE  ?= 0.1
 
 .PHONY: install demo test bench clean
 
@@ -18,7 +19,7 @@ install: $(STAMP)
 
 ## Generate a synthetic tertiary hospital, import it, run the pipeline, print a summary.
 demo: $(STAMP)
-	$(YY) demo run --out $(DEMO)
+	$(YY) demo run --out $(DEMO) --scale $(SCALE)
 
 ## Install and run all tests.
 test: $(STAMP)
