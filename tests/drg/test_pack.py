@@ -171,3 +171,12 @@ def test_zhejiang_is_chs_plus_overrides(tmp_path):
     rebuilt = load_pack(local)
     assert rebuilt.content_hash == zj.content_hash
     assert not diff_packs(rebuilt, zj)
+
+
+def test_label_required_for_labelled_combination(tmp_path):
+    def edit(h, rows):
+        rows[7][h.index("label")] = ""  # GC1,px,L1
+        return h, rows
+
+    issues, _ = _issues(write_pack(tmp_path / "p", edit={"adrg_codes": edit}))
+    assert [(i.file, i.row, i.column) for i in issues] == [("adrg_codes.csv", 8, "label")]

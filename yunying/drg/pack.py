@@ -356,11 +356,16 @@ def validate(tables: dict[str, list[dict[str, str]]], issues: list[PackIssue] | 
             issues.append(PackIssue(file_of("adrgs"), i, "px_combination", comb,
                                     "仅 labelled_combination 可设置标签公式",
                                     "px_combination only allowed with labelled_combination"))
-    # adrg_codes references
+    # adrg_codes references; labels on every px row of a labelled_combination ADRG
     for i, r in enumerate(tables.get("adrg_codes", []), start=1):
-        if r.get("adrg") not in adrgs:
+        a = adrgs.get(r.get("adrg"))
+        if a is None:
             issues.append(PackIssue(file_of("adrg_codes"), i, "adrg", r.get("adrg"),
                                     "引用了 adrgs.csv 中不存在的 ADRG", "dangling reference: ADRG not in adrgs.csv"))
+        elif r.get("list") == "px" and a.get("px_condition") == "labelled_combination" and not r.get("label"):
+            issues.append(PackIssue(file_of("adrg_codes"), i, "label", "",
+                                    f"{r['adrg']} 为标签组合规则，其手术表每行都需要标签",
+                                    "labelled_combination ADRG: every px row needs a label"))
     # drgs
     drg_orders: dict[tuple, str] = {}
     for i, r in enumerate(tables.get("drgs", []), start=1):
