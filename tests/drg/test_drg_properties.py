@@ -41,7 +41,7 @@ def _packs(root: Path):
         local = root / "local"
         local.mkdir()
         (local / "pack.yaml").write_text("base: ../mini\n", encoding="utf-8")
-        from test_grouper_rules import OVERRIDES
+        from test_drg_grouper_rules import OVERRIDES
 
         write_csv(local / "overrides.csv", ["op", "table", "key", "column", "value", "reason_zh"],
                   OVERRIDES + [["set", "qy_rules", "MDCG", "enabled", "1", ""]])

@@ -1,7 +1,7 @@
 """Single-case grouping with a Chinese explanation trace.
 
 This is a second, independent reading of the pack README: plain set lookups, one case at a time, every decision
-written to the trace. It must agree with the batch grouper (tests/drg/test_conformance.py checks both on every
+written to the trace. It must agree with the batch grouper (tests/drg/test_drg_conformance.py checks both on every
 sample case); it is also the "straightforward per-case Python grouper" that bench/drg_group.py compares against.
 """
 
