@@ -16,6 +16,8 @@ from typing import Optional
 
 import typer
 
+from yunying.cli.common import db_path
+
 app = typer.Typer(help="DRG 分组 / DRG grouping: 方案包、分组、解释、对账 (scheme packs, grouping, explain, "
                        "payer reconciliation).", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False)
@@ -29,17 +31,13 @@ def _fail(msg: str, code: int = 2) -> None:
 
 
 def _db_path(db: Optional[Path]) -> Path:
-    if db is not None:
-        return db
-    from yunying.settings import load_settings
-
-    return Path(load_settings().db)
+    return db_path(db)
 
 
 def _connect(db: Optional[Path]):
     from yunying.warehouse.db import connect
 
-    return connect(_db_path(db))
+    return connect(db_path(db))
 
 
 def _load_scheme(ref: str, db: Optional[Path]):
