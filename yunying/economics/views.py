@@ -1,0 +1,23 @@
+"""SQL views over the warehouse for DRG evaluation metrics (入组率, CMI, CEI/TEI, risk grading, 低风险组死亡率).
+
+``create_views(con)`` (re)creates them; it is idempotent and cheap (views only). The indicator engine may call it
+and then read ``drg_metrics`` / ``drg_metric_case``; the columns are documented in docs/drg-economics.md.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import duckdb
+
+VIEWS = ("drg_metric_base", "drg_own_group_stats", "drg_benchmark_stats", "drg_benchmark_choice",
+         "drg_weight_choice", "drg_metric_case", "drg_metrics")
+
+
+def views_sql() -> str:
+    return resources.files("yunying.economics").joinpath("views.sql").read_text(encoding="utf-8")
+
+
+def create_views(con: duckdb.DuckDBPyConnection) -> None:
+    """Create or replace the economics views (needs migrations 0010 and 0040)."""
+    con.execute(views_sql())

@@ -1,0 +1,148 @@
+-- DRG evaluation views (issue 4). Created (or replaced) by yunying.economics.views.create_views(con).
+-- Documented in docs/drg-economics.md §Metrics views. Every metric row states its benchmark and weight sources.
+
+-- one row per grouped case (drg_result × discharge) with the fields every metric needs
+create or replace view drg_metric_base as
+select r.scheme, r.hospital_id, r.mrn, r.admission_no, r.status, r.mdc, r.drg,
+       d.discharge_dept_code as dept_code,
+       coalesce(nullif(d.doctor_group, ''), nullif(d.attending_physician, ''), '(未填)') as doctor_group,
+       d.payment_category,
+       cast(year(d.discharge_time) as integer) as year,
+       cast(date_trunc('month', d.discharge_time) as date) as month,
+       cast(d.fee_total as double) as fee_total,
+       d.los_days,
+       coalesce(d.discharge_disposition = '5', false) as died,
+       (d.los_days is null or d.los_days <= 60) as analysed,          -- 分析病例: LOS > 60 d excluded
+       r.status = 'SUCCESS' as grouped                                 -- 入组: valid DRG (not QY, not 0000)
+from drg_result r
+join discharge d on d.hospital_id = r.hospital_id and d.mrn = r.mrn and d.admission_no = r.admission_no
+where d.discharge_time is not null;
+
+-- the hospital's (or region's, when the warehouse holds several hospitals) own per-DRG statistics per year
+create or replace view drg_own_group_stats as
+select scheme, year, drg,
+       avg(fee_total) as mean_cost, avg(los_days) as mean_los,
+       count(*) as cases, count(*) filter (where died) as deaths
+from drg_metric_base
+where grouped and analysed
+group by scheme, year, drg;
+
+-- reference statistics per DRG with risk grading (spec §1.2): imported benchmarks ('imported') and own data ('own')
+create or replace view drg_benchmark_stats as
+with raw as (
+  select 'imported' as kind, scheme, year, drg, region, mean_cost, mean_los, cases, deaths,
+         coalesce(mortality, cast(deaths as double) / nullif(cases, 0)) as mortality, risk_level as given_level
+  from econ_benchmark
+  union all
+  select 'own', scheme, year, drg, '', mean_cost, mean_los, cases, deaths,
+         cast(deaths as double) / nullif(cases, 0), null
+  from drg_own_group_stats
+), z as (
+  select kind, scheme, year, avg(ln(mortality)) as mu, coalesce(stddev_samp(ln(mortality)), 0) as sd
+  from raw where mortality > 0 group by kind, scheme, year
+)
+select raw.kind, raw.scheme, raw.year, raw.drg, raw.region, raw.mean_cost, raw.mean_los, raw.cases, raw.deaths,
+       raw.mortality, z.mu as ln_mortality_mean, z.sd as ln_mortality_sd,
+       coalesce(raw.given_level,
+         case when raw.mortality is null then null
+              when raw.mortality = 0 then 0
+              when ln(raw.mortality) < z.mu - z.sd then 1
+              when ln(raw.mortality) < z.mu then 2
+              when ln(raw.mortality) < z.mu + z.sd then 3
+              else 4 end) as risk_level,
+       case when raw.given_level is not null then 'given'
+            when raw.mortality is not null then 'computed' end as risk_level_source
+from raw left join z on z.kind = raw.kind and z.scheme = raw.scheme and z.year = raw.year;
+
+-- which benchmark applies to the cases of (scheme, year): an imported table (latest year ≤ case year, else the
+-- earliest), else the own data of the prior year, else the own data of the same year (indexes then ≈ 1)
+create or replace view drg_benchmark_choice as
+with cy as (select distinct scheme, year from drg_metric_base),
+imp as (
+  select cy.scheme, cy.year,
+         coalesce(max(b.year) filter (where b.year <= cy.year), min(b.year)) as bm_year
+  from cy join (select distinct scheme, year from econ_benchmark) b on b.scheme = cy.scheme
+  group by cy.scheme, cy.year
+),
+imp_label as (select scheme, year, string_agg(distinct coalesce(nullif(region, ''), source, 'benchmark'), ',') as lbl
+              from econ_benchmark group by scheme, year),
+own_years as (select distinct scheme, year from drg_own_group_stats)
+select cy.scheme, cy.year,
+       case when imp.bm_year is not null then 'imported' else 'own' end as kind,
+       coalesce(imp.bm_year, oy.year, cy.year) as bm_year,
+       case when imp.bm_year is not null then 'imported:' || imp_label.lbl || ' ' || imp.bm_year
+            when oy.year is not null then 'fallback:prior_year ' || oy.year || ' (未导入标杆，用本院上年数据)'
+            else 'fallback:same_data ' || cy.year || ' (未导入标杆，用本期自身数据，指数≈1)' end as benchmark_source
+from cy
+left join imp on imp.scheme = cy.scheme and imp.year = cy.year
+left join imp_label on imp_label.scheme = cy.scheme and imp_label.year = imp.bm_year
+left join own_years oy on oy.scheme = cy.scheme and oy.year = cy.year - 1;
+
+-- which weight set applies to the cases of (scheme, year): latest weight year ≤ case year, else the earliest
+create or replace view drg_weight_choice as
+with cy as (select distinct scheme, year from drg_metric_base)
+select cy.scheme, cy.year,
+       coalesce(max(w.year) filter (where w.year <= cy.year), min(w.year)) as weight_year
+from cy join econ_weight_set w on w.scheme = cy.scheme
+group by cy.scheme, cy.year;
+
+-- one row per case with its weight, benchmark figures, ratios and risk level
+create or replace view drg_metric_case as
+select b.*,
+       wc.weight_year, w.rw,
+       case when wc.weight_year is null then 'none (未导入或校准权重)'
+            else 'weights ' || wc.weight_year || ' (' || ws.source || ')' end as weight_source,
+       bc.benchmark_source,
+       bs.mean_cost as bm_cost, bs.mean_los as bm_los, bs.risk_level,
+       b.fee_total / nullif(bs.mean_cost, 0) as cost_ratio,
+       b.los_days / nullif(bs.mean_los, 0) as los_ratio
+from drg_metric_base b
+left join drg_weight_choice wc on wc.scheme = b.scheme and wc.year = b.year
+left join econ_weight_set ws on ws.scheme = b.scheme and ws.year = wc.weight_year
+left join econ_weight w on w.scheme = b.scheme and w.year = wc.weight_year and w.drg = b.drg and b.grouped
+left join drg_benchmark_choice bc on bc.scheme = b.scheme and bc.year = b.year
+left join drg_benchmark_stats bs on bs.kind = bc.kind and bs.scheme = b.scheme and bs.year = bc.bm_year
+      and bs.drg = b.drg and b.grouped;
+
+-- DRG evaluation metrics by hospital / department / doctor group × year / month (spec §1.1)
+create or replace view drg_metrics as
+select scheme,
+       case when grouping(doctor_group) = 0 then 'doctor_group'
+            when grouping(dept_code) = 0 then 'department' else 'hospital' end as level,
+       hospital_id,
+       case when grouping(dept_code) = 0 then dept_code end as dept_code,
+       case when grouping(doctor_group) = 0 then doctor_group end as doctor_group,
+       case when grouping(month) = 0 then 'month' else 'year' end as period_type,
+       case when grouping(month) = 0 then strftime(month, '%Y-%m') else cast(year as varchar) end as period,
+       year,
+       count(*) as cases_reported,
+       count(*) filter (where analysed) as cases_analysed,
+       count(*) filter (where analysed and grouped) as cases_grouped,
+       count(*) filter (where analysed and grouped) / nullif(count(*) filter (where analysed), 0) as grouping_rate,
+       count(distinct drg) filter (where grouped) as drg_count,
+       count(distinct mdc) filter (where grouped) as mdc_count,
+       sum(rw) filter (where grouped) as total_weight,
+       sum(rw) filter (where grouped) / nullif(count(*) filter (where grouped and rw is not null), 0) as cmi,
+       count(*) filter (where grouped and rw is null) as grouped_without_weight,
+       avg(cost_ratio) filter (where grouped) as cost_index,
+       avg(los_ratio) filter (where grouped) as time_index,
+       count(*) filter (where grouped and cost_ratio is not null) as cases_with_benchmark,
+       count(*) filter (where grouped and risk_level = 1) as low_risk_cases,
+       count(*) filter (where grouped and risk_level = 1 and died) as low_risk_deaths,
+       count(*) filter (where grouped and risk_level = 1 and died)
+         / nullif(count(*) filter (where grouped and risk_level = 1), 0) as low_risk_mortality,
+       count(*) filter (where grouped and risk_level = 2) as midlow_risk_cases,
+       count(*) filter (where grouped and risk_level = 2 and died) as midlow_risk_deaths,
+       count(*) filter (where grouped and risk_level = 2 and died)
+         / nullif(count(*) filter (where grouped and risk_level = 2), 0) as midlow_risk_mortality,
+       string_agg(distinct benchmark_source, '; ') as benchmark_source,
+       string_agg(distinct weight_source, '; ') as weight_source
+from drg_metric_case
+group by grouping sets (
+  (scheme, hospital_id, year),
+  (scheme, hospital_id, year, month),
+  (scheme, hospital_id, year, dept_code),
+  (scheme, hospital_id, year, month, dept_code),
+  (scheme, hospital_id, year, dept_code, doctor_group),
+  (scheme, hospital_id, year, month, dept_code, doctor_group)
+);
