@@ -29,18 +29,19 @@ def test_demo_is_labelled_demo(demo):
 
 
 def test_demo_covers_synthetic_code_list(demo):
-    if not (CODES / "dx_codes.csv").exists():
-        pytest.skip("synthetic code list absent")
-    with (CODES / "dx_codes.csv").open(encoding="utf-8") as fh:
-        dx = [r["code"] for r in csv.DictReader(fh) if r.get("role", "dx") == "dx"]
+    """Every principal diagnosis the generator uses for inpatients (case_mix.csv) is in an MDC list, and every
+    surgical/interventional code of the code list is in some ADRG's procedure list: the demo run groups all cases."""
+    tables = CODES.parent / "tables"
+    if not (tables / "case_mix.csv").exists():
+        pytest.skip("synthetic case-mix tables absent")
+    with (tables / "case_mix.csv").open(encoding="utf-8") as fh:
+        dx = sorted({r["dx_code"] for r in csv.DictReader(fh)})
     with (CODES / "px_codes.csv").open(encoding="utf-8") as fh:
         px = [r["code"] for r in csv.DictReader(fh) if r.get("category") in ("surgery", "interventional")]
     principal = {r["code"] for r in demo.rows("mdc_principal_dx")}
     listed_px = {r["code"] for r in demo.rows("adrg_codes") if r["list"] == "px"}
-    missing_dx = [c for c in dx if c not in principal]
-    missing_px = [c for c in px if c not in listed_px]
-    assert len(missing_dx) <= 0.05 * len(dx), missing_dx
-    assert len(missing_px) <= 0.05 * len(px), missing_px
+    assert [c for c in dx if c not in principal] == []
+    assert [c for c in px if c not in listed_px] == []
 
 
 DEMO_CASES = [
