@@ -1,0 +1,499 @@
+"""QC engine: compile the enabled catalogue entries into a few UNION ALL queries (one per rule kind), run them
+set-based on the warehouse, store findings, rule status and per-record scores.
+
+Sources are materialised once per run as temp tables: `_qc_rec` (one row per 首页 with derived columns such as the
+principal diagnosis), `_qc_dx` (diagnosis rows + record columns), `_qc_px` (procedure rows + record columns +
+procedure-dictionary attributes). Every kind template returns violating rows; counts, scores and rates are
+aggregations of those rows, so a number and its drill-down cannot disagree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Callable
+
+import duckdb
+
+from yunying.model.catalogue import load_model
+from yunying.qc.loader import (DERIVED, KIND_PROVIDES, Catalogue, Rule, column_zh, kind_template, load_catalogue,
+                               rewrite_fragment, source_columns)
+
+KEY = ("hospital_id", "mrn", "admission_no")
+REC_ALWAYS = ["discharge_time", "discharge_dept_code", "attending_physician", "resident_physician"]
+SOURCE_TABLE = {"rec": "_qc_rec", "dx": "_qc_dx", "px": "_qc_px"}
+Progress = Callable[[str, int, int], None]
+
+MACROS = [
+    # GB 11643 check digit (18 chars) or 15 digits
+    "create or replace temp macro qc_id_ok(s) as (regexp_full_match(s, '\\d{15}') or "
+    "(regexp_full_match(s, '\\d{17}[\\dXx]') and upper(substr(s, 18, 1)) = substr('10X98765432', cast(1 + "
+    "(list_sum(list_transform(range(17), lambda i: cast(substr(s, i + 1, 1) as integer) * "
+    "[7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2][i + 1])) % 11) as bigint), 1)))",
+    # ICD-10 chapter letters of definite diseases of the body system an R-code symptom belongs to (D106)
+    "create or replace temp macro qc_r_system(c) as (case "
+    "when upper(left(c, 3)) between 'R00' and 'R03' then 'I' when upper(left(c, 3)) between 'R04' and 'R09' then 'IJ' "
+    "when upper(left(c, 3)) between 'R10' and 'R19' then 'K' when upper(left(c, 3)) between 'R20' and 'R23' then 'L' "
+    "when upper(left(c, 3)) between 'R25' and 'R29' then 'GM' when upper(left(c, 3)) between 'R30' and 'R39' then 'N' "
+    "when upper(left(c, 3)) between 'R40' and 'R49' then 'FG' else '' end)",
+]
+
+
+@dataclass
+class RuleStatus:
+    rule_key: str
+    rule_id: str
+    hospital_id: str | None
+    status: str                 # passed / failed / not_applicable / disabled / error
+    reason: str | None = None
+    n_failed: int = 0
+    sql_hash: str | None = None
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    catalogue_hash: str
+    n_records: int = 0
+    n_findings: int = 0
+    seconds: float = 0.0
+    statuses: list[RuleStatus] = field(default_factory=list)
+    by_grade: dict[str, int] = field(default_factory=dict)
+    avg_score: float | None = None
+    sql: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for s in self.statuses:
+            out[s.status] = out.get(s.status, 0) + 1
+        return out
+
+
+def lit(v) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    return "'" + str(v).replace("'", "''") + "'"
+
+
+def _fee_items(model) -> list[str]:
+    return [c.name for c in model.tables["discharge"].columns if c.fee_class]
+
+
+# ---- sources ---------------------------------------------------------------------------------------------------
+def _derived_sql(name: str, model) -> str:
+    dxa = {"pdx_code", "pdx_name", "pdx_poa", "odx_codes", "all_dx_codes", "n_odx", "tcm_disease_code",
+           "tcm_disease_name", "tcm_disease_poa", "n_tcm_syndrome"}
+    if name in ("odx_codes", "all_dx_codes"):
+        return f"coalesce(dxa.{name}, []::varchar[])"
+    if name in ("n_odx", "n_tcm_syndrome"):
+        return f"coalesce(dxa.{name}, 0)"
+    if name in dxa:
+        return f"dxa.{name}"
+    if name == "px_codes":
+        return "coalesce(pxa.px_codes, []::varchar[])"
+    if name in ("n_px", "n_px_anaesthesia", "n_px_surgery", "px_dup_rows"):
+        return f"coalesce(pxa.{name}, 0)"
+    if name in ("ppx_code", "ppx_name", "ppx_time"):
+        return f"pxa.{name}"
+    if name == "admit_age_days":
+        return "date_diff('day', r.birth_date, cast(r.admit_time as date))"
+    if name == "fee_items_sum":
+        return "(" + " + ".join(f"coalesce(r.{c}, 0)" for c in _fee_items(model)) + ")"
+    if name == "n_birth_weights":
+        return ("(cast(r.nb_birth_weight_g is not null as integer) + cast(r.nb_birth_weight2_g is not null as integer)"
+                " + cast(r.nb_birth_weight3_g is not null as integer))")
+    raise KeyError(name)
+
+
+DXA_SQL = """(select hospital_id, mrn, admission_no,
+    max(dx_code) filter (where dx_type = 'W' and seq = 0) as pdx_code,
+    max(dx_name) filter (where dx_type = 'W' and seq = 0) as pdx_name,
+    max(poa) filter (where dx_type = 'W' and seq = 0) as pdx_poa,
+    list(dx_code order by seq) filter (where dx_type = 'W' and seq > 0 and dx_code is not null) as odx_codes,
+    list(dx_code order by seq) filter (where dx_type = 'W' and dx_code is not null) as all_dx_codes,
+    count(*) filter (where dx_type = 'W' and seq > 0) as n_odx,
+    max(dx_code) filter (where dx_type = 'TD' and seq = 0) as tcm_disease_code,
+    max(dx_name) filter (where dx_type = 'TD' and seq = 0) as tcm_disease_name,
+    max(poa) filter (where dx_type = 'TD' and seq = 0) as tcm_disease_poa,
+    count(*) filter (where dx_type = 'TS' and dx_code is not null and poa is not null) as n_tcm_syndrome
+  from discharge_diagnosis {where} group by all) dxa"""
+PXA_SQL = """(select x.hospital_id, x.mrn, x.admission_no,
+    max(x.px_code) filter (where x.seq = 1) as ppx_code,
+    max(x.px_name) filter (where x.seq = 1) as ppx_name,
+    max(x.px_time) filter (where x.seq = 1) as ppx_time,
+    list(x.px_code order by x.seq) filter (where x.px_code is not null) as px_codes,
+    count(*) as n_px, count(x.anaesthesia) as n_px_anaesthesia,
+    count(*) filter (where d.category = 'surgery') as n_px_surgery,
+    count(*) - count(distinct (x.px_code, x.px_time)) as px_dup_rows
+  from discharge_procedure x
+  left join (select code, category from qc_dictionary where kind = 'px') d on d.code = x.px_code
+  {where} group by all) pxa"""
+
+
+def _needed_columns(rules: list[Rule]) -> dict[str, set[str]]:
+    rec_cols = source_columns("rec")
+    need = {"rec": set(REC_ALWAYS), "dx": set(), "px": set()}
+    for r in rules:
+        for c in r.columns:
+            if c in rec_cols:
+                need["rec"].add(c)
+            elif r.source in ("dx", "px"):
+                need[r.source].add(c)
+        if r.source == "dx":
+            need["dx"] |= {"dx_type", "seq"}
+        if r.source == "px":
+            need["px"] |= {"seq"}
+    return need
+
+
+def build_sources(con, rules: list[Rule], hospital: str | None = None) -> dict[str, set[str]]:
+    """Materialise _qc_rec, _qc_dx and _qc_px with just the columns the enabled rules read."""
+    model = load_model()
+    need = _needed_columns(rules)
+    base = set(model.tables["discharge"].column_names)
+    where = f"where hospital_id = {lit(hospital)}" if hospital else ""
+    sel = [f"r.{k}" for k in KEY] + [f"r.{c}" for c in sorted(need["rec"]) if c in base and c not in KEY]
+    derived = sorted(c for c in need["rec"] if c in DERIVED)
+    sel += [f"{_derived_sql(c, model)} as {c}" for c in derived]
+    joins = ""
+    dx_derived = {"pdx_code", "pdx_name", "pdx_poa", "odx_codes", "all_dx_codes", "n_odx", "tcm_disease_code",
+                  "tcm_disease_name", "tcm_disease_poa", "n_tcm_syndrome"}
+    if set(derived) & dx_derived:
+        joins += f" left join {DXA_SQL.format(where=where)} using (hospital_id, mrn, admission_no)"
+    if set(derived) & {"px_codes", "n_px", "n_px_anaesthesia", "n_px_surgery", "px_dup_rows", "ppx_code",
+                       "ppx_name", "ppx_time"}:
+        joins += f" left join {PXA_SQL.format(where=where.replace('hospital_id', 'x.hospital_id'))} " \
+                 f"using (hospital_id, mrn, admission_no)"
+    rwhere = where.replace("hospital_id", "r.hospital_id")
+    con.execute(f"create or replace temp table _qc_rec as select {', '.join(sel)} from discharge r{joins} {rwhere}")
+    rec_cols = [c for c in need["rec"] if c not in KEY]
+    dx_cols = sorted(need["dx"] - set(rec_cols) - set(KEY) - {"dict_category"})
+    dsel = [f"x.{k}" for k in KEY] + [f"x.{c}" for c in dx_cols] + [f"r.{c}" for c in sorted(rec_cols)]
+    djoin = ""
+    if "dict_category" in need["dx"]:
+        dsel.append("d.category as dict_category")
+        djoin = (" left join (select kind, code, category from qc_dictionary) d on d.kind = "
+                 "(case x.dx_type when 'W' then 'dx' else 'tcm' end) and d.code = x.dx_code")
+    con.execute(f"create or replace temp table _qc_dx as select {', '.join(dsel)} from discharge_diagnosis x "
+                f"join _qc_rec r using (hospital_id, mrn, admission_no){djoin}")
+    px_cols = sorted(need["px"] - set(rec_cols) - set(KEY) - {"px_category", "px_dict_level"})
+    psel = [f"x.{k}" for k in KEY] + [f"x.{c}" for c in px_cols] + [f"r.{c}" for c in sorted(rec_cols)]
+    pjoin = ""
+    if need["px"] & {"px_category", "px_dict_level"}:
+        psel += ["d.category as px_category", "d.level as px_dict_level"]
+        pjoin = (" left join (select code, category, level from qc_dictionary where kind = 'px') d "
+                 "on d.code = x.px_code")
+    con.execute(f"create or replace temp table _qc_px as select {', '.join(psel)} from discharge_procedure x "
+                f"join _qc_rec r using (hospital_id, mrn, admission_no){pjoin}")
+    return need
+
+
+# ---- applicability ---------------------------------------------------------------------------------------------
+def applicability(con, rules: list[Rule]) -> dict[tuple[str, str], str | None]:
+    """(rule_key, hospital_id) -> None when applicable, else the not_applicable reason (Chinese / English)."""
+    hospitals = [r[0] for r in con.execute("select distinct hospital_id from _qc_rec order by 1").fetchall()]
+    dicts = dict(con.execute("select kind, count(*) from qc_dictionary group by kind").fetchall())
+    depts = dict(con.execute("select hospital_id, count(*) from department group by 1").fetchall())
+    rec_cols = set(r[0] for r in con.execute("select column_name from (describe _qc_rec)").fetchall())
+    counts: dict[str, dict[str, int]] = {h: {} for h in hospitals}
+    for src, table in SOURCE_TABLE.items():
+        cols = sorted({n for r in rules for n in (r.needs or [])
+                       if (n in rec_cols if src == "rec" else (n not in rec_cols and r.source == src))})
+        agg = ", ".join(["count(*)"] + [f"count({c})" for c in cols])
+        for row in con.execute(f"select hospital_id, {agg} from {table} group by 1").fetchall():
+            counts[row[0]][f"_rows_{src}"] = row[1]
+            for c, n in zip(cols, row[2:]):
+                counts[row[0]][c] = n
+    out = {}
+    for r in rules:
+        for h in hospitals:
+            reason = None
+            if r.needs_dictionary and not dicts.get(r.needs_dictionary):
+                name = {"dx": "诊断", "px": "手术操作", "tcm": "中医病证"}[r.needs_dictionary]
+                reason = (f"未加载{name}字典（yunying qc dict import --kind {r.needs_dictionary}）/ "
+                          f"no {r.needs_dictionary} dictionary loaded")
+            elif r.kind == "dept_in_dictionary" and not depts.get(h):
+                reason = "本院科室字典为空（yunying import department）/ department table is empty"
+            elif r.source != "rec" and not counts[h].get(f"_rows_{r.source}"):
+                reason = ("无诊断行 / no diagnosis rows" if r.source == "dx" else "无手术操作行 / no procedure rows")
+            else:
+                missing = [n for n in (r.needs or []) if not counts[h].get(n)]
+                if missing:
+                    reason = (f"缺少字段（本院数据中全部为空）：{'、'.join(column_zh(m) for m in missing)} / "
+                              f"missing columns: {', '.join(missing)}")
+            out[(r.key, h)] = reason
+    return out
+
+
+# ---- compilation -----------------------------------------------------------------------------------------------
+def _render(template: str, values: dict[str, str]) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), template)
+
+
+def _message_sql(text: str, field_zh: str, field_name: str, empty: str) -> str:
+    parts, pos = [], 0
+    for m in re.finditer(r"\{(\w+)\}", text):
+        if m.start() > pos:
+            parts.append(lit(text[pos:m.start()]))
+        name = m.group(1)
+        if name == "field_zh":
+            parts.append(lit(field_zh))
+        elif name == "field":
+            parts.append(lit(field_name))
+        elif name == "seq":
+            parts.append("coalesce(cast(seq as varchar), '')")
+        elif name in ("value", "expected"):
+            parts.append(f"coalesce({name}, {lit(empty)})")
+        else:
+            parts.append(f"coalesce(_m_{name}, {lit(empty)})")
+        pos = m.end()
+    if pos < len(text):
+        parts.append(lit(text[pos:]))
+    return "concat(" + ", ".join(parts or ["''"]) + ")"
+
+
+def _item_sql(cat: Catalogue, r: Rule, f: str) -> tuple[str, str]:
+    """(item SQL, points SQL) for findings of rule r on field f."""
+    sc = cat.scoring
+
+    def pts(items: list[str]) -> float:
+        total = 0.0
+        for it in items:
+            si = sc.items[it]
+            total += r.points if r.points is not None else (si.per_row if si.per_row else si.points)
+        return total
+
+    if r.score is not None:
+        if not r.score:
+            return "cast(null as varchar)", "0"
+        return lit("|".join(r.score)), lit(pts(r.score))
+    if r.source == "rec":
+        it = sc.item_for(f)
+        return (lit(it), lit(pts([it]))) if it else ("cast(null as varchar)", "0")
+    first = 0 if r.source == "dx" else 1
+    a, b = sc.item_for(f, first, r.source), sc.item_for(f, first + 1, r.source)
+    return (f"(case when seq = {first} then {lit(a)} else {lit(b)} end)",
+            f"(case when seq = {first} then {lit(pts([a]) if a else 0)} else {lit(pts([b]) if b else 0)} end)")
+
+
+def compile_rule(cat: Catalogue, r: Rule, hospitals: list[str] | None = None) -> list[str]:
+    """One SELECT per field of the rule, each returning finding rows in qc_finding column order (minus run_id)."""
+    allowed = source_columns(r.source) | KIND_PROVIDES.get(r.kind, set())
+    tmpl = kind_template(r.kind)
+    where = f"{r.where()}"
+    arms = []
+    for f in (r.fields or [None]):
+        def frag(text, default=None):
+            if text is None:
+                return default
+            t = text.replace("{f}", f) if f else text
+            return rewrite_fragment(t, cat.code_lists, where, allowed, r.params)[0]
+
+        applies = frag(r.applies_when, "true")
+        if hospitals is not None:
+            applies = f"({applies}) and hospital_id in ({', '.join(lit(h) for h in hospitals) or 'null'})"
+        value = "null" if r.kind == "required" else frag(r.value, f or "null")
+        expected = frag(r.expected, "null")
+        seq = "seq" if r.source in ("dx", "px") else "cast(null as integer)"
+        msg_cols = sorted({m for m in re.findall(r"\{(\w+)\}", r.message_zh + r.message_en)
+                           if m not in ("value", "expected", "field_zh", "field", "seq")})
+        select = ", ".join([f"s.{k}" for k in KEY] + [f"{seq} as seq", f"cast(({value}) as varchar) as value",
+                                                      f"cast(({expected}) as varchar) as expected"]
+                           + [f"cast({c} as varchar) as _m_{c}" for c in msg_cols])
+        vals = {"select": select, "source": SOURCE_TABLE[r.source], "applies_when": applies, "f": f or "",
+                "when": frag(r.when, "false"), "expected": expected,
+                "values": ", ".join(lit(v) for v in (r.values or [])), "pattern": lit(r.pattern),
+                "dictionary": lit(r.dictionary), "code_field": r.code_field or ""}
+        vals.update({k: str(v) for k, v in r.params.items()})
+        inner = _render(tmpl, vals)
+        fzh = column_zh(f) if f else ""
+        item, points = _item_sql(cat, r, f or "")
+        if r.tag and r.source in ("dx", "px"):
+            tag = f"(case when seq = {0 if r.source == 'dx' else 1} then {lit(r.tag)} end)"
+        else:
+            tag = lit(r.tag) if r.tag else "cast(null as varchar)"
+        arms.append(
+            f"select hospital_id, mrn, admission_no, {lit(r.id)} as rule_id, {lit(r.severity)} as severity, "
+            f"{lit(f)} as field, seq, value, expected, "
+            f"{_message_sql(r.message_zh, fzh, f or '', '空')} as message_zh, "
+            f"{_message_sql(r.message_en, f or '', f or '', '(empty)')} as message_en, "
+            f"cast({points} as decimal(6,2)) as points, {item} as item, {tag} as tag, {lit(r.key)} as rule_key "
+            f"from (\n{inner.strip()}\n) _v")
+    return arms
+
+
+FINDING_COLS = ("hospital_id, mrn, admission_no, rule_id, severity, field, seq, value, expected, message_zh, "
+                "message_en, points, item, tag, rule_key")
+
+
+def score_sql(cat: Catalogue, run_id: str) -> str:
+    sc = cat.scoring
+    grade = "case " + " ".join(f"when score >= {g[1]} then {lit(g[0])}" for g in sc.grades) + \
+        f" else {lit(sc.grades[-1][0])} end"
+    pass_min = dict(sc.grades)[sc.pass_grade]
+    items = " union all ".join(
+        f"select {lit(i.item)} as item, {lit(i.section)} as section, {i.cap} as cap, "
+        f"{lit(i.per_row)} as per_row, {lit(i.max)} as item_max" for i in sc.items.values())
+    return f"""
+with items as ({items}),
+fi as (select hospital_id, mrn, admission_no, seq, points / len(string_split(item, '|')) as pts,
+              unnest(string_split(item, '|')) as item
+       from qc_finding where run_id = {lit(run_id)} and item is not null and points > 0),
+per_row as (select hospital_id, mrn, admission_no, item, coalesce(seq, -1) as seq, max(pts) as pts
+            from fi group by all),
+item_ded as (select p.hospital_id, p.mrn, p.admission_no, i.section, any_value(i.cap) as cap,
+                    case when any_value(i.per_row) is not null then least(any_value(i.item_max), sum(p.pts))
+                         else max(p.pts) end as d
+             from per_row p join items i using (item) group by p.hospital_id, p.mrn, p.admission_no, i.section, p.item),
+sec_ded as (select hospital_id, mrn, admission_no, section, least(any_value(cap), sum(d)) as d
+            from item_ded group by all),
+rec_ded as (select hospital_id, mrn, admission_no, sum(d) as d from sec_ded group by all),
+cnt as (select hospital_id, mrn, admission_no,
+               count(*) filter (where severity = 'E') as n_error,
+               count(*) filter (where severity = 'W') as n_warning,
+               count(*) filter (where severity = 'I') as n_info,
+               bool_or(tag in ('pdx', 'pdx_code')) as pdx_defect,
+               bool_or(tag = 'pdx_code') as pdx_code_defect,
+               bool_or(tag = 'ppx') as ppx_defect,
+               bool_or(rule_id like 'C%') as incomplete
+        from qc_finding where run_id = {lit(run_id)} group by all),
+scored as (select r.hospital_id, r.mrn, r.admission_no,
+                  cast(date_trunc('month', r.discharge_time) as date) as discharge_month,
+                  r.discharge_dept_code, r.attending_physician, r.resident_physician,
+                  cast(greatest(0, 100 - coalesce(d.d, 0)) as decimal(6,2)) as score,
+                  coalesce(c.n_error, 0) as n_error, coalesce(c.n_warning, 0) as n_warning,
+                  coalesce(c.n_info, 0) as n_info, coalesce(c.pdx_code_defect, false) as pdx_code_defect,
+                  coalesce(c.pdx_defect, false) as pdx_defect, coalesce(c.ppx_defect, false) as ppx_defect,
+                  not coalesce(c.incomplete, false) as complete
+           from _qc_rec r left join rec_ded d using (hospital_id, mrn, admission_no)
+           left join cnt c using (hospital_id, mrn, admission_no))
+select {lit(run_id)}, hospital_id, mrn, admission_no, discharge_month, discharge_dept_code, attending_physician,
+       resident_physician, score, {grade} as grade, score >= {pass_min} as passed, score >= {sc.excellent_min},
+       complete, n_error, n_warning, n_info,
+       hospital_id in (select hospital_id from _qc_pdx_checked) as pdx_code_checked,
+       case when hospital_id in (select hospital_id from _qc_pdx_checked) then not pdx_code_defect end,
+       pdx_defect, ppx_defect
+from scored"""
+
+
+RECORD_COLS = ("run_id, hospital_id, mrn, admission_no, discharge_month, discharge_dept_code, attending_physician, "
+               "resident_physician, score, grade, passed, excellent, complete, n_error, n_warning, n_info, "
+               "pdx_code_checked, pdx_code_ok, pdx_defect, ppx_defect")
+
+
+# ---- run -------------------------------------------------------------------------------------------------------
+def run_qc(con: duckdb.DuckDBPyConnection, catalogue: Catalogue | None = None, *, hospital: str | None = None,
+           progress: Progress | None = None, sql_only: bool = False, parameters: dict | None = None) -> RunSummary:
+    """Run every enabled rule on the warehouse (or one hospital); results replace the previous run's."""
+    import time
+
+    t0 = time.perf_counter()
+    cat = catalogue or load_catalogue()
+    progress = progress or (lambda stage, done, total: None)
+    run_id = f"qc-{dt.datetime.now():%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
+    summary = RunSummary(run_id, cat.hash)
+    enabled = cat.enabled()
+    by_kind: dict[str, list[Rule]] = {}
+    for r in enabled:
+        by_kind.setdefault(r.kind, []).append(r)
+    if sql_only:
+        for kind, rules in by_kind.items():
+            arms = [a for r in rules for a in compile_rule(cat, r)]
+            summary.sql.append(f"-- kind {kind}: {len(rules)} rules\ninsert into qc_finding (run_id, {FINDING_COLS})\n"
+                               f"select {lit(run_id)}, * from (\n" + "\nunion all\n".join(arms) + "\n);")
+        summary.sql.append(f"-- scoring\ninsert into qc_record ({RECORD_COLS})" + score_sql(cat, run_id) + ";")
+        return summary
+
+    for m in MACROS:
+        con.execute(m)
+    progress("qc-prepare", 0, 1)
+    build_sources(con, enabled, hospital)
+    appl = applicability(con, enabled)
+    hospitals = sorted({h for (_, h) in appl})
+    started = dt.datetime.now()
+    hfilter = f"where hospital_id = {lit(hospital)}" if hospital else ""
+    con.execute("begin transaction")
+    try:
+        for t in ("qc_finding", "qc_record", "qc_rule_status"):
+            con.execute(f"delete from {t} {hfilter}")
+        con.execute("insert into qc_run (run_id, started_at, catalogue_hash, overrides, parameters, status) "
+                    "values (?, ?, ?, ?, ?, 'running')",
+                    [run_id, started, cat.hash, cat.overrides,
+                     json.dumps({"hospital": hospital, **(parameters or {})}, ensure_ascii=False, default=str)])
+        statuses: dict[tuple[str, str | None], RuleStatus] = {}
+        for r in cat.rules:
+            if not r.enabled:
+                statuses[(r.key, None)] = RuleStatus(r.key, r.id, None, "disabled", r.reason_zh)
+        done = 0
+        for kind, rules in by_kind.items():
+            arms, owners = [], []
+            for r in rules:
+                ok_h = [h for h in hospitals if appl[(r.key, h)] is None]
+                for h in hospitals:
+                    if appl[(r.key, h)] is not None:
+                        statuses[(r.key, h)] = RuleStatus(r.key, r.id, h, "not_applicable", appl[(r.key, h)])
+                if not ok_h:
+                    continue
+                rarms = compile_rule(cat, r, None if len(ok_h) == len(hospitals) else ok_h)
+                h = hashlib.sha256("\n".join(rarms).encode()).hexdigest()[:12]
+                for hh in ok_h:
+                    statuses[(r.key, hh)] = RuleStatus(r.key, r.id, hh, "passed", None, 0, h)
+                arms += rarms
+                owners += [r] * len(rarms)
+            if arms:
+                try:
+                    con.execute(f"insert into qc_finding (run_id, {FINDING_COLS}) select {lit(run_id)}, * from ("
+                                + "\nunion all\n".join(arms) + ")")
+                except duckdb.Error:
+                    # isolate the failing rule(s): run arm by arm, failing rules become error results
+                    for arm, r in zip(arms, owners):
+                        try:
+                            con.execute(f"insert into qc_finding (run_id, {FINDING_COLS}) "
+                                        f"select {lit(run_id)}, * from ({arm})")
+                        except duckdb.Error as exc:
+                            for (k, hh), st in statuses.items():
+                                if k == r.key and st.status == "passed":
+                                    st.status, st.reason = "error", f"SQL 执行失败 / SQL failed: {exc}"
+            done += len(rules)
+            progress("qc-rules", done, len(enabled))
+        for key, h, n in con.execute(
+                f"select rule_key, hospital_id, count(*) from qc_finding where run_id = {lit(run_id)} group by all"
+        ).fetchall():
+            st = statuses.get((key, h))
+            if st and st.status == "passed":
+                st.status, st.n_failed = "failed", n
+        pdx_ok = [h for h in hospitals if any(appl.get((r.key, h)) is None for r in enabled
+                                              if r.kind == "code_in_dictionary" and r.id == "V003" and r.source == "dx")]
+        con.execute("create or replace temp table _qc_pdx_checked (hospital_id varchar)")
+        if pdx_ok:
+            con.execute("insert into _qc_pdx_checked values " + ", ".join(f"({lit(h)})" for h in pdx_ok))
+        progress("qc-score", 0, 1)
+        con.execute(f"insert into qc_record ({RECORD_COLS}) " + score_sql(cat, run_id))
+        rows = [(run_id, s.hospital_id, s.rule_key, s.status, s.reason, s.n_failed, s.sql_hash)
+                for s in statuses.values()]
+        if rows:
+            con.executemany("insert into qc_rule_status (run_id, hospital_id, rule_id, status, reason, n_failed, "
+                            "sql_hash) values (?, ?, ?, ?, ?, ?, ?)", rows)
+        summary.n_records, avg = con.execute(
+            f"select count(*), avg(score) from qc_record where run_id = {lit(run_id)}").fetchall()[0]
+        summary.avg_score = float(avg) if avg is not None else None
+        summary.n_findings = con.execute(
+            f"select count(*) from qc_finding where run_id = {lit(run_id)}").fetchall()[0][0]
+        summary.by_grade = dict(con.execute(
+            f"select grade, count(*) from qc_record where run_id = {lit(run_id)} group by 1 order by 1").fetchall())
+        con.execute("update qc_run set finished_at = ?, n_records = ?, n_findings = ?, status = 'ok' where run_id = ?",
+                    [dt.datetime.now(), summary.n_records, summary.n_findings, run_id])
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    progress("qc-score", 1, 1)
+    summary.statuses = list(statuses.values())
+    summary.seconds = round(time.perf_counter() - t0, 3)
+    return summary
