@@ -30,12 +30,14 @@ def read_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
         raw = list(csv.reader(io.StringIO(text, newline="")))
     if not raw:
         raise EconomicsError(f"ECON-FILE 文件为空：{path} / empty file: {path}")
-    header = [h.strip().lower() for h in raw[0]]
+    numbered = [(i, rec) for i, rec in enumerate(raw, start=1)
+                if not (rec and str(rec[0]).lstrip().startswith("#"))]    # '#' lines are comments
+    if not numbered:
+        raise EconomicsError(f"ECON-FILE 文件没有表头：{path} / no header row: {path}")
+    header = [h.strip().lower() for h in numbered[0][1]]
     out = []
-    for i, rec in enumerate(raw[1:], start=2):
+    for i, rec in numbered[1:]:
         if not rec or all(not str(x).strip() for x in rec):
-            continue
-        if rec[0].lstrip().startswith("#"):
             continue
         out.append((i, {h: (rec[j].strip() if j < len(rec) else "") for j, h in enumerate(header)}))
     return out

@@ -79,7 +79,7 @@ create table if not exists econ_case_payment (
   hospital_level VARCHAR,
   discharge_month DATE,
   fee_total DOUBLE,
-  base_rw DOUBLE,                   -- RW_g (DRG) or score_g / K (DIP)
+  base_rw DOUBLE,                   -- RW_g (DRG) or the base 病种分值 after 辅助目录 factor (DIP)
   ref_cost DOUBLE,                  -- the denominator of the ratio r (Std_g, C_g, or DIP avg_amount)
   ratio DOUBLE,                     -- r = fee_total / ref_cost
   high_cut DOUBLE,
