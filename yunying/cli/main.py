@@ -24,6 +24,7 @@ app.add_typer(demo_cli.app, name="demo")
 from yunying.cli import drg as drg_cli  # noqa: E402
 
 app.add_typer(drg_cli.app, name="drg")
+from yunying.cli import drg_economics  # noqa: E402,F401  (registers drg weights/pay/metrics)
 
 if __name__ == "__main__":  # pragma: no cover
     app()
