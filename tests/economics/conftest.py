@@ -1,0 +1,1 @@
+from econ_fixtures import tiny  # noqa: F401  (fixture)
