@@ -1,0 +1,71 @@
+"""FastAPI application factory: `create_app(settings)`."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from importlib import resources
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from urllib.parse import quote
+
+from yunying.web.appdb import make_engine, session_factory, write_audit
+from yunying.web.config import WebSettings
+from yunying.web.deps import Context, client_ip
+from yunying.web.errors import WebError
+from yunying.web.jobs import JobQueue
+from yunying.web.warehouse import Warehouse
+
+
+def create_app(settings: WebSettings) -> FastAPI:
+    wh = Warehouse(settings.db, memory_limit=settings.memory_limit, threads=settings.threads)
+    engine = make_engine(settings.app_db)
+    ctx = Context(settings=settings, wh=wh, sessions=session_factory(engine), jobs=JobQueue(wh))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        ctx.jobs.stop()
+
+    app = FastAPI(title="运营 Yunying", version="0.1.0", lifespan=lifespan,
+                  description="院科两级运营与质量决策支持平台 API / hospital- and department-level operations API. "
+                              "Sign in with POST /api/auth/login; send the returned csrf_token as X-CSRF-Token "
+                              "on every state-changing call.")
+    app.state.ctx = ctx
+    app.state.engine = engine
+    app.mount("/static", StaticFiles(directory=str(resources.files("yunying.web").joinpath("static"))),
+              name="static")
+
+    @app.exception_handler(WebError)
+    async def web_error(request: Request, exc: WebError):
+        user = getattr(request.state, "user", None)
+        if exc.status == 403 and user is not None:
+            with ctx.sessions() as db:      # refused requests are part of the audit trail
+                write_audit(db, username=user.username, role=user.role, action="denied",
+                            target=f"{request.method} {request.url.path}"[:300],
+                            filters={**dict(request.query_params), "code": exc.code}, client_ip=client_ip(request))
+        if request.url.path.startswith("/api"):
+            return JSONResponse(exc.as_dict(), status_code=exc.status)
+        if exc.status == 401:
+            nxt = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?next={quote(nxt)}", status_code=303)
+        from yunying.web.pages_common import render
+        return render(request, "error.html", {"error": exc}, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        parts = "; ".join(f"{'.'.join(str(x) for x in e.get('loc', []))}: {e.get('msg')}" for e in exc.errors())
+        err = WebError(422, "WEB-PARAM", f"请求参数无效：{parts}", f"invalid request parameters: {parts}")
+        if request.url.path.startswith("/api"):
+            return JSONResponse(err.as_dict(), status_code=422)
+        from yunying.web.pages_common import render
+        return render(request, "error.html", {"error": err}, status_code=422)
+
+    from yunying.web.routes import admin, api, auth, pages
+    app.include_router(auth.router)
+    app.include_router(api.router)
+    app.include_router(admin.router)
+    app.include_router(pages.router)
+    return app

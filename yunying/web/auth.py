@@ -1,0 +1,87 @@
+"""Login with throttling (per user and per client IP), server-side sessions, logout."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from yunying.web.appdb import LoginAttempt, User, WebSession, utcnow, write_audit
+from yunying.web.config import WebSettings
+from yunying.web.errors import WebError
+from yunying.web.security import hash_password, new_token, token_digest, verify_password
+
+_DUMMY_HASH: str | None = None
+
+
+def _dummy() -> str:
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = hash_password("not-a-real-password")
+    return _DUMMY_HASH
+
+
+def _failures(db: Session, since: dt.datetime, **where) -> int:
+    q = select(func.count()).select_from(LoginAttempt).where(LoginAttempt.ok.is_(False), LoginAttempt.at >= since)
+    for k, v in where.items():
+        q = q.where(getattr(LoginAttempt, k) == v)
+    if "username" in where:   # a successful login clears the user's earlier failures
+        last_ok = db.scalar(select(func.max(LoginAttempt.at)).where(LoginAttempt.username == where["username"],
+                                                                   LoginAttempt.ok.is_(True)))
+        if last_ok and last_ok > since:
+            q = q.where(LoginAttempt.at > last_ok)
+    return db.scalar(q) or 0
+
+
+def login(db: Session, settings: WebSettings, username: str, password: str, ip: str) -> tuple[User, str, str]:
+    """Returns (user, session token for the cookie, csrf token) or raises a bilingual WebError."""
+    username = (username or "").strip()
+    since = utcnow() - dt.timedelta(minutes=settings.throttle_window_minutes)
+    if (_failures(db, since, username=username) >= settings.throttle_user_failures
+            or _failures(db, since, client_ip=ip) >= settings.throttle_ip_failures):
+        write_audit(db, username=username or "-", role=None, action="login_throttled", client_ip=ip)
+        raise WebError(429, "WEB-THROTTLED",
+                       f"登录失败次数过多，账号或地址已暂时锁定，请 {settings.throttle_window_minutes} 分钟后再试",
+                       f"too many failed logins; try again in {settings.throttle_window_minutes} minutes")
+    user = db.scalar(select(User).where(User.username == username)) if username else None
+    ok = verify_password(password or "", user.password_hash if user else _dummy())
+    if not ok or user is None:
+        db.add(LoginAttempt(username=username, client_ip=ip, ok=False))
+        db.commit()
+        write_audit(db, username=username or "-", role=None, action="login_failed", client_ip=ip)
+        raise WebError(401, "WEB-LOGIN", "用户名或密码错误", "wrong username or password")
+    if not user.active:
+        db.add(LoginAttempt(username=username, client_ip=ip, ok=False))
+        db.commit()
+        raise WebError(403, "WEB-DISABLED", "账号已停用，请联系管理员", "this account is disabled")
+    db.add(LoginAttempt(username=username, client_ip=ip, ok=True))
+    token, csrf = new_token(), new_token()
+    db.add(WebSession(id=token_digest(token), user_id=user.id, csrf_token=csrf, client_ip=ip))
+    # housekeeping: drop this user's expired sessions and week-old attempts
+    old = utcnow() - dt.timedelta(hours=settings.session_absolute_hours)
+    db.execute(delete(WebSession).where(WebSession.user_id == user.id, WebSession.created_at < old))
+    db.execute(delete(LoginAttempt).where(LoginAttempt.at < utcnow() - dt.timedelta(days=7)))
+    db.commit()
+    write_audit(db, username=user.username, role=user.role, action="login", client_ip=ip)
+    return user, token, csrf
+
+
+def logout(db: Session, token: str | None, user: User | None, ip: str) -> None:
+    if token:
+        ws = db.get(WebSession, token_digest(token))
+        if ws is not None:
+            db.delete(ws)
+            db.commit()
+    if user is not None:
+        write_audit(db, username=user.username, role=user.role, action="logout", client_ip=ip)
+
+
+def disable_user(db: Session, username: str) -> User:
+    user = db.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise WebError(404, "WEB-NOT-FOUND", f"没有用户 {username}", f"no user {username}")
+    user.active = False
+    db.execute(delete(WebSession).where(WebSession.user_id == user.id))
+    db.commit()
+    return user

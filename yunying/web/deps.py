@@ -1,0 +1,167 @@
+"""Dependencies: the per-request warehouse cursor, application DB session, current user (with session expiry
+and CSRF check on every state-changing call) and the user's `Scope`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from dataclasses import dataclass
+from typing import Annotated, Iterator
+
+import duckdb
+from fastapi import Depends, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from yunying.web.appdb import User, WebSession, utcnow, write_audit
+from yunying.web.config import WebSettings
+from yunying.web.errors import WebError
+from yunying.web.jobs import JobQueue
+from yunying.web.scope import Scope, build_scope
+from yunying.web.security import token_digest
+from yunying.web.warehouse import Warehouse
+
+SESSION_COOKIE = "yy_session"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+LAST_SEEN_GRANULARITY = dt.timedelta(seconds=30)   # refresh last_seen at most this often (fewer writes)
+
+
+@dataclass
+class Context:
+    settings: WebSettings
+    wh: Warehouse
+    sessions: sessionmaker[Session]
+    jobs: JobQueue
+    _hosp: tuple[int, list[str]] | None = None
+    _lock: threading.Lock = threading.Lock()
+
+    def hospitals(self, cur) -> list[str]:
+        cached = self._hosp
+        if cached and cached[0] == self.wh.version:
+            return cached[1]
+        hs = self.wh.hospitals(cur)
+        self._hosp = (self.wh.version, hs)
+        return hs
+
+
+def get_ctx(request: Request) -> Context:
+    return request.app.state.ctx
+
+
+CtxDep = Annotated[Context, Depends(get_ctx)]
+
+
+def get_db(ctx: CtxDep) -> Iterator[Session]:
+    with ctx.sessions() as db:
+        yield db
+
+
+DbDep = Annotated[Session, Depends(get_db)]
+
+
+def get_cursor(ctx: CtxDep) -> Iterator[duckdb.DuckDBPyConnection]:
+    cur = ctx.wh.cursor()
+    try:
+        yield cur
+    finally:
+        cur.close()
+
+
+CursorDep = Annotated[duckdb.DuckDBPyConnection, Depends(get_cursor)]
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "-"
+
+
+def unauthenticated(expired: bool = False) -> WebError:
+    if expired:
+        return WebError(401, "WEB-SESSION-EXPIRED", "会话已过期，请重新登录", "your session has expired; sign in again")
+    return WebError(401, "WEB-AUTH", "请先登录", "please sign in")
+
+
+def load_session(request: Request, ctx: Context, db: Session) -> tuple[User, WebSession] | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    ws = db.get(WebSession, token_digest(token))
+    if ws is None:
+        raise unauthenticated(expired=True)
+    now = utcnow()
+    s = ctx.settings
+    if (now - ws.last_seen > dt.timedelta(minutes=s.session_idle_minutes)
+            or now - ws.created_at > dt.timedelta(hours=s.session_absolute_hours)):
+        db.delete(ws)
+        db.commit()
+        raise unauthenticated(expired=True)
+    user = db.get(User, ws.user_id)
+    if user is None or not user.active:
+        db.delete(ws)
+        db.commit()
+        raise WebError(401, "WEB-DISABLED", "账号已停用，请联系管理员", "this account is disabled")
+    if now - ws.last_seen > LAST_SEEN_GRANULARITY:
+        ws.last_seen = now
+        db.commit()
+    return user, ws
+
+
+async def csrf_value(request: Request) -> str | None:
+    header = request.headers.get("x-csrf-token")
+    if header:
+        return header
+    ctype = request.headers.get("content-type", "")
+    if ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form()       # Starlette caches the parsed form for the route
+        value = form.get("csrf_token")
+        return value if isinstance(value, str) else None
+    return None
+
+
+async def current_user(request: Request, ctx: CtxDep, db: DbDep) -> User:
+    found = load_session(request, ctx, db)
+    if found is None:
+        raise unauthenticated()
+    user, ws = found
+    if request.method not in SAFE_METHODS:
+        sent = await csrf_value(request)
+        if not sent or sent != ws.csrf_token:
+            raise WebError(403, "WEB-CSRF", "请求缺少有效的CSRF令牌，请刷新页面后重试",
+                           "missing or invalid CSRF token; reload the page and try again")
+    request.state.user = user
+    request.state.csrf = ws.csrf_token
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def scope_for(request: Request, user: CurrentUser, ctx: CtxDep, cur: CursorDep) -> Scope:
+    scope = build_scope(user, ctx.hospitals(cur), ctx.settings.pii_roles)
+    request.state.scope = scope
+    return scope
+
+
+ScopeDep = Annotated[Scope, Depends(scope_for)]
+
+
+def audit(request: Request, db: Session, user: User, action: str, target: str | None = None,
+          filters: dict | None = None, rows: int | None = None) -> None:
+    """Every case-level view and every export is written here: who, what, when, filter, client IP."""
+    write_audit(db, username=user.username, role=user.role, action=action, target=target,
+                filters={k: v for k, v in (filters or {}).items() if v not in (None, "")}, rows=rows,
+                client_ip=client_ip(request))
+
+
+def require_admin(user: CurrentUser) -> User:
+    if user.role != "admin":
+        raise WebError(403, "WEB-FORBIDDEN-MODULE", "仅系统管理员可以使用【系统管理】", "administrators only")
+    return user
+
+
+AdminUser = Annotated[User, Depends(require_admin)]
+
+
+def targets_of(db: Session) -> list[dict]:
+    from yunying.web.appdb import Target
+    return [{"indicator_id": t.indicator_id, "hospital_id": t.hospital_id, "dept_code": t.dept_code,
+             "year": t.year, "value": t.value} for t in db.scalars(select(Target)).all()]

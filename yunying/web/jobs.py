@@ -1,0 +1,167 @@
+"""Background jobs (imports, DRG regrouping): one worker thread and a FIFO queue, so two uploads at once run one
+after the other while the dashboard keeps answering. Progress comes from the engines' progress callbacks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import queue
+import threading
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from yunying.web.warehouse import Warehouse
+
+STAGE_ZH = {"read": "读取", "transcode": "转码", "validate": "校验", "load": "写入", "group": "分组",
+            "queued": "排队中", "done": "完成", "failed": "失败"}
+
+
+@dataclass
+class Job:
+    id: int
+    kind: str                      # import / regroup
+    username: str
+    label: str
+    params: dict
+    status: str = "queued"         # queued / running / done / failed
+    stage: str = "queued"
+    done: int = 0
+    total: int = 0
+    files_done: int = 0
+    files_total: int = 1
+    created_at: dt.datetime = field(default_factory=dt.datetime.now)
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+    result: dict | None = None
+    error: str | None = None
+
+    @property
+    def percent(self) -> float:
+        if self.status == "done":
+            return 100.0
+        if self.status == "queued":
+            return 0.0
+        weights = {"read": 0.1, "transcode": 0.1, "validate": 0.3, "load": 0.4, "group": 0.9}
+        order = ["read", "transcode", "validate", "load"]
+        base = sum(weights[s] for s in order[:order.index(self.stage)]) if self.stage in order else 0.0
+        part = weights.get(self.stage, 0.5) * (self.done / self.total if self.total else 0.0)
+        per_file = min(base + part, 0.99)
+        return round(100 * (self.files_done + per_file) / max(self.files_total, 1), 1)
+
+    def public(self) -> dict:
+        return {"id": self.id, "kind": self.kind, "username": self.username, "label": self.label,
+                "status": self.status, "stage": self.stage, "stage_zh": STAGE_ZH.get(self.stage, self.stage),
+                "percent": self.percent, "created_at": self.created_at.isoformat(timespec="seconds"),
+                "started_at": self.started_at.isoformat(timespec="seconds") if self.started_at else None,
+                "finished_at": self.finished_at.isoformat(timespec="seconds") if self.finished_at else None,
+                "result": self.result, "error": self.error, "params": self.params}
+
+
+class JobQueue:
+    def __init__(self, wh: Warehouse, on_done: Callable[[Job], None] | None = None):
+        self.wh = wh
+        self.jobs: dict[int, Job] = {}
+        self._ids = itertools.count(1)
+        self._q: queue.Queue[tuple[Job, Callable] | None] = queue.Queue()
+        self._on_done = on_done
+        self._worker = threading.Thread(target=self._run, name="yunying-jobs", daemon=True)
+        self._worker.start()
+
+    def submit(self, kind: str, username: str, label: str, params: dict, fn: Callable) -> Job:
+        job = Job(id=next(self._ids), kind=kind, username=username, label=label, params=params)
+        self.jobs[job.id] = job
+        self._q.put((job, fn))
+        return job
+
+    def list(self, limit: int = 50) -> list[Job]:
+        return sorted(self.jobs.values(), key=lambda j: j.id, reverse=True)[:limit]
+
+    def wait_idle(self, timeout: float = 60) -> bool:
+        """Tests and shutdown: wait until every submitted job has finished."""
+        done = threading.Event()
+
+        def check():
+            while any(j.status in ("queued", "running") for j in list(self.jobs.values())):
+                if done.wait(0.05):
+                    return
+            done.set()
+        t = threading.Thread(target=check, daemon=True)
+        t.start()
+        t.join(timeout)
+        done.set()
+        return not any(j.status in ("queued", "running") for j in self.jobs.values())
+
+    def stop(self) -> None:
+        self._q.put(None)
+
+    def _run(self) -> None:
+        while True:
+            item = self._q.get()
+            if item is None:
+                return
+            job, fn = item
+            job.status, job.started_at = "running", dt.datetime.now()
+            cur = self.wh.cursor()
+
+            def progress(stage: str, done: int, total: int, job=job) -> None:
+                job.stage, job.done, job.total = stage, done, total
+
+            try:
+                job.result = fn(cur, job, progress)
+                job.status, job.stage = "done", "done"
+            except Exception as exc:  # a failing job is reported on the page, never kills the worker
+                job.status, job.stage = "failed", "failed"
+                job.error = f"任务失败：{exc} / job failed: {exc}"
+                job.result = {"traceback": traceback.format_exc(limit=3)}
+            finally:
+                job.finished_at = dt.datetime.now()
+                try:
+                    cur.close()
+                except Exception:
+                    pass
+                self.wh.bump()
+                if self._on_done:
+                    self._on_done(job)
+
+
+def import_job(kind: str, paths: list[Path], hospital: str | None, reject_dir: Path):
+    """The body of an upload job: yunying.ingest.engine.import_files with the engine's progress callback."""
+    from yunying.ingest.engine import import_files
+
+    def run(cur, job: Job, progress) -> dict:
+        job.files_total = len(paths)
+        files = []
+        summary_all = {"inserted": 0, "updated": 0, "rejected": 0, "warnings": 0, "rows_read": 0,
+                       "import_ids": [], "reject_files": [], "files": []}
+        for n, p in enumerate(paths):
+            job.files_done = n
+            summary = import_files(cur, kind, [p], reject_dir=reject_dir, hospital=hospital, progress=progress)
+            d = summary.as_dict()
+            for k in ("inserted", "updated", "rejected", "warnings", "rows_read"):
+                summary_all[k] += d[k]
+            summary_all["import_ids"] += [f.import_id for f in summary.files if f.import_id]
+            if summary.reject_file:
+                summary_all["reject_files"].append(Path(summary.reject_file).name)
+            files += [{"file": Path(f["file"]).name.split("__", 1)[-1], "status": f["status"],
+                       "rows_read": f["rows_read"], "inserted": f["inserted"], "updated": f["updated"],
+                       "rejected": f["rejected"], "warnings": f["warnings"], "error_code": f["error_code"],
+                       "message": f["message"], "encoding": f["encoding"], "profile": f["profile"],
+                       "notes": f["notes"]} for f in d["files"]]
+        job.files_done = len(paths)
+        summary_all["files"] = files
+        summary_all["failed_files"] = sum(f["status"] != "ok" for f in files)
+        return summary_all
+    return run
+
+
+def regroup_job(scheme: str):
+    """Re-run DRG grouping of every discharge under a registered scheme."""
+    def run(cur, job: Job, progress) -> dict:
+        from yunying.drg.store import load_registered, run_grouping
+
+        pack = load_registered(cur, scheme)
+        res = run_grouping(cur, pack, scheme, progress=lambda d, t: progress("group", d, t))
+        return {"cases": res.get("cases"), "by_status": res.get("by_status")}
+    return run

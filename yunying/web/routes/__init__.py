@@ -1,0 +1,1 @@
+"""Routers: auth (login/logout), api (JSON under /api), admin (/api/admin), pages (HTML)."""

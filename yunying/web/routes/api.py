@@ -1,0 +1,233 @@
+"""JSON API under /api. Every route takes the user's Scope; restrictions live in the query layer."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import shutil
+import uuid
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.responses import Response
+
+from yunying.web import queries as q
+from yunying.web.deps import CtxDep, CurrentUser, CursorDep, DbDep, ScopeDep, audit, targets_of
+from yunying.web.errors import WebError, bad_request, not_found
+from yunying.web.jobs import import_job
+
+router = APIRouter(prefix="/api")
+
+Year = Annotated[int | None, Query(ge=1990, le=2100, description="年度 year")]
+Month = Annotated[int | None, Query(ge=1, le=12, description="月份 month")]
+Dept = Annotated[str | None, Query(description="科室代码 department code")]
+Hosp = Annotated[str | None, Query(description="医疗机构代码 hospital id")]
+
+
+@router.get("/meta", tags=["dashboard"])
+def meta(ctx: CtxDep, cur: CursorDep, scope: ScopeDep):
+    """Indicator catalogue, departments visible to the user, installed engines."""
+    return {"indicators": [i.public() for i in q.indicators()], "departments": q.departments(ctx.wh, cur, scope),
+            "engines": q.engine_status(), "modules": sorted(scope.modules), "see_pii": scope.see_pii}
+
+
+@router.get("/overview", tags=["dashboard"])
+def overview(ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep, year: Year = None, month: Month = None,
+             hospital: Hosp = None):
+    """全院概览: key indicators with 同比, target status and alerts."""
+    return q.overview(ctx.wh, cur, scope, targets_of(db), year=year, month=month, hospital=hospital)
+
+
+@router.get("/departments", tags=["dashboard"])
+def departments(ctx: CtxDep, cur: CursorDep, scope: ScopeDep):
+    return q.departments(ctx.wh, cur, scope)
+
+
+@router.get("/dept/{dept}", tags=["dashboard"])
+def dept_view(dept: str, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep, year: Year = None,
+              month: Month = None, hospital: Hosp = None):
+    """科室视图: the department's indicators ranked against its peers."""
+    return q.dept_view(ctx.wh, cur, scope, targets_of(db), dept, year=year, month=month, hospital=hospital)
+
+
+@router.get("/indicators/{ind_id}", tags=["dashboard"])
+def indicator_detail(ind_id: str, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep, year: Year = None,
+                     month: Month = None, dept: Dept = None, hospital: Hosp = None):
+    """指标详情: definition, numerator/denominator, monthly trend, department breakdown."""
+    return q.indicator_detail(ctx.wh, cur, scope, targets_of(db), ind_id, year=year, month=month, dept=dept,
+                              hospital=hospital)
+
+
+def _case_filters(indicator, year, month, dept, hospital, drg, qc_grade) -> dict:
+    return {"indicator": indicator, "year": year, "month": month, "dept": dept, "hospital": hospital, "drg": drg,
+            "qc_grade": qc_grade}
+
+
+@router.get("/cases", tags=["cases"])
+def cases(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep, user: CurrentUser,
+          indicator: str | None = None, year: Year = None, month: Month = None, dept: Dept = None,
+          hospital: Hosp = None, drg: str | None = None, qc_grade: str | None = None,
+          limit: Annotated[int, Query(ge=1, le=q.CASE_LIST_LIMIT)] = 50, offset: Annotated[int, Query(ge=0)] = 0):
+    """病例清单 behind an indicator (drill-down). Identifiers masked unless the role allows; audit-logged."""
+    f = _case_filters(indicator, year, month, dept, hospital, drg, qc_grade)
+    res = q.cases(ctx.wh, cur, scope, indicator_id=indicator, year=year, month=month, dept=dept, hospital=hospital,
+                  drg=drg, qc_grade=qc_grade, limit=limit, offset=offset)
+    audit(request, db, user, "case_list", target=f"indicator:{indicator}" if indicator else "cases",
+          filters={**f, "offset": offset}, rows=len(res["rows"]))
+    return res
+
+
+@router.get("/cases/{hospital}/{mrn}/{admission_no}", tags=["cases"])
+def case_detail(hospital: str, mrn: str, admission_no: int, request: Request, ctx: CtxDep, cur: CursorDep,
+                scope: ScopeDep, db: DbDep, user: CurrentUser, scheme: str | None = None):
+    """病例详情 with QC defects and the DRG explanation. Audit-logged."""
+    res = q.case_detail(ctx.wh, cur, scope, hospital, mrn, admission_no, scheme=scheme)
+    audit(request, db, user, "case_view", target=f"{hospital}/{mrn}/{admission_no}", filters={"scheme": scheme},
+          rows=1)
+    return res
+
+
+def _csv_response(rows: list[dict], columns: list[tuple[str, str]], filename: str) -> Response:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow([label for _, label in columns])
+    for r in rows:
+        w.writerow(["" if r.get(k) is None else r.get(k) for k, _ in columns])
+    data = "\ufeff" + buf.getvalue()      # BOM: Excel on Windows shows Chinese
+    return Response(data.encode("utf-8"), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+EXPORT_COLUMNS = [("hospital_id", "医疗机构 hospital"), ("mrn", "病案号 mrn"), ("admission_no", "住院次数 admission_no"),
+                  ("patient_name", "姓名 name"), ("sex", "性别 sex"), ("age_years", "年龄 age"),
+                  ("dept_code", "科室代码 dept"), ("dept_name", "科室 dept_name"), ("admit_time", "入院时间 admitted"),
+                  ("discharge_time", "出院时间 discharged"), ("los_days", "住院天数 los"),
+                  ("fee_total", "总费用 charges"), ("drg_status", "分组状态 drg_status"), ("drg", "DRG"),
+                  ("qc_grade", "病案等级 qc_grade"), ("qc_score", "质控得分 qc_score")]
+
+
+@router.get("/export/cases.csv", tags=["export"])
+def export_cases(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep, user: CurrentUser,
+                 indicator: str | None = None, year: Year = None, month: Month = None, dept: Dept = None,
+                 hospital: Hosp = None, drg: str | None = None, qc_grade: str | None = None):
+    """导出病例清单 (CSV, UTF-8 with BOM). Masked unless the role allows; audit-logged."""
+    f = _case_filters(indicator, year, month, dept, hospital, drg, qc_grade)
+    res = q.cases(ctx.wh, cur, scope, indicator_id=indicator, year=year, month=month, dept=dept, hospital=hospital,
+                  drg=drg, qc_grade=qc_grade, export=True)
+    audit(request, db, user, "export", target=f"cases.csv indicator:{indicator}", filters=f, rows=len(res["rows"]))
+    return _csv_response(res["rows"], EXPORT_COLUMNS, f"cases-{indicator or 'all'}.csv")
+
+
+@router.get("/export/indicator/{ind_id}.csv", tags=["export"])
+def export_indicator(ind_id: str, request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep,
+                     user: CurrentUser, year: Year = None, month: Month = None, dept: Dept = None,
+                     hospital: Hosp = None):
+    """导出指标的科室分布 (CSV). Audit-logged."""
+    scope.require("export")
+    res = q.indicator_detail(ctx.wh, cur, scope, targets_of(db), ind_id, year=year, month=month, dept=dept,
+                             hospital=hospital)
+    audit(request, db, user, "export", target=f"indicator:{ind_id}.csv",
+          filters={"year": year, "month": month, "dept": dept, "hospital": hospital}, rows=len(res["breakdown"]))
+    cols = [("dept", "科室代码 dept"), ("dept_name", "科室 dept_name"), ("value", "本期值 value"),
+            ("numerator", "分子 numerator"), ("denominator", "分母 denominator"), ("yoy_pct", "同比% yoy")]
+    return _csv_response(res["breakdown"], cols, f"{ind_id}-{res['year']}.csv")
+
+
+@router.get("/drg", tags=["drg"])
+def drg(ctx: CtxDep, cur: CursorDep, scope: ScopeDep, scheme: str | None = None, year: Year = None,
+        dept: Dept = None, hospital: Hosp = None):
+    """DRG 分析: 入组率, groups, case mix by department; CMI when weights exist."""
+    return q.drg_summary(ctx.wh, cur, scope, scheme=scheme, year=year, dept=dept, hospital=hospital)
+
+
+@router.get("/qc", tags=["qc"])
+def qc(ctx: CtxDep, cur: CursorDep, scope: ScopeDep, year: Year = None, dept: Dept = None, hospital: Hosp = None):
+    """病案质控: pass rate, average score, grades, top defects."""
+    return q.qc_summary(ctx.wh, cur, scope, year=year, dept=dept, hospital=hospital)
+
+
+@router.get("/qc/records", tags=["qc"])
+def qc_records(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep, user: CurrentUser,
+               year: Year = None, dept: Dept = None, hospital: Hosp = None, grade: str | None = None,
+               limit: Annotated[int, Query(ge=1, le=q.CASE_LIST_LIMIT)] = 50):
+    """QC record list (case-level; audit-logged)."""
+    res = q.qc_records(ctx.wh, cur, scope, year=year, dept=dept, hospital=hospital, grade=grade, limit=limit)
+    audit(request, db, user, "case_list", target="qc_records",
+          filters={"year": year, "dept": dept, "hospital": hospital, "grade": grade}, rows=len(res["rows"]))
+    return res
+
+
+# ---- imports (background jobs) ---------------------------------------------------------------------------------
+
+_SAFE_NAME = re.compile(r"[^\w.\-\u4e00-\u9fff]+")
+
+
+def _kinds() -> list[str]:
+    from yunying.model.catalogue import load_model
+    return list(load_model().kinds)
+
+
+def submit_upload(ctx, scope, user, kind: str, files: list[UploadFile], hospital: str | None):
+    scope.require("import")
+    if kind not in _kinds():
+        raise bad_request("WEB-IMPORT-KIND", f"未知的数据类型 {kind}，可选：{'、'.join(_kinds())}",
+                          f"unknown kind {kind}; choose one of {', '.join(_kinds())}")
+    hospital = hospital or None
+    scope.check_hospital(hospital)
+    if scope.hospitals is not None and hospital is None and len(scope.hospitals) == 1:
+        hospital = scope.hospitals[0]
+    files = [f for f in files if f.filename]
+    if not files:
+        raise bad_request("WEB-IMPORT-NOFILE", "请选择要上传的文件", "choose at least one file")
+    folder = ctx.settings.uploads
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for f in files:
+        name = _SAFE_NAME.sub("_", Path(f.filename).name) or "upload"
+        dest = folder / f"{uuid.uuid4().hex[:12]}__{name}"
+        with dest.open("wb") as out:
+            shutil.copyfileobj(f.file, out, 1 << 20)
+        paths.append(dest)
+    label = f"{kind}: " + "、".join(Path(f.filename).name for f in files)
+    return ctx.jobs.submit("import", user.username, label,
+                           {"kind": kind, "hospital": hospital, "files": [Path(f.filename).name for f in files]},
+                           import_job(kind, paths, hospital, folder / "rejects"))
+
+
+@router.post("/imports", tags=["import"], status_code=202)
+def upload(request: Request, ctx: CtxDep, scope: ScopeDep, db: DbDep, user: CurrentUser,
+           kind: Annotated[str, Form()], files: Annotated[list[UploadFile], File()],
+           hospital: Annotated[str | None, Form()] = None):
+    """上传并导入 (a background job; poll /api/jobs/{id}). Needs the X-CSRF-Token header or csrf_token field."""
+    job = submit_upload(ctx, scope, user, kind, files, hospital)
+    audit(request, db, user, "import_upload", target=job.label, filters={"kind": kind, "hospital": hospital})
+    return job.public()
+
+
+def job_view(ctx, cur, user, job_id: int) -> dict:
+    job = ctx.jobs.jobs.get(job_id)
+    if job is None or (user.role != "admin" and job.username != user.username):
+        raise not_found(f"没有任务 {job_id}", f"no job {job_id}")
+    out = job.public()
+    if job.status == "done" and job.kind == "import" and job.result:
+        out["rejects"] = q.import_rejects(cur, job.result.get("import_ids", []))
+    return out
+
+
+@router.get("/jobs", tags=["import"])
+def jobs(ctx: CtxDep, user: CurrentUser, scope: ScopeDep):
+    return [j.public() for j in ctx.jobs.list() if user.role == "admin" or j.username == user.username]
+
+
+@router.get("/jobs/{job_id}", tags=["import"])
+def job(job_id: int, ctx: CtxDep, cur: CursorDep, user: CurrentUser, scope: ScopeDep):
+    """Job progress; when an import is done, its result and the reject report rows."""
+    return job_view(ctx, cur, user, job_id)
+
+
+@router.get("/imports/history", tags=["import"])
+def import_history(cur: CursorDep, scope: ScopeDep):
+    scope.require("import")
+    return q.import_history(cur)

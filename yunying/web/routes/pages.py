@@ -1,0 +1,183 @@
+"""HTML pages (Jinja2 + a little vanilla JS + ECharts, all served from /static). Same query layer as the API."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import RedirectResponse
+
+from yunying.web import queries as q
+from yunying.web.deps import AdminUser, CtxDep, CurrentUser, CursorDep, DbDep, ScopeDep, audit, targets_of
+from yunying.web.errors import WebError
+from yunying.web.pages_common import render
+from yunying.web.routes import admin as admin_routes
+from yunying.web.routes.api import _kinds, job_view, submit_upload
+
+router = APIRouter(include_in_schema=False)
+
+
+def _int(v) -> int | None:
+    try:
+        return int(v) if v not in (None, "") else None
+    except ValueError:
+        raise WebError(422, "WEB-PARAM", f"参数应为整数，收到 {v!r}", f"expected an integer, got {v!r}") from None
+
+
+@router.get("/")
+def home(scope: ScopeDep):
+    if "overview" in scope.modules:
+        return RedirectResponse("/overview", status_code=303)
+    if scope.is_dept_head:
+        return RedirectResponse(f"/dept/{scope.dept}", status_code=303)
+    for module in ("drg", "qc", "import", "admin"):
+        if module in scope.modules:
+            return RedirectResponse(f"/{module}", status_code=303)
+    return RedirectResponse("/admin", status_code=303)
+
+
+@router.get("/overview")
+def overview(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep, year: str | None = None,
+             month: str | None = None, hospital: str | None = None):
+    data = q.overview(ctx.wh, cur, scope, targets_of(db), year=_int(year), month=_int(month),
+                      hospital=hospital or None)
+    trend = q.indicator_detail(ctx.wh, cur, scope, [], "BAS-01", hospital=hospital or None)["trend"]
+    return render(request, "overview.html", {"data": data, "trend": trend, "page": "overview"})
+
+
+@router.get("/dept")
+def dept_list(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep):
+    scope.require("dept")
+    if scope.is_dept_head:
+        return RedirectResponse(f"/dept/{scope.dept}", status_code=303)
+    return render(request, "dept_list.html", {"depts": q.departments(ctx.wh, cur, scope), "page": "dept"})
+
+
+@router.get("/dept/{dept}")
+def dept(dept: str, request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep,
+         year: str | None = None, month: str | None = None):
+    data = q.dept_view(ctx.wh, cur, scope, targets_of(db), dept, year=_int(year), month=_int(month))
+    return render(request, "dept.html", {"data": data, "page": "dept"})
+
+
+@router.get("/indicator/{ind_id}")
+def indicator(ind_id: str, request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep,
+              year: str | None = None, month: str | None = None, dept: str | None = None):
+    data = q.indicator_detail(ctx.wh, cur, scope, targets_of(db), ind_id, year=_int(year), month=_int(month),
+                              dept=dept or None)
+    return render(request, "indicator.html", {"data": data, "page": "indicator"})
+
+
+@router.get("/cases")
+def cases(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep, user: CurrentUser,
+          indicator: str | None = None, year: str | None = None, month: str | None = None, dept: str | None = None,
+          drg: str | None = None, qc_grade: str | None = None, offset: str | None = None):
+    off = _int(offset) or 0
+    data = q.cases(ctx.wh, cur, scope, indicator_id=indicator or None, year=_int(year), month=_int(month),
+                   dept=dept or None, drg=drg or None, qc_grade=qc_grade or None, limit=50, offset=off)
+    audit(request, db, user, "case_list", target=f"indicator:{indicator}" if indicator else "cases",
+          filters={**data["filters"], "offset": off}, rows=len(data["rows"]))
+    from urllib.parse import urlencode
+    params = {k: v for k, v in data["filters"].items() if v not in (None, "")}
+    return render(request, "cases.html", {"data": data, "page": "cases", "query": urlencode(params),
+                                          "offset": off})
+
+
+@router.get("/case/{hospital}/{mrn}/{admission_no}")
+def case(hospital: str, mrn: str, admission_no: int, request: Request, ctx: CtxDep, cur: CursorDep,
+         scope: ScopeDep, db: DbDep, user: CurrentUser, scheme: str | None = None):
+    data = q.case_detail(ctx.wh, cur, scope, hospital, mrn, admission_no, scheme=scheme or None)
+    audit(request, db, user, "case_view", target=f"{hospital}/{mrn}/{admission_no}", filters={"scheme": scheme},
+          rows=1)
+    return render(request, "case.html", {"data": data, "page": "case"})
+
+
+@router.get("/drg")
+def drg(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, scheme: str | None = None,
+        year: str | None = None, dept: str | None = None):
+    data = q.drg_summary(ctx.wh, cur, scope, scheme=scheme or None, year=_int(year), dept=dept or None)
+    return render(request, "drg.html", {"data": data, "page": "drg"})
+
+
+@router.get("/qc")
+def qc(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep, user: CurrentUser,
+       year: str | None = None, dept: str | None = None):
+    data = q.qc_summary(ctx.wh, cur, scope, year=_int(year), dept=dept or None)
+    records = None
+    if data.get("computed") and "cases" in scope.modules:
+        records = q.qc_records(ctx.wh, cur, scope, year=data.get("year"), dept=dept or None, limit=30)
+        audit(request, db, user, "case_list", target="qc_records", filters={"year": data.get("year"), "dept": dept},
+              rows=len(records["rows"]))
+    return render(request, "qc.html", {"data": data, "records": records, "page": "qc"})
+
+
+@router.get("/import")
+def import_page(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, user: CurrentUser):
+    scope.require("import")
+    jobs = [j.public() for j in ctx.jobs.list(20) if user.role == "admin" or j.username == user.username]
+    return render(request, "import.html", {"kinds": _kinds(), "jobs": jobs, "history": q.import_history(cur, 15),
+                                           "page": "import"})
+
+
+@router.post("/import")
+def import_form(request: Request, ctx: CtxDep, scope: ScopeDep, db: DbDep, user: CurrentUser,
+                kind: Annotated[str, Form()], files: Annotated[list[UploadFile], File()],
+                hospital: Annotated[str | None, Form()] = None):
+    """Form fallback without JavaScript: queue the job and go to its page."""
+    job = submit_upload(ctx, scope, user, kind, files, hospital)
+    audit(request, db, user, "import_upload", target=job.label, filters={"kind": kind, "hospital": hospital})
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+
+@router.get("/jobs/{job_id}")
+def job_page(job_id: int, request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, user: CurrentUser):
+    return render(request, "job.html", {"job": job_view(ctx, cur, user, job_id), "page": "import"})
+
+
+# ---- 系统管理 -------------------------------------------------------------------------------------------------
+
+@router.get("/admin")
+def admin(request: Request, ctx: CtxDep, cur: CursorDep, db: DbDep, admin: AdminUser, scope: ScopeDep,
+          audit_user: str | None = None, audit_action: str | None = None):
+    return render(request, "admin.html", {
+        "users": admin_routes.users_list(db), "targets": admin_routes.targets(db, admin),
+        "schemes": admin_routes.schemes(cur, admin), "indicators": q.indicators(),
+        "audit": admin_routes.audit_rows(db, username=audit_user or None, action=audit_action or None, limit=200),
+        "audit_user": audit_user or "", "audit_action": audit_action or "", "page": "admin",
+        "jobs": [j.public() for j in ctx.jobs.list(10)]})
+
+
+@router.post("/admin/users")
+def admin_add_user(request: Request, db: DbDep, admin: AdminUser, username: Annotated[str, Form()],
+                   password: Annotated[str, Form()], role: Annotated[str, Form()],
+                   dept: Annotated[str | None, Form()] = None, hospital: Annotated[str | None, Form()] = None,
+                   office: Annotated[str | None, Form()] = None):
+    body = admin_routes.NewUser(username=username, password=password, role=role, dept=dept or None,
+                                hospital=hospital or None, office=office or None)
+    user = admin_routes.create_user(db, body)
+    audit(request, db, admin, "user_add", target=user.username, filters={"role": user.role, "dept": user.dept_code})
+    return RedirectResponse("/admin", status_code=303)
+
+
+@router.post("/admin/users/{username}/disable")
+def admin_disable(username: str, request: Request, db: DbDep, admin: AdminUser):
+    admin_routes.disable(username, request, db, admin)
+    return RedirectResponse("/admin", status_code=303)
+
+
+@router.post("/admin/targets")
+def admin_target(request: Request, db: DbDep, admin: AdminUser, indicator_id: Annotated[str, Form()],
+                 value: Annotated[float, Form()], dept_code: Annotated[str | None, Form()] = None,
+                 year: Annotated[str | None, Form()] = None):
+    body = admin_routes.TargetBody(indicator_id=indicator_id, value=value, dept_code=dept_code or "*",
+                                   year=_int(year))
+    admin_routes.set_target(db, body, admin.username)
+    audit(request, db, admin, "target_set", target=indicator_id, filters=body.model_dump())
+    return RedirectResponse("/admin", status_code=303)
+
+
+@router.post("/admin/regroup")
+def admin_regroup(request: Request, ctx: CtxDep, cur: CursorDep, db: DbDep, admin: AdminUser,
+                  scheme: Annotated[str, Form()]):
+    job = admin_routes.regroup(admin_routes.RegroupBody(scheme=scheme), request, ctx, cur, db, admin)
+    return RedirectResponse(f"/jobs/{job['id']}", status_code=303)

@@ -1,0 +1,110 @@
+/* Yunying web UI: charts (ECharts, served locally) and upload progress. No framework, no CDN. */
+(function () {
+  "use strict";
+  var csrf = document.body.getAttribute("data-csrf") || "";
+
+  function chart(el) {
+    if (typeof echarts === "undefined") return;
+    var data = JSON.parse(el.getAttribute("data-series") || "[]");
+    var kind = el.getAttribute("data-chart");
+    var xk = el.getAttribute("data-x") || (kind === "line" ? "month" : "dept_name");
+    var yk = el.getAttribute("data-y") || "value";
+    var c = echarts.init(el, null, { renderer: "canvas" });
+    c.setOption({
+      animation: false,
+      grid: { left: 60, right: 20, top: 20, bottom: kind === "bar" ? 90 : 40 },
+      tooltip: { trigger: "axis" },
+      xAxis: { type: "category", data: data.map(function (r) { return r[xk]; }),
+               axisLabel: { rotate: kind === "bar" ? 45 : 0 } },
+      yAxis: { type: "value", scale: kind === "line" },
+      series: [{ type: kind, data: data.map(function (r) { return r[yk]; }), smooth: kind === "line",
+                 itemStyle: { color: "#1f5fa8" } }]
+    });
+    window.addEventListener("resize", function () { c.resize(); });
+  }
+  document.querySelectorAll("[data-chart]").forEach(chart);
+
+  var i18nEl = document.getElementById("i18n");
+  var T = i18nEl ? JSON.parse(i18nEl.innerHTML) : {};
+
+  function esc(s) {
+    return String(s === null || s === undefined ? "" : s).replace(/[&<>"]/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c];
+    });
+  }
+
+  function renderJob(el, job) {
+    el.setAttribute("data-status", job.status);
+    el.querySelector(".job-status").textContent = job.status;
+    el.querySelector(".job-stage").textContent = job.stage_zh || job.stage;
+    el.querySelector(".bar").style.width = job.percent + "%";
+    el.querySelector(".pct").textContent = job.percent + "%";
+    var out = el.querySelector(".job-result");
+    if (job.status === "failed") {
+      out.innerHTML = '<p class="error">' + esc(job.error) + "</p>";
+    } else if (job.status === "done" && job.result) {
+      var r = job.result, html = "";
+      if (r.inserted !== undefined) {
+        html += "<p><b>" + esc(T.job_result || "") + "</b> " + esc(T.inserted) + " " + r.inserted + " · " +
+          esc(T.updated) + " " + r.updated + " · " + esc(T.rejected) + ' <b class="rejected-count">' + r.rejected +
+          "</b> · " + esc(T.warnings) + " " + r.warnings + "</p>";
+        (r.files || []).forEach(function (f) {
+          if (f.status !== "ok") html += '<p class="error">' + esc(f.file) + ": " + esc(f.message) + "</p>";
+        });
+      } else if (r.cases !== undefined) {
+        html += "<p>" + r.cases + " · " + esc(JSON.stringify(r.by_status)) + "</p>";
+      }
+      if (job.rejects && job.rejects.length) {
+        html += "<h3>" + esc(T.rejects) + '</h3><table class="grid rejects"><thead><tr><th>' + esc(T.row_no) +
+          "</th><th>" + esc(T.field) + "</th><th>" + esc(T.value) + "</th><th>" + esc(T.code) + "</th><th>" +
+          esc(T.reason) + "</th></tr></thead><tbody>";
+        job.rejects.forEach(function (x) {
+          html += "<tr><td>" + esc(x.row_no) + "</td><td>" + esc(x.field) + "</td><td>" + esc(x.value) +
+            "</td><td>" + esc(x.code) + "</td><td>" + esc(document.body.getAttribute("data-lang") === "en" ?
+            x.reason_en : x.reason_zh) + "</td></tr>";
+        });
+        html += "</tbody></table>";
+      }
+      out.innerHTML = html;
+    }
+  }
+
+  function poll(el) {
+    var id = el.getAttribute("data-job");
+    fetch("/api/jobs/" + id, { credentials: "same-origin" }).then(function (r) { return r.json(); })
+      .then(function (job) {
+        if (!job || !job.status) return;
+        renderJob(el, job);
+        if (job.status === "queued" || job.status === "running") setTimeout(function () { poll(el); }, 400);
+      });
+  }
+  document.querySelectorAll("[data-job]").forEach(poll);
+
+  var form = document.getElementById("upload-form");
+  if (form) {
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var fd = new FormData(form);
+      fetch("/api/imports", { method: "POST", body: fd, credentials: "same-origin",
+                              headers: { "X-CSRF-Token": csrf } })
+        .then(function (r) { return r.json().then(function (j) { return [r.status, j]; }); })
+        .then(function (res) {
+          var box = document.getElementById("upload-jobs");
+          if (res[0] >= 400) {
+            box.innerHTML = '<p class="error">' + esc(res[1].detail) + "</p>";
+            return;
+          }
+          var job = res[1];
+          var div = document.createElement("div");
+          div.className = "job"; div.id = "job-" + job.id; div.setAttribute("data-job", job.id);
+          div.innerHTML = '<div class="jobhead"><b>#' + job.id + "</b> " + esc(job.label) +
+            ' · <span class="job-status"></span> <span class="job-stage"></span></div>' +
+            '<div class="progress"><div class="bar" style="width:0"></div><span class="pct"></span></div>' +
+            '<div class="job-result"></div>';
+          box.insertBefore(div, box.firstChild);
+          renderJob(div, job);
+          poll(div);
+        });
+    });
+  }
+})();
