@@ -1,0 +1,756 @@
+"""Compile the indicator catalogue to SQL over the semantic views and run it (DuckDB here, Spark via spark.py).
+
+One aggregate query per view scans the period range once and computes every measure the requested indicators use;
+values, 同比/环比, growth rates, derived values, availability ("not computable: missing …"), targets and alerts
+are assembled from those results. `cases()` lists the records behind a numerator or denominator.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Callable, Iterable
+
+import sqlglot
+from sqlglot import exp
+
+from yunying.indicators.catalogue import REF_RE, Catalogue, Indicator, Measure
+from yunying.indicators.views import VIEWS, need_label
+
+COLUMNS = ["indicator_id", "name", "period", "hospital_id", "dept_code", "numerator", "denominator", "value",
+           "unit", "yoy_value", "yoy_change", "target", "status"]
+EXTRA_COLUMNS = ["mom_value", "mom_change", "yoy_word", "yoy_text", "judgement", "direction", "national_monitor",
+                 "family", "doctor_group", "gap", "reason", "name_en", "catalogue_version", "sql_hash"]
+GRAINS = ("month", "quarter", "year")
+GRAIN_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+LEVEL_KEYS = {"hospital": ["hospital_id"], "department": ["hospital_id", "dept_code"],
+              "doctor": ["hospital_id", "dept_code", "doctor_group"], "region": ["region_code"]}
+NOT_COMPUTABLE = "不可计算"
+
+Query = Callable[[str], list[tuple]]
+
+
+# ---------------------------------------------------------------- periods
+
+def _add_months(d: date, n: int) -> date:
+    m = d.year * 12 + d.month - 1 + n
+    return date(m // 12, m % 12 + 1, 1)
+
+
+def parse_period(text: str) -> tuple[date, date]:
+    """'2022' / '2022Q3' / '2022-03' → [start, end)."""
+    s = str(text).strip()
+    if m := re.fullmatch(r"(\d{4})", s):
+        y = int(m[1])
+        return date(y, 1, 1), date(y + 1, 1, 1)
+    if m := re.fullmatch(r"(\d{4})[Qq]([1-4])", s):
+        start = date(int(m[1]), 3 * int(m[2]) - 2, 1)
+        return start, _add_months(start, 3)
+    if m := re.fullmatch(r"(\d{4})-(\d{1,2})", s):
+        if not 1 <= int(m[2]) <= 12:
+            raise ValueError(f"月份无效 / bad month: {text!r}")
+        start = date(int(m[1]), int(m[2]), 1)
+        return start, _add_months(start, 1)
+    raise ValueError(f"期间格式应为 2022 / 2022Q1 / 2022-01，收到 {text!r} / period must look like 2022, 2022Q1 or 2022-01")
+
+
+def period_label(start: date, grain: str) -> str:
+    if grain == "year":
+        return f"{start.year}"
+    if grain == "quarter":
+        return f"{start.year}Q{(start.month - 1) // 3 + 1}"
+    return f"{start.year}-{start.month:02d}"
+
+
+def _to_date(v) -> date:
+    if isinstance(v, date):
+        return date(v.year, v.month, v.day)
+    return date.fromisoformat(str(v)[:10])
+
+
+# ---------------------------------------------------------------- backends
+
+def duckdb_query(con) -> Query:
+    return lambda sql: con.execute(sql).fetchall()
+
+
+def _num(v):
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return float(v)
+    return float(v)
+
+
+def _q(s: str) -> str:
+    return "'" + str(s).replace("'", "''") + "'"
+
+
+# ---------------------------------------------------------------- compile
+
+@dataclass
+class Plan:
+    indicators: list[Indicator]          # requested (expanded: parts of groups)
+    needed: dict[str, Indicator]         # requested + dependencies (bases, derived refs)
+    measures: dict[str, list[str]]       # view → distinct measure SQL in column order
+    sql: dict[str, str]                  # view → compiled SQL
+    level: str
+    grain: str
+    start: date
+    end: date
+    ext_start: date
+    scheme: str | None
+
+
+def _expand(catalogue: Catalogue, ids: Iterable[str]) -> tuple[list[Indicator], dict[str, Indicator]]:
+    req: list[Indicator] = []
+    seen: set[str] = set()
+
+    def add_req(i: str) -> None:
+        if i in seen:
+            return
+        seen.add(i)
+        ind = catalogue[i]
+        if ind.type == "group":
+            for p in ind.parts:
+                add_req(p)
+        else:
+            req.append(ind)
+
+    for i in ids:
+        add_req(i)
+    needed: dict[str, Indicator] = {}
+
+    def dep(ind: Indicator) -> None:
+        if ind.id in needed:
+            return
+        needed[ind.id] = ind
+        if ind.base:
+            dep(catalogue[ind.base])
+        for r in REF_RE.findall(ind.expr):
+            dep(catalogue[r])
+
+    for ind in req:
+        dep(ind)
+    return req, needed
+
+
+def _measures_of(ind: Indicator) -> list[Measure]:
+    return [m for m in (ind.numerator, ind.denominator) if m is not None]
+
+
+def _period_expr(grain: str) -> str:
+    if grain == "month":
+        return "period_month"
+    return f"cast(date_trunc('{grain}', period_month) as date)"
+
+
+def _level_cols(view: str, level: str) -> list[str] | None:
+    if level == "doctor" and not VIEWS[view].has_doctor:
+        return None
+    return LEVEL_KEYS[level]
+
+
+def _key_select(cols: list[str]) -> list[str]:
+    out = []
+    for c in cols:
+        if c == "region_code":
+            out.append("coalesce(region_code, '(未设区域)') as region_code")
+        else:
+            out.append(f"coalesce(cast({c} as varchar), '') as {c}")
+    return out
+
+
+def _where(view: str, level: str, start: date, end: date, hospitals: list[str] | None,
+           scheme: str | None) -> str:
+    conds = [f"period_month >= date '{start.isoformat()}'", f"period_month < date '{end.isoformat()}'"]
+    lf = VIEWS[view].level_filter.get(level)
+    if lf:
+        conds.append(lf)
+    if hospitals:
+        conds.append("hospital_id in (" + ", ".join(_q(h) for h in hospitals) + ")")
+    if view == "drg" and scheme:
+        conds.append(f"scheme = {_q(scheme)}")
+    return " and ".join(conds)
+
+
+def compile_plan(catalogue: Catalogue, ids: Iterable[str], *, period: str, grain: str = "year",
+                 level: str = "hospital", hospitals: list[str] | None = None, scheme: str | None = None) -> Plan:
+    if grain not in GRAINS:
+        raise ValueError(f"粒度应为 month/quarter/year / grain must be month, quarter or year: {grain!r}")
+    if level not in LEVEL_KEYS:
+        raise ValueError(f"层级应为 hospital/department/doctor/region / bad level {level!r}")
+    start, end = parse_period(period)
+    span = (end.year - start.year) * 12 + end.month - start.month
+    if GRAIN_MONTHS[grain] > span:
+        raise ValueError(f"粒度 {grain} 大于期间 {period} / grain {grain} is coarser than period {period}")
+    if (start.month - 1) % GRAIN_MONTHS[grain]:
+        raise ValueError(f"期间 {period} 与粒度 {grain} 不对齐 / period not aligned to grain")
+    req, needed = _expand(catalogue, ids)
+    req = [i for i in req if level in i.levels]
+    back = 24 if any(i.type == "growth" for i in needed.values()) else 12
+    ext_start = _add_months(start, -back)
+    measures: dict[str, list[str]] = {}
+    for ind in needed.values():
+        if level not in ind.levels and ind not in req:
+            pass
+        for m in _measures_of(ind):
+            if _level_cols(m.over, level) is None:
+                continue
+            lst = measures.setdefault(m.over, [])
+            if m.sql not in lst:
+                lst.append(m.sql)
+    sql = {}
+    for view, msql in measures.items():
+        cols = _level_cols(view, level)
+        sel = _key_select(cols) + [f"{_period_expr(grain)} as period_start"]
+        sel += [f"{s} as m{i}" for i, s in enumerate(msql)]
+        sql[view] = (f"select {', '.join(sel)}\nfrom {VIEWS[view].sql_name}\n"
+                     f"where {_where(view, level, ext_start, end, hospitals, scheme)}\n"
+                     f"group by {', '.join(str(i + 1) for i in range(len(cols) + 1))}")
+    return Plan(req, needed, measures, sql, level, grain, start, end, ext_start, scheme)
+
+
+# ---------------------------------------------------------------- run
+
+def _latest_scheme(query: Query) -> str | None:
+    try:
+        rows = query("select scheme, max(grouped_at) as t from drg_result group by scheme order by t desc limit 1")
+    except Exception:  # noqa: BLE001 — no DRG table in a foreign warehouse
+        return None
+    return rows[0][0] if rows else None
+
+
+def _hospitals(query: Query, hospitals: list[str] | None) -> list[tuple[str, str]]:
+    rows = query("select hospital_id, coalesce(region_code, '(未设区域)') from hospital order by hospital_id")
+    if hospitals:
+        rows = [r for r in rows if r[0] in hospitals]
+    return [(r[0], r[1]) for r in rows]
+
+
+@dataclass
+class _Results:
+    values: dict[tuple[str, str], dict[tuple, float | None]]     # (view, sql) → {(key, pstart): v}
+    present: dict[str, set[tuple[str, date]]]                    # view → {(unit, pstart)}
+
+
+def _run_plan(plan: Plan, query: Query) -> _Results:
+    values: dict[tuple[str, str], dict] = {}
+    present: dict[str, set] = {}
+    nk = len(LEVEL_KEYS[plan.level])
+    for view, sql in plan.sql.items():
+        rows = query(sql)
+        msql = plan.measures[view]
+        pres = present.setdefault(view, set())
+        for i, s in enumerate(msql):
+            values[(view, s)] = {}
+        for r in rows:
+            key = tuple(r[:nk])
+            p = _to_date(r[nk])
+            pres.add((key[0], p))
+            for i, s in enumerate(msql):
+                values[(view, s)][(key, p)] = _num(r[nk + 1 + i])
+    return _Results(values, present)
+
+
+def _availability(plan: Plan, query: Query, hospitals: list[str] | None) -> dict[str, dict[str, bool]]:
+    """need ('view.column') → {unit (hospital or region): has data in the requested period}."""
+    needs_by_view: dict[str, set[str]] = {}
+    for ind in plan.needed.values():
+        for n in _needs(ind):
+            v, _, c = n.partition(".")
+            needs_by_view.setdefault(v, set()).add(c)
+    unit = "coalesce(region_code, '(未设区域)')" if plan.level == "region" else "hospital_id"
+    lvl = "hospital" if plan.level in ("hospital", "region") else plan.level
+    out: dict[str, dict[str, bool]] = {}
+    for v, cs in needs_by_view.items():
+        cs = sorted(cs)
+        where = _where(v, lvl if lvl != "doctor" else "department", plan.start, plan.end, hospitals,
+                       plan.scheme)
+        sql = (f"select {unit}, " + ", ".join(f"count({c})" for c in cs) +
+               f" from {VIEWS[v].sql_name} where {where} group by 1")
+        for c in cs:
+            out[f"{v}.{c}"] = {}
+        for r in query(sql):
+            for i, c in enumerate(cs):
+                out[f"{v}.{c}"][r[0]] = (r[i + 1] or 0) > 0
+    return out
+
+
+def _needs(ind: Indicator) -> list[str]:
+    out = list(ind.needs)
+    for m in _measures_of(ind):
+        n = f"{m.over}.period_month"
+        if n not in out:
+            out.append(n)
+    return out
+
+
+class _Evaluator:
+    """Values per indicator, key and period start, with reasons for missing values (memoised)."""
+
+    def __init__(self, catalogue: Catalogue, plan: Plan, res: _Results, manual: dict):
+        self.c, self.plan, self.res, self.manual = catalogue, plan, res, manual
+        self.memo: dict = {}
+
+    def measure(self, m: Measure | None, key: tuple, p: date) -> float | None:
+        if m is None:
+            return None
+        vals = self.res.values.get((m.over, m.sql))
+        if vals is None:
+            return None
+        if (key, p) in vals:
+            v = vals[(key, p)]
+            return 0.0 if v is None and _is_count(m.sql) else v
+        if (key[0], p) in self.res.present.get(m.over, ()):
+            return 0.0 if _is_count(m.sql) else None
+        return None
+
+    def keys(self, ind: Indicator, p: date) -> set[tuple]:
+        if ind.type == "derived":
+            out: set = set()
+            for r in REF_RE.findall(ind.expr):
+                out |= self.keys(self.c[r], p)
+            return out
+        if ind.type == "growth" and ind.base:
+            return self.keys(self.c[ind.base], p)
+        out = set()
+        for m in _measures_of(ind):
+            vals = self.res.values.get((m.over, m.sql), {})
+            out |= {k for (k, pp) in vals if pp == p}
+        return out
+
+    def value(self, ind: Indicator, key: tuple, p: date) -> tuple[float | None, float | None, float | None, str]:
+        mk = (ind.id, key, p)
+        if mk not in self.memo:
+            self.memo[mk] = self._value(ind, key, p)
+        return self.memo[mk]
+
+    def _base(self, ind: Indicator, key: tuple, p: date) -> float | None:
+        if ind.base:
+            return self.value(self.c[ind.base], key, p)[2]
+        num = self.measure(ind.numerator, key, p)
+        if ind.denominator is None:
+            return num
+        den = self.measure(ind.denominator, key, p)
+        if num is None or not den:
+            return None
+        return num / den
+
+    def _value(self, ind: Indicator, key: tuple, p: date):
+        t = ind.type
+        if t in ("count", "sum"):
+            num = self.measure(ind.numerator, key, p)
+            return num, None, None if num is None else num * ind.scale, "" if num is not None else "数据缺失"
+        if t == "ratio":
+            num = self.measure(ind.numerator, key, p)
+            den = self.measure(ind.denominator, key, p)
+            if num is None or den is None:
+                return num, den, None, "数据缺失 / data missing"
+            if den == 0:
+                return num, den, None, "分母为0 / denominator is zero"
+            return num, den, num / den * ind.scale, ""
+        if t == "growth":
+            months = 12 if ind.offset == "yoy" else GRAIN_MONTHS[self.plan.grain]
+            cur = self._base(ind, key, p)
+            prev = self._base(ind, key, _add_months(p, -months))
+            if cur is None:
+                return None, None, None, "本期数据缺失 / no data for this period"
+            if prev is None:
+                return None, None, None, "缺少上年同期数据 / no data for the same period last year" \
+                    if ind.offset == "yoy" else "缺少上期数据 / no data for the previous period"
+            if prev == 0:
+                return cur - prev, prev, None, "上期值为0 / base is zero"
+            return cur - prev, prev, (cur - prev) / prev * ind.scale, ""
+        if t == "derived":
+            vals = {}
+            for r in REF_RE.findall(ind.expr):
+                v = self.value(self.c[r], key, p)[2]
+                if v is None:
+                    return None, None, None, f"{r} 无值 / {r} has no value"
+                vals[r] = v
+            v = _eval_expr(ind.expr, vals)
+            return v, None, None if v is None else v * ind.scale, ""
+        if t == "external":
+            v = self.manual.get((ind.id, key[0], key[1] if len(key) > 1 else "", period_label(p, self.plan.grain)))
+            return v, None, v, "" if v is not None else "未录入 / not entered"
+        return None, None, None, ""
+
+
+def _is_count(sql: str) -> bool:
+    s = sql.strip().lower()
+    return (s.startswith("count(") or s.startswith("coalesce(")) and "/" not in s and " - " not in s
+
+
+def _eval_expr(expr: str, vals: dict[str, float]) -> float | None:
+    names = {}
+
+    def sub(m):
+        names[f"r{len(names)}"] = vals[m[1]]
+        return f"r{len(names) - 1}"
+
+    tree = sqlglot.parse_one(REF_RE.sub(sub, expr), read="duckdb")
+
+    def ev(n):
+        if isinstance(n, exp.Paren):
+            return ev(n.this)
+        if isinstance(n, exp.Literal) and not n.is_string:
+            return float(n.this)
+        if isinstance(n, exp.Column):
+            return names[n.name]
+        if isinstance(n, exp.Neg):
+            v = ev(n.this)
+            return None if v is None else -v
+        ops = {exp.Add: lambda a, b: a + b, exp.Sub: lambda a, b: a - b, exp.Mul: lambda a, b: a * b,
+               exp.Div: lambda a, b: None if b == 0 else a / b}
+        for cls, f in ops.items():
+            if isinstance(n, cls):
+                a, b = ev(n.this), ev(n.expression)
+                return None if a is None or b is None else f(a, b)
+        raise ValueError(f"不支持的表达式 / unsupported expression: {n.sql()}")
+
+    return ev(tree)
+
+
+def _manual_values(query: Query) -> dict:
+    try:
+        rows = query("select indicator_id, hospital_id, coalesce(dept_code, ''), period, value from ind_manual_value")
+    except Exception:  # noqa: BLE001
+        return {}
+    return {(r[0], r[1], r[2], r[3]): float(r[4]) for r in rows}
+
+
+# ---------------------------------------------------------------- public: compute
+
+def compute(con=None, catalogue: Catalogue | None = None, *, family: str | None = None,
+            ids: Iterable[str] | None = None, period: str = "2022", grain: str = "year",
+            level: str = "hospital", hospitals: list[str] | None = None, scheme: str | None = None,
+            targets: list[dict] | None = None, query: Query | None = None) -> list[dict]:
+    """Compute indicators; one dict per indicator × unit × period (COLUMNS then EXTRA_COLUMNS)."""
+    from yunying.indicators.catalogue import load_catalogue
+    from yunying.indicators.targets import apply_targets, load_targets
+
+    catalogue = catalogue or load_catalogue()
+    query = query or duckdb_query(con)
+    if ids is None:
+        ids = catalogue.family(family).ids if family else list(catalogue.indicators)
+    scheme = scheme or _latest_scheme(query)
+    plan = compile_plan(catalogue, ids, period=period, grain=grain, level=level, hospitals=hospitals, scheme=scheme)
+    res = _run_plan(plan, query)
+    avail = _availability(plan, query, hospitals)
+    manual = _manual_values(query)
+    ev = _Evaluator(catalogue, plan, res, manual)
+    hosp = _hospitals(query, hospitals)
+    units = sorted({r for _, r in hosp}) if level == "region" else [h for h, _ in hosp]
+    extra_units = {u for a in avail.values() for u in a}
+    units = sorted(set(units) | extra_units)
+    out_periods = []
+    p = plan.start
+    while p < plan.end:
+        out_periods.append(p)
+        p = _add_months(p, GRAIN_MONTHS[grain])
+    rows: list[dict] = []
+    for ind in plan.indicators:
+        sql_hash = hashlib.sha256("\n".join(plan.sql.get(m.over, "") + m.sql for m in _measures_of(ind))
+                                  .encode()).hexdigest()[:12]
+        base = {"indicator_id": ind.id, "name": ind.name_zh, "unit": ind.unit, "direction": ind.direction_zh,
+                "national_monitor": ind.national_monitor, "family": ind.family, "name_en": ind.name_en,
+                "catalogue_version": catalogue.version, "sql_hash": sql_hash}
+        blocked = _blocked(ind, catalogue, avail, units, level)
+        for p in out_periods:
+            label = period_label(p, grain)
+            pblocked = dict(blocked)
+            keys = ev.keys(ind, p)
+            if ind.type == "external":
+                keys = {k for k in ((mk[1],) if level in ("hospital", "region") else (mk[1], mk[2])
+                                    for mk in manual if mk[0] == ind.id and mk[3] == label)}
+                for u in units:
+                    if not any(k[0] == u for k in keys):
+                        pblocked[u] = (f"不可计算：缺少 {ind.missing_zh or '外部平台/填报数据'}（未录入 ind_manual_value）"
+                                       f" / not computable: missing {ind.missing_en or 'entered value'}")
+            for key in sorted(keys):
+                if key[0] in pblocked:
+                    continue
+                num, den, val, reason = ev.value(ind, key, p)
+                rows.append(_row(base, ind, label, key, level, num, den, val, reason, ev, p, grain))
+            for u in sorted(pblocked):
+                rows.append(_blocked_row(base, label, u, level, pblocked[u]))
+    apply_targets(rows, targets if targets is not None else load_targets(query=query))
+    return rows
+
+
+def _missing_reason(ind: Indicator) -> str:
+    en = f" / not computable: missing {ind.missing_en}" if ind.missing_en else ""
+    return f"不可计算：缺少 {ind.missing_zh}{en}"
+
+
+def _blocked(ind: Indicator, catalogue: Catalogue, avail: dict, units: list[str], level: str) -> dict[str, str]:
+    """unit → reason for indicators whose data is missing for that unit."""
+    out: dict[str, str] = {}
+    if ind.type == "unavailable":
+        return {u: _missing_reason(ind) for u in units}
+    needs = _all_needs(ind, catalogue)
+    for u in units:
+        missing = [n for n in needs if not avail.get(n, {}).get(u, False)]
+        if missing:
+            zh = "、".join(dict.fromkeys(need_label(n) for n in missing))
+            out[u] = f"不可计算：缺少 {zh} / not computable: missing {', '.join(missing)}"
+    return out
+
+
+def _all_needs(ind: Indicator, catalogue: Catalogue) -> list[str]:
+    out = _needs(ind)
+    if ind.base:
+        out += _all_needs(catalogue[ind.base], catalogue)
+    for r in REF_RE.findall(ind.expr):
+        out += _all_needs(catalogue[r], catalogue)
+    return list(dict.fromkeys(out))
+
+
+def _key_cols(key: tuple, level: str) -> tuple[str, str, str]:
+    if level in ("hospital", "region"):
+        return key[0], "", ""
+    if level == "department":
+        return key[0], key[1], ""
+    return key[0], key[1], key[2]
+
+
+def _blocked_row(base: dict, label: str, unit: str, level: str, reason: str) -> dict:
+    row = dict.fromkeys(COLUMNS + EXTRA_COLUMNS)
+    row.update(base)
+    row.update({"period": label, "hospital_id": unit, "dept_code": "" if level in ("hospital", "region") else "*",
+                "status": NOT_COMPUTABLE, "reason": reason, "doctor_group": ""})
+    return row
+
+
+def _round(v, n=6):
+    return None if v is None else round(v, n)
+
+
+def _row(base, ind, label, key, level, num, den, val, reason, ev: _Evaluator, p: date, grain: str) -> dict:
+    h, d, g = _key_cols(key, level)
+    yoy = ev.value(ind, key, _add_months(p, -12))[2]
+    mom = ev.value(ind, key, _add_months(p, -GRAIN_MONTHS[grain]))[2]
+    row = dict.fromkeys(COLUMNS + EXTRA_COLUMNS)
+    row.update(base)
+    yoy_change = None if val is None or yoy is None else val - yoy
+    mom_change = None if val is None or mom is None else val - mom
+    word = direction_word(yoy_change, ind.decimals)
+    row.update({
+        "period": label, "hospital_id": h, "dept_code": d, "doctor_group": g,
+        "numerator": _round(num), "denominator": _round(den), "value": _round(val),
+        "yoy_value": _round(yoy), "yoy_change": _round(yoy_change),
+        "mom_value": _round(mom), "mom_change": _round(mom_change),
+        "yoy_word": word, "yoy_text": change_text(yoy_change, ind, "同期"),
+        "judgement": judgement(word, ind.direction), "status": "" if val is not None else NOT_COMPUTABLE,
+        "reason": reason,
+    })
+    return row
+
+
+def direction_word(change: float | None, decimals: int = 2) -> str:
+    """增长 / 下降 / 持平 — 持平 when the change rounds to zero at the display precision."""
+    if change is None:
+        return ""
+    if round(change, decimals) == 0:
+        return "持平"
+    return "增长" if change > 0 else "下降"
+
+
+def judgement(word: str, direction: str) -> str:
+    """改善 / 退步 / 持平 by the indicator's direction; monitoring indicators are not judged (—)."""
+    if not word:
+        return ""
+    if word == "持平":
+        return "持平"
+    if direction == "逐步提高" or direction == "up":
+        return "改善" if word == "增长" else "退步"
+    if direction == "逐步降低" or direction == "down":
+        return "改善" if word == "下降" else "退步"
+    return "—"
+
+
+def change_text(change: float | None, ind: Indicator, against: str = "同期") -> str:
+    """'较同期下降0.46天' / '较同期增长1.20个百分点' / '与同期持平'."""
+    word = direction_word(change, ind.decimals)
+    if not word:
+        return ""
+    if word == "持平":
+        return f"与{against}持平"
+    unit = {"%": "个百分点", "‰": "个千分点", "比值": "", "指数": "", "1:x": "", "综合": "", "权重": ""}.get(
+        ind.unit, ind.unit)
+    return f"较{against}{word}{abs(change):,.{ind.decimals}f}{unit}"
+
+
+# ---------------------------------------------------------------- computability (list --db)
+
+def computability(con=None, catalogue: Catalogue | None = None, *, period: str | None = None,
+                  query: Query | None = None) -> dict[str, tuple[bool, str]]:
+    """indicator id → (computable with the current data for at least one hospital, reason when not)."""
+    from yunying.indicators.catalogue import load_catalogue
+
+    catalogue = catalogue or load_catalogue()
+    query = query or duckdb_query(con)
+    if period is None:
+        rows = query("select max(y) from (select max(year(discharge_time)) as y from discharge union all "
+                     "select max(year(month)) from finance_month union all select max(year(reg_time)) "
+                     "from outpatient_visit)")
+        period = str(rows[0][0] or date.today().year)
+    ids = [i for i, ind in catalogue.indicators.items() if ind.type != "group"]
+    scheme = _latest_scheme(query)
+    plan = compile_plan(catalogue, ids, period=period, grain="year", level="hospital", scheme=scheme)
+    avail = _availability(plan, query, None)
+    manual = _manual_values(query)
+    units = sorted({u for a in avail.values() for u in a} | {h for h, _ in _hospitals(query, None)})
+    out = {}
+    for iid, ind in catalogue.indicators.items():
+        if ind.type == "group":
+            parts = [out.get(p) or (True, "") for p in ind.parts]
+            out[iid] = (any(p[0] for p in parts), "；".join(p[1] for p in parts if not p[0]))
+            continue
+        if ind.type == "unavailable":
+            out[iid] = (False, _missing_reason(ind))
+            continue
+        if ind.type == "external":
+            ok = any(k[0] == iid for k in manual)
+            out[iid] = (ok, "" if ok else f"不可计算：缺少 {ind.missing_zh or '外部平台/填报数据'}（未录入）")
+            continue
+        blocked = _blocked(ind, catalogue, avail, units, "hospital")
+        ok = bool(units) and len(blocked) < len(units)
+        out[iid] = (ok, "" if ok else (next(iter(blocked.values())) if blocked else "无数据 / no data"))
+    for iid, ind in catalogue.indicators.items():   # groups listed before their parts
+        if ind.type == "group":
+            parts = [out[p] for p in ind.parts]
+            out[iid] = (any(p[0] for p in parts), "；".join(p[1] for p in parts if not p[0]))
+    return out
+
+
+# ---------------------------------------------------------------- drill-down
+
+@dataclass
+class CaseResult:
+    sql: str
+    columns: list[str]
+    rows: list[tuple]
+
+
+def _aggs(tree: exp.Expression) -> list[tuple[exp.Expression, exp.Expression | None]]:
+    """(aggregate, filter condition) pairs of a measure expression."""
+    out = []
+    for f in tree.find_all(exp.Filter):
+        out.append((f.this, f.expression.this))
+    filtered = {id(a) for a, _ in out}
+    for a in tree.find_all(exp.AggFunc):
+        if id(a) not in filtered and not isinstance(a.parent, exp.Filter):
+            out.append((a, None))
+    return out
+
+
+def case_sql(catalogue: Catalogue, indicator_id: str, *, period: str, level: str = "hospital",
+             key: dict | None = None, part: str = "numerator", scheme: str | None = None,
+             limit: int | None = None) -> str:
+    """SQL listing the records behind one numerator/denominator: key columns + each aggregate's argument."""
+    ind = catalogue[indicator_id]
+    m = ind.numerator if part == "numerator" else ind.denominator
+    if m is None:
+        raise ValueError(f"{indicator_id} 没有{('分子' if part == 'numerator' else '分母')} / has no {part}")
+    view = VIEWS[m.over]
+    start, end = parse_period(period)
+    tree = sqlglot.parse_one(m.sql, read="duckdb")
+    aggs = _aggs(tree)
+    cols = list(view.keys)
+    for extra in ("period_month", "dept_code"):
+        if extra not in cols:
+            cols.append(extra)
+    contrib = []
+    conds = []
+    all_filtered = all(c is not None for _, c in aggs)
+    for i, (a, cond) in enumerate(aggs):
+        arg = a.this
+        if isinstance(arg, exp.Distinct):
+            arg = arg.expressions[0]
+        if arg is not None and not isinstance(arg, exp.Star):
+            contrib.append(f"{arg.sql(dialect='duckdb')} as c{i}")
+        if cond is not None:
+            conds.append(f"({cond.sql(dialect='duckdb')})")
+    where = [_where(m.over, level if level != "doctor" else "department", start, end, None, scheme)]
+    if all_filtered and conds:
+        where.append("(" + " or ".join(conds) + ")")
+    for k, v in (key or {}).items():
+        if v is None or v == "":
+            continue
+        col = "coalesce(region_code, '(未设区域)')" if k == "region_code" else k
+        where.append(f"{col} = {_q(v)}")
+    sql = (f"select {', '.join(cols + contrib)}\nfrom {view.sql_name}\nwhere " + "\n  and ".join(where) +
+           f"\norder by {', '.join(view.keys)}")
+    if limit:
+        sql += f"\nlimit {int(limit)}"
+    return sql
+
+
+def cases(con=None, catalogue: Catalogue | None = None, indicator_id: str = "", *, period: str,
+          level: str = "hospital", key: dict | None = None, part: str = "numerator", limit: int | None = None,
+          query: Query | None = None) -> CaseResult:
+    """The records counted in an indicator's numerator (or denominator) for one period and unit.
+
+    key: {"hospital_id": "H001", "dept_code": "GS", "doctor_group": …} (region level: {"region_code": …})."""
+    from yunying.indicators.catalogue import load_catalogue
+
+    catalogue = catalogue or load_catalogue()
+    if con is not None and query is None:
+        cur = con.execute(case_sql(catalogue, indicator_id, period=period, level=level, key=key, part=part,
+                                   scheme=_latest_scheme(duckdb_query(con)), limit=limit))
+        return CaseResult(case_sql(catalogue, indicator_id, period=period, level=level, key=key, part=part,
+                                   limit=limit), [d[0] for d in cur.description], cur.fetchall())
+    sql = case_sql(catalogue, indicator_id, period=period, level=level, key=key, part=part, limit=limit,
+                   scheme=_latest_scheme(query))
+    return CaseResult(sql, [], query(sql))
+
+
+# ---------------------------------------------------------------- alerts
+
+def alerts(rows: list[dict]) -> list[dict]:
+    """Values off target, national-monitoring indicators first, then by how far off (relative gap)."""
+    off = [r for r in rows if r.get("status") == "未达标"]
+    return sorted(off, key=lambda r: (not r.get("national_monitor"), -(r.get("severity") or 0),
+                                      r["indicator_id"], r["hospital_id"], r.get("dept_code") or ""))
+
+
+# ---------------------------------------------------------------- procedure dictionary
+
+MI_WORDS = ("腔镜", "内镜", "镜下", "经皮", "介入", "经尿道", "经导管", "宫腔镜", "关节镜", "输尿管镜", "肾镜")
+
+
+def demo_px_dict_rows(path: Path, *, mi_from_name: bool = True) -> list[tuple]:
+    """Rows for ind_px_dict from a code list CSV (code,name,category,level[,minimally_invasive]).
+
+    mi_from_name marks 微创 by words in the procedure name (腔镜/内镜/经皮/介入 …) — for the synthetic demo
+    hospital only; a real hospital loads the national 微创手术目录 of the assessment year."""
+    out = []
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        for r in csv.DictReader(fh):
+            level = (r.get("level") or r.get("grade") or "").strip()
+            mi = (r.get("minimally_invasive") or "").strip()
+            if mi:
+                mi_v = mi in ("1", "true", "True", "是", "y")
+            elif mi_from_name and (r.get("category") or "") in ("surgery", "interventional"):
+                mi_v = any(w in (r.get("name") or "") for w in MI_WORDS)
+            else:
+                mi_v = None if not mi_from_name else False
+            out.append((r["code"].strip(), r.get("name"), (r.get("category") or "").strip() or None,
+                        int(level) if level.isdigit() else None, mi_v))
+    return out
+
+
+def load_px_dict(con, rows: list[tuple], *, source: str, replace: bool = True,
+                 valid_from_year: int | None = None, valid_to_year: int | None = None) -> int:
+    """Load (code, name, category, grade, minimally_invasive) rows into ind_px_dict."""
+    if replace:
+        con.execute("delete from ind_px_dict where source = ?", [source])
+    con.executemany("insert into ind_px_dict values (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(*r, valid_from_year, valid_to_year, source) for r in rows])
+    return len(rows)
