@@ -25,6 +25,8 @@ from yunying.cli import drg as drg_cli  # noqa: E402
 
 app.add_typer(drg_cli.app, name="drg")
 from yunying.cli import drg_economics  # noqa: E402,F401  (registers drg weights/pay/metrics)
+from yunying.cli import qc as qc_cli  # noqa: E402
+app.add_typer(qc_cli.app, name="qc")
 
 from yunying.cli import web as web_cli  # noqa: E402
 

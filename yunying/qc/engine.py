@@ -282,8 +282,21 @@ def _item_sql(cat: Catalogue, r: Rule, f: str) -> tuple[str, str]:
             f"(case when seq = {first} then {lit(pts([a]) if a else 0)} else {lit(pts([b]) if b else 0)} end)")
 
 
+_COMPILED: dict = {}
+
+
 def compile_rule(cat: Catalogue, r: Rule, hospitals: list[str] | None = None) -> list[str]:
     """One SELECT per field of the rule, each returning finding rows in qc_finding column order (minus run_id)."""
+    key = (id(cat), cat.hash, r.key, r.severity, r.points, tuple(r.score or ()) if r.score is not None else None,
+           tuple(sorted(r.params.items())), tuple(hospitals) if hospitals is not None else None)
+    if key not in _COMPILED:
+        if len(_COMPILED) > 5000:
+            _COMPILED.clear()
+        _COMPILED[key] = _compile_rule(cat, r, hospitals)
+    return _COMPILED[key]
+
+
+def _compile_rule(cat: Catalogue, r: Rule, hospitals: list[str] | None) -> list[str]:
     allowed = source_columns(r.source) | KIND_PROVIDES.get(r.kind, set())
     tmpl = kind_template(r.kind)
     where = f"{r.where()}"

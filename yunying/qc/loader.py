@@ -562,7 +562,8 @@ def catalogue_summary(cat: Catalogue) -> list[dict]:
                      "needs_dictionary": r.needs_dictionary, "src": r.src,
                      "reason": r.reason_zh if not r.enabled else None, "custom": r.custom})
     for n in cat.not_implemented:
-        rows.append({"id": n["id"], "key": n["id"], "status": "not_implemented", "severity": n.get("severity"),
+        key = n["id"] + (f"/{n['variant']}" if n.get("variant") else "")
+        rows.append({"id": n["id"], "key": key, "status": "not_implemented", "severity": n.get("severity"),
                      "kind": None, "title_zh": n.get("title_zh", ""), "reason": n.get("reason_zh"),
                      "reason_en": n.get("reason_en")})
     return rows

@@ -1,0 +1,180 @@
+"""QC reports (科室/医师/全院 × 月) and single-record explanations, computed from qc_record / qc_finding."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import duckdb
+
+from yunying.qc.engine import lit
+from yunying.qc.loader import Catalogue
+
+LEVELS = ("hospital", "department", "doctor")
+# (column alias, Chinese header, is_number)
+COLUMNS = [
+    ("hospital_id", "医疗机构代码", False), ("dept_code", "科室代码", False), ("dept_name", "科室名称", False),
+    ("doctor_role", "医师角色", False), ("doctor", "医师", False), ("month", "月份", False),
+    ("n_records", "检查病案数", True), ("n_passed", "合格病案数", True), ("pass_rate", "合格率(%)", True),
+    ("avg_score", "平均分", True), ("n_grade1", "甲级", True), ("n_grade2", "乙级", True), ("n_grade3", "丙级", True),
+    ("excellent_rate", "优秀率(%)", True), ("complete_rate", "首页填报完整率(%)", True),
+    ("n_pdx_checked", "主要诊断编码可判定数", True),
+    ("pdx_code_accuracy", "主要诊断编码正确率(%)", True), ("n_pdx_defect", "主要诊断缺陷病案数", True),
+    ("n_error", "错误(E)数", True), ("n_warning", "警告(W)数", True), ("top_defects", "主要缺陷(前三)", False),
+]
+
+
+def period_filter(period: str) -> str:
+    """2022 | 2022-03 | 2022Q1 | 2022-01:2022-06 -> SQL predicate on discharge_month."""
+    p = period.strip()
+    if re.fullmatch(r"\d{4}", p):
+        return f"year(discharge_month) = {int(p)}"
+    if m := re.fullmatch(r"(\d{4})-?(\d{1,2})", p):
+        return f"discharge_month = make_date({int(m[1])}, {int(m[2])}, 1)"
+    if m := re.fullmatch(r"(\d{4})[Qq]([1-4])", p):
+        q = int(m[2])
+        return f"year(discharge_month) = {int(m[1])} and quarter(discharge_month) = {q}"
+    if m := re.fullmatch(r"(\d{4})-(\d{1,2}):(\d{4})-(\d{1,2})", p):
+        return (f"discharge_month between make_date({int(m[1])}, {int(m[2])}, 1) "
+                f"and make_date({int(m[3])}, {int(m[4])}, 1)")
+    raise ValueError(f"无法识别的期间 {period!r}（如 2022、2022-03、2022Q1、2022-01:2022-06）/ unrecognised period")
+
+
+def report_sql(level: str, period: str, grades: list[str]) -> str:
+    if level not in LEVELS:
+        raise ValueError(f"level 必须是 {'/'.join(LEVELS)} / unknown level {level!r}")
+    g = grades + ["", "", ""]
+    where = period_filter(period)
+    if level == "hospital":
+        dims = [("hospital_id", "hospital_id")]
+        dim_sel = ["hospital_id", "null as dept_code", "null as dept_name", "null as doctor_role", "null as doctor"]
+        src = f"(select * from qc_record where {where})"
+    elif level == "department":
+        dims = [("hospital_id", "hospital_id"), ("discharge_dept_code", "dept_code")]
+        dim_sel = ["hospital_id", "discharge_dept_code as dept_code",
+                   "(select any_value(dept_name) from department d where d.hospital_id = r.hospital_id "
+                   "and d.dept_code = r.discharge_dept_code) as dept_name", "null as doctor_role", "null as doctor"]
+        src = f"(select * from qc_record where {where})"
+    else:
+        dims = [("hospital_id", "hospital_id"), ("doctor_role", "doctor_role"), ("doctor", "doctor")]
+        dim_sel = ["hospital_id", "null as dept_code", "null as dept_name", "doctor_role", "doctor"]
+        src = (f"(select *, 'attending' as doctor_role, attending_physician as doctor from qc_record where {where} "
+               f"and attending_physician is not null union all "
+               f"select *, 'resident' as doctor_role, resident_physician as doctor from qc_record where {where} "
+               f"and resident_physician is not null)")
+    measures = f"""
+        count(*) as n_records, count(*) filter (where passed) as n_passed,
+        round(100.0 * count(*) filter (where passed) / count(*), 2) as pass_rate,
+        round(avg(score), 2) as avg_score,
+        count(*) filter (where grade = {lit(g[0])}) as n_grade1, count(*) filter (where grade = {lit(g[1])}) as n_grade2,
+        count(*) filter (where grade = {lit(g[2])}) as n_grade3,
+        round(100.0 * count(*) filter (where excellent) / count(*), 2) as excellent_rate,
+        round(100.0 * count(*) filter (where complete) / count(*), 2) as complete_rate,
+        count(*) filter (where pdx_code_checked) as n_pdx_checked,
+        round(100.0 * count(*) filter (where pdx_code_ok) / nullif(count(*) filter (where pdx_code_checked), 0), 2)
+          as pdx_code_accuracy,
+        count(*) filter (where pdx_defect) as n_pdx_defect,
+        sum(n_error) as n_error, sum(n_warning) as n_warning"""
+    top = f"""(select string_agg(rule_id || '×' || n, '、' order by n desc, rule_id) from (
+                 select f.rule_id, count(distinct (f.mrn, f.admission_no)) as n
+                 from qc_finding f join {src} x using (hospital_id, mrn, admission_no)
+                 where {' and '.join(f'x.{a} is not distinct from r.{b}' for a, b in dims)}
+                   and (r.month = '合计' or strftime(x.discharge_month, '%Y-%m') = r.month)
+                   and f.severity in ('E', 'W')
+                 group by 1 order by 2 desc, 1 limit 3))"""
+    return f"""
+        select * replace (case r.doctor_role when 'attending' then '主治医师' when 'resident' then '住院医师' end
+                          as doctor_role), {top} as top_defects from (
+          select {', '.join(dim_sel)}, strftime(discharge_month, '%Y-%m') as month, {measures}
+          from {src} r group by all
+          union all
+          select {', '.join(dim_sel)}, '合计' as month, {measures}
+          from {src} r group by all) r
+        order by {', '.join('r.' + b for _, b in dims)}, r.month"""
+
+
+def report_rows(con: duckdb.DuckDBPyConnection, level: str, period: str, grades: list[str]) -> list[dict]:
+    res = con.execute(report_sql(level, period, grades))
+    names = [d[0] for d in res.description]
+    return [dict(zip(names, row)) for row in res.fetchall()]
+
+
+def _num(v):
+    return v if isinstance(v, (int, float)) else float(v)
+
+
+def write_report(rows: list[dict], level: str, fmt: str, output: Path) -> Path:
+    cols = [c for c in COLUMNS if not (
+        (level != "department" and c[0] in ("dept_code", "dept_name")) or
+        (level != "doctor" and c[0] in ("doctor_role", "doctor")))]
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "csv":
+        import csv
+        with open(output, "w", encoding="utf-8-sig", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow([c[1] for c in cols])
+            for r in rows:
+                w.writerow(["" if r.get(c[0]) is None else (_num(r[c[0]]) if c[2] else r[c[0]]) for c in cols])
+    elif fmt == "xlsx":
+        from openpyxl import Workbook
+        from openpyxl.styles import Font
+
+        wb = Workbook()
+        ws = wb.active
+        ws.title = {"hospital": "全院", "department": "科室", "doctor": "医师"}[level]
+        ws.append([c[1] for c in cols])
+        for cell in ws[1]:
+            cell.font = Font(bold=True)
+        for r in rows:
+            ws.append([None if r.get(c[0]) is None else (_num(r[c[0]]) if c[2] else str(r[c[0]])) for c in cols])
+        for i, c in enumerate(cols, start=1):
+            ws.column_dimensions[ws.cell(1, i).column_letter].width = max(10, len(c[1]) * 2)
+        ws.freeze_panes = "A2"
+        wb.save(output)
+    else:
+        raise ValueError(f"format 必须是 csv 或 xlsx / unknown format {fmt!r}")
+    return output
+
+
+def explain_record(con: duckdb.DuckDBPyConnection, cat: Catalogue, hospital: str, mrn: str,
+                   admission_no: int) -> dict:
+    """Score, grade, section deductions and every finding of one record, with the rule's item and hint."""
+    key = [hospital, mrn, admission_no]
+    rec = con.execute("select score, grade, passed, n_error, n_warning, n_info, run_id, discharge_dept_code, "
+                      "pdx_code_ok, pdx_defect, ppx_defect from qc_record where hospital_id = ? and mrn = ? "
+                      "and admission_no = ?", key).fetchall()
+    if not rec:
+        return {}
+    r = rec[0]
+    finds = con.execute("select rule_id, rule_key, severity, field, seq, value, expected, message_zh, item, "
+                        "cast(points as double) from qc_finding where hospital_id = ? and mrn = ? and admission_no = ? "
+                        "order by severity, rule_id, field, seq", key).fetchall()
+    rules = cat.by_key()
+    sc = cat.scoring
+    sections: dict[str, float] = {}
+    items: dict[str, dict[int | None, float]] = {}
+    for f in finds:
+        if not f[8] or not f[9]:
+            continue
+        parts = f[8].split("|")
+        for it in parts:
+            items.setdefault(it, {})
+            s = f[4] if f[4] is not None else -1
+            items[it][s] = max(items[it].get(s, 0), f[9] / len(parts))
+    for it, per in items.items():
+        si = sc.items[it]
+        d = min(si.max, sum(per.values())) if si.per_row else max(per.values())
+        sections[si.section] = sections.get(si.section, 0) + d
+    sec = {s: {"deducted": round(min(sc.sections[s], v), 2), "cap": sc.sections[s]} for s, v in sections.items()}
+    status = con.execute("select rule_id, status, reason from qc_rule_status where run_id = ? and hospital_id = ? "
+                         "and status in ('not_applicable', 'error') order by 1", [r[6], hospital]).fetchall()
+    return {
+        "record": {"hospital_id": hospital, "mrn": mrn, "admission_no": admission_no, "dept": r[7]},
+        "score": float(r[0]), "grade": r[1], "passed": r[2], "n_error": r[3], "n_warning": r[4], "n_info": r[5],
+        "pdx_code_ok": r[8], "pdx_defect": r[9], "ppx_defect": r[10], "run_id": r[6], "sections": sec,
+        "findings": [{"rule_id": f[0], "rule_key": f[1], "severity": f[2], "field": f[3], "seq": f[4],
+                      "value": f[5], "expected": f[6], "message": f[7], "item": f[8], "points": f[9],
+                      "hint_zh": rules[f[1]].hint_zh if f[1] in rules else None,
+                      "src": rules[f[1]].src if f[1] in rules else None} for f in finds],
+        "not_applicable": [{"rule": s[0], "status": s[1], "reason": s[2]} for s in status],
+    }
