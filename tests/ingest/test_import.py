@@ -332,3 +332,22 @@ def test_a_200_mb_file_streams_through(tmp_path, db):
     assert (out["inserted"], out["rejected"]) == (n, 1)
     assert rows(db, "select row_no, code from import_reject") == [(n + 2, "IMP-DATE")]
     assert rows(db, "select count(*) from discharge_diagnosis") == [(2 * n,)]
+
+
+@pytest.mark.parametrize("name,content,code", [
+    ("garbage.csv", bytes(range(256)) * 20, "IMP-ENCODING"),
+    ("blank.csv", b"\n\n\n", "IMP-NOHEADER"),
+    ("badquote.csv", b'BAH,ZYCS\n"A,1\n', "IMP-CSV"),
+    ("fake.xlsx", b"PK not really a zip", "IMP-XLSX"),
+    ("fake.parquet", b"PAR1 not really parquet", "IMP-PARQUET"),
+    ("old.xls", b"\xd0\xcf\x11\xe0", "IMP-XLS"),
+])
+def test_unreadable_files_fail_cleanly(tmp_path, db, name, content, code):
+    f = tmp_path / name
+    f.write_bytes(content)
+    r = runner.invoke(app, ["import", "discharge", str(f), "--db", str(db), "--hospital", "H1", "--json"])
+    assert r.exit_code == 1
+    out = json.loads(r.stdout)
+    assert out["files"][0]["error_code"] == code
+    assert "Traceback" not in r.stdout + r.stderr
+    assert rows(db, "select status from import_log") == [("failed",)]

@@ -248,7 +248,11 @@ def _open_csv(con: duckdb.DuckDBPyConnection, path: Path, encoding: str | None,
         src.headers = [r[0] for r in con.execute(f"describe select * from {relation}").fetchall()]
     except duckdb.Error as exc:
         src.close()
-        raise ImportFailed("IMP-CSV", f"无法读取 CSV：{exc}", f"cannot read CSV: {exc}", file=path.name) from None
+        first = str(exc).strip().splitlines()[0][:300]
+        raise ImportFailed("IMP-CSV", f"无法识别 CSV 格式（常见原因：引号未闭合、分隔符不一致、不是文本文件），"
+                           f"请用 Excel 另存为 CSV 后重试。详情：{first}",
+                           f"cannot parse the CSV (unclosed quote, mixed separators or not a text file): {first}",
+                           file=path.name) from None
     if not src.headers or src.headers == ["column0"]:
         src.close()
         raise ImportFailed("IMP-NOHEADER", "文件没有表头行", "file has no header row", file=path.name)
@@ -316,8 +320,9 @@ def _open_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
     try:
         cols = [r[0] for r in con.execute(f"describe select * from {rel}").fetchall()]
     except duckdb.Error as exc:
-        raise ImportFailed("IMP-PARQUET", f"无法读取 Parquet 文件：{exc}", f"cannot read Parquet: {exc}",
-                           file=path.name) from None
+        first = str(exc).strip().splitlines()[0][:300]
+        raise ImportFailed("IMP-PARQUET", f"无法读取 Parquet 文件（文件损坏或不是 Parquet）：{first}",
+                           f"cannot read Parquet: {first}", file=path.name) from None
     casts = ", ".join(f'cast("{c}" as varchar) as "{c}"' for c in cols)
     return Source(con, path.name, cols, f"(select {casts} from {rel})")
 
