@@ -1,0 +1,188 @@
+"""Authentication: password hashing, sessions with idle/absolute expiry, throttling, CSRF, disabled users."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select, update
+
+from tests.web.conftest import PASSWORD, login, new_app
+from yunying.web.appdb import LoginAttempt, User, WebSession
+from yunying.web.security import hash_password, token_digest, verify_password
+
+
+def test_password_hash_is_salted_scrypt():
+    a, b = hash_password("s3cret-pass"), hash_password("s3cret-pass")
+    assert a.startswith("scrypt$32768$8$1$") and a != b            # fresh salt each time
+    assert verify_password("s3cret-pass", a) and verify_password("s3cret-pass", b)
+    assert not verify_password("wrong-pass", a)
+    assert not verify_password("s3cret-pass", "md5$abc")           # unknown formats never verify
+    assert "s3cret" not in a
+
+
+@pytest.fixture(scope="module")
+def app(demo_folder, tmp_path_factory):
+    a = new_app(demo_folder, tmp_path_factory.mktemp("auth"), throttle_user_failures=3, throttle_ip_failures=6)
+    yield a
+    a.state.ctx.jobs.stop()
+
+
+def _db(app):
+    return app.state.ctx.sessions()
+
+
+def test_password_stored_hashed(app):
+    with _db(app) as s:
+        u = s.scalar(select(User).where(User.username == "admin"))
+        assert u.password_hash.startswith("scrypt$") and PASSWORD not in u.password_hash
+
+
+def test_login_ok_and_cookie_flags(app):
+    c = TestClient(app)
+    r = c.post("/api/auth/login", json={"username": "admin", "password": PASSWORD})
+    assert r.status_code == 200
+    cookie = r.headers["set-cookie"]
+    assert "yy_session=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
+    token = c.cookies.get("yy_session")
+    with _db(app) as s:                       # the app DB keeps only the token's digest
+        assert s.get(WebSession, token) is None
+        assert s.get(WebSession, token_digest(token)) is not None
+    assert c.get("/api/auth/me").json()["user"]["role"] == "admin"
+
+
+def test_wrong_password_is_bilingual_401(app):
+    r = TestClient(app).post("/api/auth/login", json={"username": "ops", "password": "nope-nope"})
+    assert r.status_code == 401
+    err = r.json()["error"]
+    assert err["code"] == "WEB-LOGIN" and "密码" in err["zh"] and "password" in err["en"]
+    assert r.json()["detail"].index("用户名") < r.json()["detail"].index("wrong")   # Chinese first
+
+
+def test_unauthenticated_api_and_page(app):
+    c = TestClient(app)
+    r = c.get("/api/overview")
+    assert r.status_code == 401 and r.json()["error"]["code"] == "WEB-AUTH"
+    r = c.get("/overview", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login?next=/overview")
+
+
+def test_login_requires_json(app):
+    r = TestClient(app).post("/api/auth/login", content='{"username": "admin", "password": "x"}',
+                             headers={"content-type": "text/plain"})
+    assert r.status_code in (415, 422)
+
+
+def test_idle_expiry(app):
+    c = login(app, "leader_a")
+    token = c.cookies.get("yy_session")
+    with _db(app) as s:
+        s.execute(update(WebSession).where(WebSession.id == token_digest(token))
+                  .values(last_seen=dt.datetime.utcnow() - dt.timedelta(minutes=31)))
+        s.commit()
+    r = c.get("/api/overview")
+    assert r.status_code == 401 and r.json()["error"]["code"] == "WEB-SESSION-EXPIRED"
+    with _db(app) as s:
+        assert s.get(WebSession, token_digest(token)) is None     # expired sessions are deleted
+
+
+def test_absolute_expiry_even_when_active(app):
+    c = login(app, "leader_a")
+    token = c.cookies.get("yy_session")
+    with _db(app) as s:
+        s.execute(update(WebSession).where(WebSession.id == token_digest(token))
+                  .values(created_at=dt.datetime.utcnow() - dt.timedelta(hours=11), last_seen=dt.datetime.utcnow()))
+        s.commit()
+    assert c.get("/api/overview").status_code == 401
+
+
+def test_logout_ends_session(app):
+    c = login(app, "leader_a")
+    assert c.post("/api/auth/logout").status_code == 200
+    assert c.get("/api/overview").status_code == 401
+
+
+def test_csrf_required_for_state_changes(app):
+    c = login(app, "admin")
+    good = c.headers.pop("X-CSRF-Token")
+    body = {"indicator_id": "BAS-02", "value": 8.0}
+    r = c.post("/api/admin/targets", json=body)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "WEB-CSRF"
+    r = c.post("/api/admin/targets", json=body, headers={"X-CSRF-Token": "forged"})
+    assert r.status_code == 403
+    other = login(app, "admin").headers["X-CSRF-Token"]          # a token of another session does not work
+    assert c.post("/api/admin/targets", json=body, headers={"X-CSRF-Token": other}).status_code == 403
+    assert c.post("/api/admin/targets", json=body, headers={"X-CSRF-Token": good}).status_code == 200
+    # HTML forms carry it as a field
+    r = c.post("/admin/targets", data={"indicator_id": "BAS-02", "value": "8"}, follow_redirects=False)
+    assert r.status_code == 403
+    r = c.post("/admin/targets", data={"indicator_id": "BAS-02", "value": "8", "csrf_token": good},
+               follow_redirects=False)
+    assert r.status_code == 303
+    # logout is state-changing too
+    assert c.post("/logout", follow_redirects=False).status_code == 403
+
+
+def test_login_form_needs_prelogin_token(app):
+    c = TestClient(app)
+    r = c.post("/login", data={"username": "admin", "password": PASSWORD, "csrf_token": "x"}, follow_redirects=False)
+    assert r.status_code == 403
+    page = c.get("/login")
+    token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    r = c.post("/login", data={"username": "admin", "password": PASSWORD, "csrf_token": token, "next": "/drg"},
+               follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/drg"
+    c2 = TestClient(app)
+    token = c2.get("/login").text.split('name="csrf_token" value="')[1].split('"')[0]
+    r = c2.post("/login", data={"username": "admin", "password": PASSWORD, "csrf_token": token,
+                                "next": "//evil.example"}, follow_redirects=False)
+    assert r.headers["location"] == "/"                             # no open redirect
+
+
+def test_throttle_per_user(app):
+    c = TestClient(app)
+    for _ in range(3):
+        assert c.post("/api/auth/login", json={"username": "records", "password": "bad-bad-bad"}).status_code == 401
+    r = c.post("/api/auth/login", json={"username": "records", "password": PASSWORD})
+    assert r.status_code == 429 and r.json()["error"]["code"] == "WEB-THROTTLED"
+    assert "分钟" in r.json()["error"]["zh"]
+    # other users from elsewhere are unaffected by this user's lock-out (6 per IP not yet reached: 3 + 1 below)
+    assert TestClient(app).post("/api/auth/login", json={"username": "ops", "password": PASSWORD}).status_code == 200
+    # lock-out ends when the window has passed
+    with _db(app) as s:
+        s.execute(update(LoginAttempt).where(LoginAttempt.username == "records")
+                  .values(at=dt.datetime.utcnow() - dt.timedelta(minutes=16)))
+        s.commit()
+    assert c.post("/api/auth/login", json={"username": "records", "password": PASSWORD}).status_code == 200
+
+
+def test_throttle_per_ip(app):
+    with _db(app) as s:
+        s.execute(LoginAttempt.__table__.delete())
+        s.commit()
+    c = TestClient(app)
+    for n in range(6):   # different usernames, same client address
+        assert c.post("/api/auth/login", json={"username": f"ghost{n}", "password": "x-x-x-x-x"}).status_code == 401
+    assert c.post("/api/auth/login", json={"username": "ops", "password": PASSWORD}).status_code == 429
+    with _db(app) as s:
+        s.execute(LoginAttempt.__table__.delete())
+        s.commit()
+
+
+def test_disabled_user(app):
+    c = login(app, "insurance")
+    admin = login(app, "admin")
+    assert admin.post("/api/admin/users/insurance/disable").status_code == 200
+    assert c.get("/api/drg").status_code == 401                      # existing session ends at once
+    r = TestClient(app).post("/api/auth/login", json={"username": "insurance", "password": PASSWORD})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "WEB-DISABLED"
+
+
+def test_admin_cannot_disable_self_and_non_admin_cannot_manage(app):
+    admin = login(app, "admin")
+    assert admin.post("/api/admin/users/admin/disable").status_code == 400
+    lead = login(app, "leader_a")
+    assert lead.get("/api/admin/users").status_code == 403
+    assert lead.post("/api/admin/users", json={"username": "x", "password": "12345678", "role": "admin"}
+                     ).status_code == 403
