@@ -32,5 +32,11 @@ from yunying.cli import web as web_cli  # noqa: E402
 
 web_cli.register(app)
 
+from yunying.cli import indicators as indicators_cli  # noqa: E402
+app.add_typer(indicators_cli.app, name="indicators")
+
+from yunying.cli import report as report_cli  # noqa: E402
+app.add_typer(report_cli.app, name="report")
+
 if __name__ == "__main__":  # pragma: no cover
     app()

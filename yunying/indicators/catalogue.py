@@ -267,7 +267,7 @@ def _make_indicator(e: dict, family: str, fname: str, line: int) -> Indicator:
         levels=tuple(levels) if levels else (), same_as=str(e.get("same_as", "")),
         base=str(e.get("base", "")), offset=str(e.get("offset", "yoy")), expr=str(e.get("expr", "")),
         parts=[str(p) for p in e.get("parts", []) or []], parent=str(e.get("parent", "")),
-        decimals=int(e.get("decimals", 2)), dimension=str(e.get("dimension", "")),
+        decimals=int(e["decimals"]) if e.get("decimals") is not None else (0 if str(e.get("unit", "")) in ("人次", "人", "例", "组", "项", "个") else 2), dimension=str(e.get("dimension", "")),
         file=fname, line=line)
 
 

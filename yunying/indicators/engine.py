@@ -104,6 +104,7 @@ class Plan:
     end: date
     ext_start: date
     scheme: str | None
+    folded_needs: dict[str, list[str]]   # view → needs columns counted in the main query (availability)
 
 
 def _expand(catalogue: Catalogue, ids: Iterable[str]) -> tuple[list[Indicator], dict[str, Indicator]]:
@@ -141,6 +142,18 @@ def _expand(catalogue: Catalogue, ids: Iterable[str]) -> tuple[list[Indicator], 
 
 def _measures_of(ind: Indicator) -> list[Measure]:
     return [m for m in (ind.numerator, ind.denominator) if m is not None]
+
+
+def _fast_sql(sql: str) -> str:
+    """count(*) filter (where c) → count_if(c): same value, noticeably faster in DuckDB (and COUNT_IF in Spark)."""
+    tree = sqlglot.parse_one(sql, read="duckdb")
+
+    def rw(n):
+        if isinstance(n, exp.Filter) and isinstance(n.this, exp.Count) and isinstance(n.this.this, exp.Star):
+            return exp.CountIf(this=n.expression.this.copy())
+        return n
+
+    return tree.transform(rw).sql(dialect="duckdb")
 
 
 def _period_expr(grain: str) -> str:
@@ -204,15 +217,25 @@ def compile_plan(catalogue: Catalogue, ids: Iterable[str], *, period: str, grain
             lst = measures.setdefault(m.over, [])
             if m.sql not in lst:
                 lst.append(m.sql)
+    plan_needs: dict[str, list[str]] = {}
+    for ind in needed.values():
+        for n in _needs(ind):
+            v, _, c = n.partition(".")
+            if c not in plan_needs.setdefault(v, []):
+                plan_needs[v].append(c)
     sql = {}
     for view, msql in measures.items():
         cols = _level_cols(view, level)
         sel = _key_select(cols) + [f"{_period_expr(grain)} as period_start"]
-        sel += [f"{s} as m{i}" for i, s in enumerate(msql)]
+        sel += [f"{_fast_sql(s)} as m{i}" for i, s in enumerate(msql)]
+        avail_cols = plan_needs.get(view, [])
+        sel += [f"count({c}) filter (where period_month >= date '{start.isoformat()}') as a{i}"
+                for i, c in enumerate(avail_cols)]
         sql[view] = (f"select {', '.join(sel)}\nfrom {VIEWS[view].sql_name}\n"
                      f"where {_where(view, level, ext_start, end, hospitals, scheme)}\n"
                      f"group by {', '.join(str(i + 1) for i in range(len(cols) + 1))}")
-    return Plan(req, needed, measures, sql, level, grain, start, end, ext_start, scheme)
+    return Plan(req, needed, measures, sql, level, grain, start, end, ext_start, scheme,
+                {v: plan_needs.get(v, []) for v in measures})
 
 
 # ---------------------------------------------------------------- run
@@ -236,37 +259,50 @@ def _hospitals(query: Query, hospitals: list[str] | None) -> list[tuple[str, str
 class _Results:
     values: dict[tuple[str, str], dict[tuple, float | None]]     # (view, sql) → {(key, pstart): v}
     present: dict[str, set[tuple[str, date]]]                    # view → {(unit, pstart)}
+    avail: dict[str, dict[str, bool]]                            # 'view.col' → {unit: has data}
 
 
 def _run_plan(plan: Plan, query: Query) -> _Results:
     values: dict[tuple[str, str], dict] = {}
     present: dict[str, set] = {}
+    avail: dict[str, dict[str, bool]] = {}
     nk = len(LEVEL_KEYS[plan.level])
     for view, sql in plan.sql.items():
         rows = query(sql)
         msql = plan.measures[view]
+        acols = plan.folded_needs.get(view, [])
         pres = present.setdefault(view, set())
         for i, s in enumerate(msql):
             values[(view, s)] = {}
+        for c in acols:
+            avail[f"{view}.{c}"] = {}
         for r in rows:
             key = tuple(r[:nk])
             p = _to_date(r[nk])
             pres.add((key[0], p))
             for i, s in enumerate(msql):
                 values[(view, s)][(key, p)] = _num(r[nk + 1 + i])
-    return _Results(values, present)
+            for i, c in enumerate(acols):
+                if r[nk + 1 + len(msql) + i]:
+                    avail[f"{view}.{c}"][key[0]] = True
+    return _Results(values, present, avail)
 
 
-def _availability(plan: Plan, query: Query, hospitals: list[str] | None) -> dict[str, dict[str, bool]]:
-    """need ('view.column') → {unit (hospital or region): has data in the requested period}."""
+def _availability(plan: Plan, query: Query, hospitals: list[str] | None,
+                  folded: dict[str, dict[str, bool]] | None = None) -> dict[str, dict[str, bool]]:
+    """need ('view.column') → {unit (hospital or region): has data in the requested period}.
+
+    Needs of views already scanned by the plan come from the main queries (folded); others are queried here."""
     needs_by_view: dict[str, set[str]] = {}
     for ind in plan.needed.values():
         for n in _needs(ind):
             v, _, c = n.partition(".")
+            if folded is not None and n in folded:
+                continue
             needs_by_view.setdefault(v, set()).add(c)
     unit = "coalesce(region_code, '(未设区域)')" if plan.level == "region" else "hospital_id"
     lvl = "hospital" if plan.level in ("hospital", "region") else plan.level
-    out: dict[str, dict[str, bool]] = {}
+    out: dict[str, dict[str, bool]] = dict(folded or {})
     for v, cs in needs_by_view.items():
         cs = sorted(cs)
         where = _where(v, lvl if lvl != "doctor" else "department", plan.start, plan.end, hospitals,
@@ -441,7 +477,7 @@ def compute(con=None, catalogue: Catalogue | None = None, *, family: str | None 
     scheme = scheme or _latest_scheme(query)
     plan = compile_plan(catalogue, ids, period=period, grain=grain, level=level, hospitals=hospitals, scheme=scheme)
     res = _run_plan(plan, query)
-    avail = _availability(plan, query, hospitals)
+    avail = _availability(plan, query, hospitals, res.avail)
     manual = _manual_values(query)
     ev = _Evaluator(catalogue, plan, res, manual)
     hosp = _hospitals(query, hospitals)
@@ -527,7 +563,7 @@ def _blocked_row(base: dict, label: str, unit: str, level: str, reason: str) -> 
     return row
 
 
-def _round(v, n=6):
+def _round(v, n=10):
     return None if v is None else round(v, n)
 
 
