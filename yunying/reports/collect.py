@@ -1,0 +1,388 @@
+"""Data collection: turn the items of a report spec into Values for a period, a comparison period (同期) and, for
+monthly reports, the previous month (环比).
+
+Sources, by item `source`:
+* ``indicators`` (default) — the indicator engine (yunying.indicators.compute): value, numerator or denominator of
+  a catalogue indicator, its target and status, or its not-computable reason. When the engine or its catalogue
+  cannot be loaded, a small set of core figures comes from the reports' own SQL (yunying.reports.fallback) and the
+  report says so in its warnings.
+* ``drg`` — yunying.economics drg_metrics (CMI, DRG组数, 入组率, 低风险组死亡率) and ``drg_pay`` (盈亏 from the
+  latest payment simulation run, econ_case_payment).
+* ``qc`` — qc_record of the latest QC run (甲级率, 平均得分).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from yunying.reports import fallback
+from yunying.reports.model import Value
+
+UP = {"up", "逐步提高"}
+DOWN = {"down", "逐步降低"}
+
+
+# ---------------------------------------------------------------- periods
+
+def add_months(d: date, n: int) -> date:
+    m = d.year * 12 + d.month - 1 + n
+    return date(m // 12, m % 12 + 1, 1)
+
+
+@dataclass(frozen=True)
+class Periods:
+    grain: str              # year / month
+    cur: str
+    yoy: str
+    mom: str | None
+
+    @staticmethod
+    def year(y: int) -> "Periods":
+        return Periods("year", str(y), str(y - 1), None)
+
+    @staticmethod
+    def month(text: str) -> "Periods":
+        y, m = (int(x) for x in text.split("-"))
+        d = date(y, m, 1)
+        p = add_months(d, -1)
+        return Periods("month", f"{y}-{m:02d}", f"{y - 1}-{m:02d}", f"{p.year}-{p.month:02d}")
+
+    def all(self) -> list[str]:
+        return [p for p in (self.cur, self.yoy, self.mom) if p]
+
+
+def period_bounds(p: str) -> tuple[date, date]:
+    if "-" in p:
+        y, m = (int(x) for x in p.split("-"))
+        s = date(y, m, 1)
+        return s, add_months(s, 1)
+    return date(int(p), 1, 1), date(int(p) + 1, 1, 1)
+
+
+# ---------------------------------------------------------------- context
+
+@dataclass
+class Context:
+    con: object
+    hospital_id: str
+    periods: Periods
+    level: str = "hospital"          # hospital / department
+    dept: str | None = None
+    source: str = "auto"             # auto / indicators / sql
+    warnings: list[str] = field(default_factory=list)
+    used: dict = field(default_factory=dict)       # source name → description (report.sources)
+    _engine_rows: dict = field(default_factory=dict)
+    _catalogue: object = None
+    _engine_error: str | None = None
+
+    def q(self, sql: str, params: list | None = None) -> list[tuple]:
+        return self.con.execute(sql, params or []).fetchall()
+
+    def has_table(self, name: str) -> bool:
+        rows = self.q("select count(*) from information_schema.tables where table_name = ?", [name])
+        return bool(rows and rows[0][0])
+
+
+def pick_hospital(con, hospital_id: str | None = None) -> tuple[str, str]:
+    rows = con.execute("select hospital_id, hospital_name from hospital order by hospital_id").fetchall()
+    if hospital_id:
+        for h, n in rows:
+            if h == hospital_id:
+                return h, n or h
+        return hospital_id, hospital_id
+    if rows:
+        return rows[0][0], rows[0][1] or rows[0][0]
+    rows = con.execute("select distinct hospital_id from discharge order by 1 limit 1").fetchall()
+    if rows:
+        return rows[0][0], rows[0][0]
+    return "", "本院"
+
+
+def dept_names(con, hospital_id: str) -> dict[str, str]:
+    rows = con.execute("select dept_code, dept_name from department where hospital_id = ?", [hospital_id]).fetchall()
+    return {r[0]: r[1] for r in rows}
+
+
+# ---------------------------------------------------------------- indicator engine
+
+def _catalogue(ctx: Context):
+    if ctx._catalogue is None and ctx._engine_error is None:
+        if ctx.source == "sql":
+            ctx._engine_error = "报告参数指定使用报告自带 SQL / own SQL requested"
+        else:
+            try:
+                from yunying.indicators import load_catalogue
+                ctx._catalogue = load_catalogue()
+            except Exception as exc:  # noqa: BLE001 — engine absent or catalogue broken: fall back, say so
+                ctx._engine_error = str(exc).splitlines()[0][:200]
+                if ctx.source == "indicators":
+                    raise
+    return ctx._catalogue
+
+
+def engine_rows(ctx: Context, ids: list[str], period: str, level: str) -> dict[tuple[str, str], dict] | None:
+    """(indicator id, dept_code) → engine row for one period; None when the engine is unavailable."""
+    cat = _catalogue(ctx)
+    if cat is None:
+        return None
+    key = (tuple(sorted(ids)), period, level)
+    if key not in ctx._engine_rows:
+        from yunying.indicators import compute
+        known = [i for i in ids if i in cat.indicators]
+        rows = []
+        if known:
+            try:
+                rows = compute(ctx.con, cat, ids=known, period=period, grain=ctx.periods.grain, level=level,
+                               hospitals=[ctx.hospital_id] if ctx.hospital_id else None)
+            except Exception as exc:  # noqa: BLE001
+                if ctx.source == "indicators":
+                    raise
+                ctx._engine_error = f"指标引擎计算失败：{str(exc).splitlines()[0][:200]}"
+                return None
+        ctx._engine_rows[key] = {(r["indicator_id"], r.get("dept_code") or ""): r for r in rows
+                                 if not ctx.hospital_id or r["hospital_id"] == ctx.hospital_id}
+        ctx.used["indicators"] = f"指标引擎 yunying.indicators（目录版本 {getattr(cat, 'version', '')}）"
+    return ctx._engine_rows[key]
+
+
+def _direction(item: dict, row: dict | None) -> str:
+    d = item.get("direction")
+    if d:
+        return d
+    if row and row.get("direction"):
+        return "up" if row["direction"] in UP else "down" if row["direction"] in DOWN else "monitor"
+    return "monitor"
+
+
+def _new_value(item: dict, ctx: Context, dept: str = "") -> Value:
+    return Value(key=item["key"], indicator_id=item.get("indicator", item["key"]), label=item.get("label", item["key"]),
+                 period=ctx.periods.cur, unit=item.get("unit", ""), decimals=item.get("decimals"),
+                 change_kind=item.get("change"), tolerance=item.get("tolerance"),
+                 direction=item.get("direction", "monitor"), part=item.get("part", "value"),
+                 missing_zh=item.get("missing_zh", ""), yoy_period=ctx.periods.yoy,
+                 mom_period=ctx.periods.mom or "", dept_code=dept)
+
+
+def _pick(row: dict | None, part: str) -> float | None:
+    if row is None:
+        return None
+    v = row.get(part)
+    if v is None or v != v:          # None or NaN
+        return None
+    return float(v)
+
+
+def indicator_values(ctx: Context, items: list[dict], level: str | None = None,
+                     depts: list[str] | None = None) -> dict:
+    """Values of engine-sourced items. Hospital level: {key: Value}; department level: {(key, dept): Value}."""
+    level = level or ctx.level
+    ids = sorted({i["indicator"] for i in items})
+    per = {p: engine_rows(ctx, ids, p, level) for p in ctx.periods.all()}
+    use_sql = any(r is None for r in per.values())
+    if use_sql:
+        msg = (f"指标引擎不可用（{ctx._engine_error}），核心指标改用报告自带 SQL 计算（见 docs/reports.md）"
+               if ctx._engine_error else "核心指标使用报告自带 SQL 计算")
+        if msg not in ctx.warnings:
+            ctx.warnings.append(msg)
+        ctx.used["sql"] = "报告自带 SQL（yunying/reports/fallback.py）"
+        per = {p: fallback.rows(ctx, ids, p, level) for p in ctx.periods.all()}
+    out: dict = {}
+    want_depts = depts if depts is not None else ([ctx.dept] if level == "department" and ctx.dept else None)
+    for item in items:
+        for d in (want_depts if level == "department" else [""]):
+            v = _new_value(item, ctx, d)
+            part = v.part
+            cur = per[ctx.periods.cur].get((item["indicator"], d))
+            v.source = "sql" if use_sql else "indicators"
+            v.direction = _direction(item, cur)
+            if cur is None:
+                v.reason = "无数据（指标目录中无此指标或本期无记录）" if not use_sql else "报告自带 SQL 不含此指标"
+            else:
+                v.value = _pick(cur, part)
+                if v.value is not None and item.get("scale"):
+                    v.value *= item["scale"]
+                v.numerator, v.denominator = _pick(cur, "numerator"), _pick(cur, "denominator")
+                v.reason = (cur.get("reason") or "") if v.value is None else ""
+                if part == "value":
+                    v.target, v.status = cur.get("target") or "", (cur.get("status") or "").replace("不可计算", "")
+            for attr, p in (("yoy_value", ctx.periods.yoy), ("mom_value", ctx.periods.mom)):
+                if not p:
+                    continue
+                r = per[p].get((item["indicator"], d))
+                pv = _pick(r, part)
+                if pv is not None and item.get("scale"):
+                    pv *= item["scale"]
+                setattr(v, attr, pv)
+            if v.value is None and v.numerator is None and not v.reason:
+                v.reason = "无数据"
+            out[(item["key"], d) if depts is not None else item["key"]] = v
+    return out
+
+
+# ---------------------------------------------------------------- DRG (economics)
+
+def _drg_rows(ctx: Context, period: str, level: str) -> tuple[dict[str, dict], str]:
+    """dept_code ('' = hospital) → drg_metrics row; reason when none."""
+    if not ctx.has_table("drg_result") or not ctx.q("select 1 from drg_result limit 1"):
+        return {}, "尚未进行 DRG 分组（yunying drg group），DRG 指标无法统计"
+    try:
+        from yunying.economics.metrics import metrics
+        scheme = ctx.q("select scheme from drg_result group by scheme order by max(grouped_at) desc limit 1")[0][0]
+        rows = metrics(ctx.con, period, level="department" if level == "department" else "hospital", scheme=scheme)
+    except Exception as exc:  # noqa: BLE001 — economics views unavailable (read-only warehouse without views …)
+        return {}, f"DRG 评价指标无法读取：{str(exc).splitlines()[0][:160]}"
+    ctx.used["drg"] = f"DRG 评价 yunying.economics drg_metrics（方案 {scheme}）"
+    return {(r.get("dept_code") or ""): r for r in rows
+            if not ctx.hospital_id or r["hospital_id"] == ctx.hospital_id}, ""
+
+
+def _pay_rows(ctx: Context, period: str, level: str) -> tuple[dict[str, tuple], str]:
+    if not ctx.has_table("econ_case_payment") or not ctx.has_table("econ_run"):
+        return {}, "尚未进行 DRG 支付测算（yunying drg pay），盈亏无法计算"
+    runs = ctx.q("select run_id, kind, scheme from econ_run where kind like 'drg%' order by created_at desc limit 1")
+    if not runs:
+        return {}, "尚未进行 DRG 支付测算（yunying drg pay），盈亏无法计算"
+    s, e = period_bounds(period)
+    rows = ctx.q("""select coalesce(dept_code, ''), sum(margin_charges), count(*),
+                           count(*) filter (where margin_charges < 0)
+                    from econ_case_payment where run_id = ? and hospital_id = ?
+                      and discharge_month >= ? and discharge_month < ? group by rollup(1)""",
+                 [runs[0][0], ctx.hospital_id, s, e])
+    ctx.used["drg_pay"] = f"DRG 支付测算 econ_case_payment（运行 {runs[0][0]}，{runs[0][1]}）"
+    out = {}
+    for d, m, n, neg in rows:
+        out["" if d is None else (d or "")] = (m, n, neg)
+        if d is None:
+            out[""] = (m, n, neg)
+    return out, ""
+
+
+def drg_values(ctx: Context, items: list[dict]) -> dict[str, Value]:
+    out = {}
+    per, reasons = {}, {}
+    pay, pay_reason = {}, {}
+    for p in ctx.periods.all():
+        if any(i.get("source") == "drg" for i in items):
+            per[p], reasons[p] = _drg_rows(ctx, p, ctx.level)
+        if any(i.get("source") == "drg_pay" for i in items):
+            pay[p], pay_reason[p] = _pay_rows(ctx, p, ctx.level)
+    d = ctx.dept or ""
+    for item in items:
+        v = _new_value(item, ctx, d)
+        v.source = item["source"]
+        scale = item.get("scale", 1)
+
+        def get(p):
+            if item["source"] == "drg_pay":
+                r = pay.get(p, {}).get(d)
+                if r is None or r[0] is None:
+                    return None
+                return {"margin": r[0], "cases": r[1], "loss_cases": r[2]}.get(item.get("metric", "margin"))
+            r = per.get(p, {}).get(d)
+            return None if r is None else r.get(item["metric"])
+
+        cur = get(ctx.periods.cur)
+        v.value = None if cur is None else float(cur) * scale
+        yv = get(ctx.periods.yoy)
+        v.yoy_value = None if yv is None else float(yv) * scale
+        if ctx.periods.mom:
+            mv = get(ctx.periods.mom)
+            v.mom_value = None if mv is None else float(mv) * scale
+        if v.value is None:
+            if item["source"] == "drg_pay":
+                v.reason = pay_reason.get(ctx.periods.cur) or "本期无支付测算结果"
+            else:
+                v.reason = reasons.get(ctx.periods.cur) or "本期无 DRG 分组结果"
+                r = per.get(ctx.periods.cur, {}).get(d)
+                if item["metric"] == "cmi" and r is not None and (r.get("grouped_without_weight") or 0) > 0:
+                    v.reason = "DRG 权重尚未导入，CMI 无法计算"
+            if reasons.get(ctx.periods.cur) and not item.get("keep_missing"):
+                v.missing_zh = reasons[ctx.periods.cur] if "分组" in reasons[ctx.periods.cur] else v.missing_zh
+        else:
+            r = per.get(ctx.periods.cur, {}).get(d)
+            if r is not None:
+                v.numerator = r.get("low_risk_deaths") if item["metric"] == "low_risk_mortality" else None
+                v.denominator = r.get("low_risk_cases") if item["metric"] == "low_risk_mortality" else None
+        out[item["key"]] = v
+    return out
+
+
+# ---------------------------------------------------------------- QC
+
+def qc_period_rows(ctx: Context, period: str) -> dict[str, dict]:
+    """dept_code ('' = whole hospital) → {n, grade_a_rate, pass_rate, avg_score} from qc_record."""
+    if not ctx.has_table("qc_record"):
+        return {}
+    s, e = period_bounds(period)
+    rows = ctx.q("""select discharge_dept_code, count(*), 100.0 * count(*) filter (where grade = '甲') / count(*),
+                           100.0 * count(*) filter (where passed) / count(*), avg(score)
+                    from qc_record where hospital_id = ? and discharge_month >= ? and discharge_month < ?
+                    group by rollup(discharge_dept_code)""", [ctx.hospital_id, s, e])
+    out = {}
+    for d, n, a, p, sc in rows:
+        key = "" if d is None else d
+        if (d is None and "" in out) or not n:
+            continue
+        out[key] = {"n": n, "grade_a_rate": a, "pass_rate": p, "avg_score": None if sc is None else float(sc)}
+    return out
+
+
+def qc_values(ctx: Context, items: list[dict]) -> dict[str, Value]:
+    per = {p: qc_period_rows(ctx, p) for p in ctx.periods.all()}
+    if any(per.values()):
+        ctx.used["qc"] = "病案首页质控 qc_record（最近一次 yunying qc run）"
+    d = ctx.dept or ""
+    out = {}
+    for item in items:
+        v = _new_value(item, ctx, d)
+        v.source = "qc"
+        r = per[ctx.periods.cur].get(d)
+        v.value = None if r is None or r[item["metric"]] is None else float(r[item["metric"]])
+        if r is not None:
+            v.denominator = r["n"]
+        y = per[ctx.periods.yoy].get(d)
+        v.yoy_value = None if y is None or y[item["metric"]] is None else float(y[item["metric"]])
+        if ctx.periods.mom:
+            m = per[ctx.periods.mom].get(d)
+            v.mom_value = None if m is None or m[item["metric"]] is None else float(m[item["metric"]])
+        if v.value is None:
+            v.reason = "本期无质控结果" if ctx.has_table("qc_record") else "病案首页质控尚未运行"
+        out[item["key"]] = v
+    return out
+
+
+def top_defects(ctx: Context, period: str, limit: int = 10) -> list[dict]:
+    """Most frequent QC defects (records affected) in the period (department edition: that department)."""
+    if not ctx.has_table("qc_finding") or not ctx.has_table("qc_record"):
+        return []
+    s, e = period_bounds(period)
+    dept_cond, args = ("and r.discharge_dept_code = ?", [ctx.dept]) if ctx.dept else ("", [])
+    rows = ctx.q(f"""
+        select f.rule_id, any_value(f.severity), any_value(f.field), count(distinct (f.mrn, f.admission_no)) as n,
+               count(*), any_value(f.message_zh), t.total
+        from qc_finding f join qc_record r using (hospital_id, mrn, admission_no)
+        cross join (select count(*) as total from qc_record r where hospital_id = ? and discharge_month >= ?
+                    and discharge_month < ? {dept_cond}) t
+        where r.hospital_id = ? and r.discharge_month >= ? and r.discharge_month < ? {dept_cond}
+        group by f.rule_id, t.total order by n desc, f.rule_id limit {int(limit)}""",
+                 [ctx.hospital_id, s, e, *args, ctx.hospital_id, s, e, *args])
+    return [{"rule_id": r[0], "severity": r[1], "field": r[2], "records": r[3], "findings": r[4],
+             "example": r[5], "total_records": r[6], "rate": (100.0 * r[3] / r[6]) if r[6] else None}
+            for r in rows]
+
+
+# ---------------------------------------------------------------- all items of a section
+
+def section_values(ctx: Context, items: list[dict]) -> dict[str, Value]:
+    eng = [i for i in items if i.get("source", "indicators") == "indicators"]
+    drg = [i for i in items if i.get("source") in ("drg", "drg_pay")]
+    qc = [i for i in items if i.get("source") == "qc"]
+    out: dict[str, Value] = {}
+    if eng:
+        out.update(indicator_values(ctx, eng))
+    if drg:
+        out.update(drg_values(ctx, drg))
+    if qc:
+        out.update(qc_values(ctx, qc))
+    return {i["key"]: out[i["key"]] for i in items}
