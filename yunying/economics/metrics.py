@@ -37,12 +37,12 @@ def metrics(con: duckdb.DuckDBPyConnection, period: str, level: str = "hospital"
     if len(period) == 7:
         cond, args = "period_type = 'month' and period = ?", [period]
     elif by_month:
-        cond, args = "period_type = 'month' and year = ?", [int(period)]
+        cond, args = "period_type = 'month'", []
     else:
-        cond, args = "period_type = 'year' and period = ?", [period]
-    cur = con.execute(f"select {', '.join(COLUMNS)} from drg_metrics where scheme = ? and level = ? and {cond} "
+        cond, args = "period_type = 'year'", []
+    cur = con.execute(f"select {', '.join(COLUMNS)} from drg_metrics_for(?, ?) where level = ? and {cond} "
                       f"order by hospital_id, period, dept_code nulls first, doctor_group nulls first",
-                      [scheme, level] + args)
+                      [scheme, int(period[:4]), level] + args)
     return [dict(zip(COLUMNS, r)) for r in cur.fetchall()]
 
 

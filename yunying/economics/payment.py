@@ -66,6 +66,11 @@ def _weight_set(con, scheme: str, year: int | None, weight_year: int | None):
     return sets[-1]
 
 
+def _lit(text: str) -> str:
+    """A SQL string literal (temp views cannot take prepared parameters)."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
 def _used(args: dict, sql: str) -> dict:
     """Only the named parameters the SQL mentions (DuckDB refuses unused ones)."""
     return {k: v for k, v in args.items() if re.search(rf"\${k}\b", sql)}
@@ -97,13 +102,16 @@ def simulate(con: duckdb.DuckDBPyConnection, scheme: str, *, method: str | None 
     wyear, whash, wmean, wsource = _weight_set(con, scheme, year, weight_year)
     year_filter = "and year(d.discharge_time) = $year" if year is not None else ""
     args = {"scheme": scheme} | ({"year": year} if year is not None else {})
-    cases = con.sql(CASES_SQL.format(year_filter=year_filter), params=args).to_arrow_table()
-    if cases.num_rows == 0:
+    # the run's cases as a temp view (no materialisation; DuckDB runs the join inside the insert)
+    con.execute("create or replace temp view _pay_cases as " + CASES_SQL.format(year_filter=year_filter).replace(
+        "$scheme", _lit(scheme)).replace("$year", str(int(year)) if year is not None else "null"))
+    n_cases = con.execute("select count(*) from _pay_cases").fetchall()[0][0]
+    if n_cases == 0:
         raise EconomicsError(f"ECON-NODATA 方案 {scheme!r}{f' {year} 年' if year else ''} 没有分组结果，请先执行 "
                              f"yunying drg run / no grouped cases")
     weights = con.execute("select drg, rw, avg_cost, high_cut, low_cut, stable from econ_weight "
                           "where scheme = ? and year = ?", [scheme, wyear]).fetchall()
-    combos = {(a, b) for a, b in zip(cases["payment_category"].to_pylist(), cases["hospital_level"].to_pylist())}
+    combos = con.execute("select distinct payment_category, hospital_level from _pay_cases").fetchall()
     ppr = float(p["points_per_rw"])
     cbar = p.get("overall_mean_cost") or wmean
     # ---- per-combination parameters and per-(combination, DRG) group parameters --------------------------
@@ -144,7 +152,6 @@ def simulate(con: duckdb.DuckDBPyConnection, scheme: str, *, method: str | None 
     gp_t = pa.Table.from_pylist(gp_rows, schema=pa.schema([
         ("cid", pa.int32()), ("drg", pa.string()), ("rw", pa.float64()), ("avg_cost", pa.float64()),
         ("high_cut", pa.float64()), ("low_cut", pa.float64()), ("stable", pa.bool_())]))
-    con.register("_pay_cases", cases)
     con.register("_pay_combo", combo_t)
     con.register("_pay_gp", gp_t)
     try:
@@ -168,7 +175,7 @@ def simulate(con: duckdb.DuckDBPyConnection, scheme: str, *, method: str | None 
             raise EconomicsError("ECON-PARAM 点数法需要权重表的 avg_cost 或参数 overall_mean_cost（全部病例例均费用）"
                                  " / points method needs avg_cost in the weights or overall_mean_cost")
         sql = f"""
-        create or replace temp table _pay_out as
+        create or replace temp view _pay_out as
         with j as (
           select c.*, k.*, g.rw, g.high_cut, g.low_cut, g.stable,
                  {ratio_ref if p['method'] == 'points' else f'g.rw * coalesce({m_expr}, 0) * k.coef'} as ref_cost
@@ -211,7 +218,9 @@ def simulate(con: duckdb.DuckDBPyConnection, scheme: str, *, method: str | None 
         )
         select * from amt
         """
-        con.execute(sql, _used({"money": money, "cbar": cbar, "cbar_any": cbar or 1.0}, sql))
+        for k, v in (("$cbar_any", cbar or 1.0), ("$cbar", cbar), ("$money", money)):
+            sql = sql.replace(k, "null" if v is None else f"cast({float(v)!r} as double)")
+        con.execute(sql)
         if p["budget"] is not None and p["method"] == "points":
             tu = con.execute("select sum(units) from _pay_out").fetchall()[0][0]
             if not tu:
@@ -275,9 +284,10 @@ def simulate(con: duckdb.DuckDBPyConnection, scheme: str, *, method: str | None 
             con.execute("rollback")
             raise
     finally:
-        for t in ("_pay_cases", "_pay_combo", "_pay_gp"):
+        con.execute("drop view if exists _pay_out")
+        con.execute("drop view if exists _pay_cases")
+        for t in ("_pay_combo", "_pay_gp"):
             con.unregister(t)
-        con.execute("drop table if exists _pay_out")
     return PayResult(run_id, summary)
 
 

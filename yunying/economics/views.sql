@@ -105,7 +105,7 @@ left join drg_benchmark_stats bs on bs.kind = bc.kind and bs.scheme = b.scheme a
       and bs.drg = b.drg and b.grouped;
 
 -- DRG evaluation metrics by hospital / department / doctor group × year / month (spec §1.1)
-create or replace view drg_metrics as
+create or replace macro drg_metrics_for(p_scheme, p_year) as table
 select scheme,
        case when grouping(doctor_group) = 0 then 'doctor_group'
             when grouping(dept_code) = 0 then 'department' else 'hospital' end as level,
@@ -135,9 +135,10 @@ select scheme,
        count(*) filter (where grouped and risk_level = 2 and died) as midlow_risk_deaths,
        count(*) filter (where grouped and risk_level = 2 and died)
          / nullif(count(*) filter (where grouped and risk_level = 2), 0) as midlow_risk_mortality,
-       string_agg(distinct benchmark_source, '; ') as benchmark_source,
-       string_agg(distinct weight_source, '; ') as weight_source
+       min(benchmark_source) as benchmark_source,      -- one source per (scheme, year): every set holds year
+       min(weight_source) as weight_source
 from drg_metric_case
+where (p_scheme is null or scheme = p_scheme) and (p_year is null or year = p_year)
 group by grouping sets (
   (scheme, hospital_id, year),
   (scheme, hospital_id, year, month),
@@ -146,3 +147,6 @@ group by grouping sets (
   (scheme, hospital_id, year, dept_code, doctor_group),
   (scheme, hospital_id, year, month, dept_code, doctor_group)
 );
+
+-- the same for every scheme and year (what the indicator engine reads)
+create or replace view drg_metrics as select * from drg_metrics_for(null, null);

@@ -91,9 +91,10 @@ create table if not exists econ_case_payment (
   case_cost DOUBLE,                 -- from cost accounting when table cost_case exists (hook), else null
   margin_cost DOUBLE,               -- expected_payment − case_cost (成本口径盈亏)
   special_review BOOLEAN,           -- 特病单议 candidate
-  flags VARCHAR,                    -- ';'-separated reasons
-  primary key (run_id, hospital_id, mrn, admission_no)
+  flags VARCHAR                     -- ';'-separated reasons
 );
+-- key (run_id, hospital_id, mrn, admission_no) is kept by the engine (a run deletes its rows before writing);
+-- no index, which would slow million-row writes (same choice as the importer, docs/architecture.md)
 
 -- DIP catalogues (按病种分值付费目录), one row per catalogue row, as imported
 create table if not exists econ_dip_catalogue (
