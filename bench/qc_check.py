@@ -1,0 +1,97 @@
+"""Benchmark: record quality control (issue 5) — N records checked against the full rule set with `qc run`.
+
+    .venv/bin/python bench/qc_check.py --records 1000000
+
+Generates N synthetic 首页 once (bench/out/qc-<N>/discharge_2022.csv, GB18030 national layout), imports them once
+into a cached DuckDB file (bench/out/qc-<N>.duckdb), loads the demo dictionaries, then times `run_qc` (the same
+code as `yunying qc run`: compile, materialise sources, all rule kinds, scoring, rule status) --repeat times.
+Prints machine info, records/s and peak memory (RSS of this process). Target: >= 100,000 records/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def machine() -> str:
+    import duckdb
+
+    cpu = "?"
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (f"{os.cpu_count()} CPU ({cpu}), {platform.system()} {platform.release()}, Python "
+            f"{platform.python_version()}, DuckDB {duckdb.__version__}, load avg {load:.1f}")
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--records", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    args = ap.parse_args()
+
+    from yunying.ingest.engine import import_files
+    from yunying.qc.dictionary import import_demo_dictionaries
+    from yunying.qc.engine import run_qc
+    from yunying.qc.loader import load_catalogue
+    from yunying.synth.generator import generate_discharges
+    from yunying.warehouse.db import connect
+
+    n = args.records
+    data_dir = args.out / f"qc-{n}"
+    db = args.out / f"qc-{n}.duckdb"
+    print("machine:", machine())
+    csv = data_dir / "discharge_2022.csv"
+    if not csv.exists():
+        t = time.perf_counter()
+        csv = generate_discharges(n=n, out=data_dir, seed=7)
+        print(f"generated {n:,} records in {time.perf_counter() - t:.1f} s -> {csv}")
+    if not db.exists():
+        t = time.perf_counter()
+        con = connect(db)
+        s = import_files(con, "discharge", [csv], reject_dir=args.out / "rejects")
+        con.close()
+        print(f"imported once in {time.perf_counter() - t:.1f} s: {s.totals()}")
+    con = connect(db, threads=args.threads)
+    import_demo_dictionaries(con)
+    cat = load_catalogue(use_env=False)
+    n_rec = con.execute("select count(*) from discharge").fetchall()[0][0]
+    n_dx = con.execute("select count(*) from discharge_diagnosis").fetchall()[0][0]
+    n_px = con.execute("select count(*) from discharge_procedure").fetchall()[0][0]
+    print(f"warehouse: {n_rec:,} records, {n_dx:,} diagnosis rows, {n_px:,} procedure rows; "
+          f"{len(cat.enabled())} enabled rule entries (catalogue {cat.hash})")
+    best = None
+    for i in range(args.repeat):
+        t = time.perf_counter()
+        s = run_qc(con, cat)
+        sec = time.perf_counter() - t
+        best = sec if best is None else min(best, sec)
+        c = s.counts()
+        print(f"run {i + 1}: {sec:.2f} s = {n_rec / sec:,.0f} records/s; findings {s.n_findings:,}; "
+              f"avg score {s.avg_score:.2f}; grades {s.by_grade}; rules {c}")
+    print(f"best: {best:.2f} s = {n_rec / best:,.0f} records/s (target 100,000); peak RSS {peak_rss_mb():,.0f} MB")
+    con.close()
+
+
+if __name__ == "__main__":
+    main()
