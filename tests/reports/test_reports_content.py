@@ -1,0 +1,151 @@
+"""Report sentences on the literal warehouse of conftest.py (figures worked by hand there)."""
+
+from __future__ import annotations
+
+import pytest
+
+from yunying.reports import build_annual, build_monthly
+from yunying.warehouse.db import connect
+
+from conftest import build_literal  # noqa: E402  (tests/reports/conftest.py)
+
+
+def _para(report, key, needle):
+    for p in report.section(key).paragraphs:
+        if needle in p.text:
+            return p
+    raise AssertionError(f"no paragraph with {needle!r} in {key}:\n" + "\n".join(
+        p.text for p in report.section(key).paragraphs))
+
+
+@pytest.mark.parametrize("source", ["auto", "sql"])
+def test_annual_sentences(con, source):
+    r = build_annual(con, 2022, source=source)
+    text = r.text()
+    # workload: counts with units, relative change in %
+    assert "2022年全年完成门急诊9人次、住院（出院）5人次、手术2台次。" in text
+    assert "门急诊9人次，同比增长50.00%，其中门诊7人次、急诊2人次。" in text
+    assert "出院5人次，同比增长25.00%。" in text
+    assert "手术2台次，同比增长100.00%；其中三、四级手术1台次，占50.00%，较同期下降50.00个百分点。" in text
+    # efficiency: 天 with absolute change; direction word 下降
+    p = _para(r, "efficiency", "平均住院日")
+    assert p.text.startswith("平均住院日7.20天，较同期下降0.55天")
+    alos = [v for v in p.values if v.indicator_id == "OP-08"][0]
+    assert (alos.value, alos.yoy_value, alos.period, alos.yoy_period) == (pytest.approx(7.2), pytest.approx(7.75),
+                                                                            "2022", "2021")
+    # quality: rate difference in 百分点
+    assert "住院患者死亡率为20.00%，较同期增长20.00个百分点" in text
+    # revenue: 药占比 23.00% vs 24.00% → 下降1.00个百分点; 门诊收入占比 30% vs 30% → 持平
+    assert "药占比为23.00%，较同期下降1.00个百分点" in text
+    assert "门诊收入占比为30.00%，与同期持平" in text
+    assert "住院次均费用为10000.00元，较同期增长25.00%" in text
+
+
+def test_annual_missing_sections_say_so(con):
+    r = build_annual(con, 2022)
+    text = r.text()
+    assert "病房动态（床日）数据未导入，病床使用率无法计算" in text        # no ward_month rows
+    assert "尚未进行 DRG 分组" in text                                 # no drg_result
+    assert "病案首页质控尚未运行" in text                               # no qc_record
+    assert "病床使用率为0" not in text and "CMI为0" not in text
+
+
+def test_missing_outpatient_and_finance(tmp_path):
+    p = tmp_path / "bare.duckdb"
+    build_literal(p, outpatient=False, finance=False)
+    c = connect(p)
+    try:
+        r = build_annual(c, 2022)
+        m = build_monthly(c, "2022-06")
+    finally:
+        c.close()
+    text = r.text()
+    assert "门急诊数据未导入，门急诊人次无法统计" in text
+    assert "财务数据未导入，药占比无法计算" in text or "财务（收入）数据未导入" in text
+    assert "门急诊0人次" not in text and "门急诊人次0" not in text
+    assert "完成住院（出院）5人次、手术2台次" in text                      # the rest still stated
+    assert "门急诊数据未导入" in m.text()
+
+
+def test_provenance_keeps_ids_periods_values(con):
+    r = build_annual(con, 2022)
+    prov = r.provenance
+    assert prov, "every sentence with a figure has provenance"
+    ids = {v.indicator_id for p in prov for v in p.values}
+    assert {"OP-01", "OP-02", "OP-08", "OP-03", "OP-13"} <= ids
+    for p in prov:
+        for v in p.values:
+            assert v.period == "2022" and v.yoy_period == "2021"
+    d = [p for p in prov if p.sentence.startswith("出院5人次")][0]
+    assert [(v.indicator_id, v.value, v.yoy_value) for v in d.values] == [("OP-02", 5.0, 4.0)]
+
+
+def test_cmi_without_weights_says_so(tmp_path):
+    p = tmp_path / "drg.duckdb"
+    build_literal(p)
+    c = connect(p)
+    try:
+        # grouped, but no weights imported: CMI must not print as 0
+        c.execute("""insert into drg_result (hospital_id, mrn, admission_no, scheme, scheme_hash, status, mdc, adrg,
+                     drg) select hospital_id, mrn, admission_no, 'demo', 'x', 'SUCCESS', 'MDCG',
+                     case when discharge_dept_code = 'A' then 'ES2' else 'GD2' end,
+                     case when discharge_dept_code = 'A' then 'ES21' else 'GD23' end from discharge""")
+        r = build_annual(c, 2022)
+    finally:
+        c.close()
+    text = r.text()
+    assert "全年入组病例覆盖2个DRG组" in text                              # ES21, GD23
+    assert "DRG 权重尚未导入，CMI 无法计算" in text
+
+
+def test_monthly_hospital_edition(con):
+    m = build_monthly(con, "2022-06")
+    text = m.text()
+    assert "6月全院出院5人次，同比增长25.00%" in text
+    assert "平均住院日7.20天，较同期下降0.55天" in text
+    assert "药占比23.00%，较同期下降1.00个百分点" in text
+    assert [s.key for s in m.sections] == ["indicators", "departments", "qc", "drg", "issues"]
+    v = [v for p in m.provenance for v in p.values if v.indicator_id == "OP-02"][0]
+    assert (v.period, v.yoy_period, v.mom_period) == ("2022-06", "2021-06", "2022-05")
+
+
+def test_monthly_department_edition_only_that_department(con):
+    m = build_monthly(con, "2022-06", dept="B")
+    text = m.text()
+    assert m.dept_name == "外科" and "外科" in m.title
+    assert "6月外科出院2人次，同比持平" in text                           # B: 2 vs 2
+    assert "平均住院日6.00天，较同期下降1.00天" in text                  # (6+6)/2 vs (6+8)/2
+    assert "内科" not in text
+    assert "departments" not in [s.key for s in m.sections]
+    for p in m.provenance:
+        for v in p.values:
+            assert v.dept_code == "B", (p.sentence, v)
+
+
+def test_monthly_qc_defects(tmp_path):
+    p = tmp_path / "qc.duckdb"
+    build_literal(p)
+    c = connect(p)
+    try:
+        # 5 records of 2022-06 checked: grades 甲 甲 甲 乙 丙 → 甲级率 3/5 = 60.00%; C015 on 2 records (40.00%)
+        for i, g in enumerate(["甲", "甲", "甲", "乙", "丙"]):
+            c.execute("""insert into qc_record (run_id, hospital_id, mrn, admission_no, discharge_month,
+                         discharge_dept_code, score, grade, passed, excellent, complete, n_error, n_warning, n_info,
+                         pdx_defect, ppx_defect) values ('r1', 'H1', ?, 1, date '2022-06-01', ?, ?, ?, ?, false,
+                         true, 0, 0, 0, false, false)""", [f"22{i}", "A" if i < 3 else "B", 95 - 10 * i, g, g != "丙"])
+        for mrn in ("220", "223"):
+            c.execute("""insert into qc_finding (run_id, hospital_id, mrn, admission_no, rule_id, severity, field,
+                         message_zh) values ('r1', 'H1', ?, 1, 'C015', 'E', 'ext_cause_code', '【损伤中毒外因】未填写')""",
+                      [mrn])
+        m = build_monthly(c, "2022-06")
+        mb = build_monthly(c, "2022-06", dept="B")
+    finally:
+        c.close()
+    text = m.text()
+    assert "病案首页甲级率为60.00%" in text
+    assert "C015【ext_cause_code】：涉及病案2份（占40.00%）" in text
+    assert "病案首页缺陷“C015【ext_cause_code】”涉及病案2份" in m.section("issues").paragraphs[0].text
+    # department B: records 223, 224 (grades 乙, 丙) → 甲级率 0.00%; C015 on 1 of 2 records (50.00%)
+    tb = mb.text()
+    assert "病案首页甲级率为0.00%" in tb
+    assert "涉及病案1份（占50.00%）" in tb

@@ -1,0 +1,47 @@
+"""Number formatting rules (yunying/reports/fmt.py), hand-worked."""
+
+from yunying.reports import fmt
+
+
+def test_values_with_units_and_precision():
+    assert fmt.with_unit(26959, "人次") == "26959人次"          # counts: no decimals, no thousands separator
+    assert fmt.with_unit(8.166, "天") == "8.17天"               # 天: 2 decimals, half up
+    assert fmt.with_unit(8.165, "天") == "8.17天"               # 8.165 → 8.17 (half away from zero, not banker's)
+    assert fmt.with_unit(23.0, "%") == "23.00%"
+    assert fmt.with_unit(23.0, "%", 0) == "23%"
+    assert fmt.with_unit(1.02345, "指数", 4) == "1.0235"        # indexes print bare
+    assert fmt.with_unit(None, "天") == "—"
+    assert fmt.number(-0.001, 2) == "0.00"                       # never '-0.00'
+
+
+def test_rate_difference_in_percentage_points():
+    c = fmt.change(23.0, 24.0, unit="%", decimals=0, direction="down")   # 药占比 23% vs 24%
+    assert c.phrase() == "较同期下降1个百分点"
+    assert c.judgement == "改善"
+    assert fmt.change(23.0, 24.0, unit="%").phrase() == "较同期下降1.00个百分点"
+    assert fmt.change(2.5, 2.0, unit="‰").phrase() == "较同期增长0.50个千分点"
+
+
+def test_relative_change_for_volumes():
+    c = fmt.change(510451, 494000, unit="人次")                  # (510451 − 494000) / 494000 = 3.330 %
+    assert c.kind == "relative"
+    assert c.short() == "同比增长3.33%"
+    assert fmt.change(5, 4, unit="人次").phrase() == "较同期增长25.00%"
+    assert fmt.change(5, 0, unit="人次").ok is False               # no growth rate on a zero base
+    assert "为0" in fmt.change(5, 0, unit="人次").reason
+
+
+def test_absolute_change_and_flat():
+    c = fmt.change(8.17, 8.63, unit="天", direction="down")       # 平均住院日 8.17 vs 8.63 → −0.46
+    assert c.phrase() == "较同期下降0.46天"
+    assert c.judgement == "改善"
+    assert fmt.change(8.171, 8.168, unit="天").phrase() == "与同期持平"         # rounds to 0.00
+    assert fmt.change(8.2, 8.1, unit="天", tolerance=0.15).word == "持平"       # within tolerance
+    assert fmt.change(8.3, 8.1, unit="天", tolerance=0.15).word == "增长"
+    assert fmt.change(1.1, 1.0, unit="指数", decimals=4, direction="up").phrase() == "较同期增长0.1000"
+    assert fmt.change(1.1, 1.0, unit="次").judgement == "—"                    # monitoring: not judged
+
+
+def test_missing_comparison():
+    c = fmt.change(8.0, None, unit="天")
+    assert not c.ok and c.phrase() == "" and c.reason
