@@ -17,7 +17,7 @@
       xAxis: { type: "category", data: data.map(function (r) { return r[xk]; }),
                axisLabel: { rotate: kind === "bar" ? 45 : 0 } },
       yAxis: { type: "value", scale: kind === "line" },
-      series: [{ type: kind, data: data.map(function (r) { return r[yk]; }), smooth: kind === "line",
+      series: [{ type: kind, data: data.map(function (r) { return r[yk]; }), smooth: false,
                  itemStyle: { color: "#1f5fa8" } }]
     });
     window.addEventListener("resize", function () { c.resize(); });
