@@ -19,7 +19,7 @@ install: $(STAMP)
 
 ## Generate a synthetic tertiary hospital, import it, run the pipeline, print a summary.
 demo: $(STAMP)
-	$(YY) demo run --out $(DEMO) --scale $(SCALE)
+	$(YY) demo run --out $(DEMO) --scale $(SCALE) --serve
 
 ## Install and run all tests.
 test: $(STAMP)

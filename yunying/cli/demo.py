@@ -96,6 +96,8 @@ def run_cmd(
     years: Annotated[str, typer.Option()] = "2021,2022",
     scale: Annotated[float, typer.Option()] = 0.05,
     seed: Annotated[int, typer.Option()] = 42,
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="最后启动网页服务 / end by serving the dashboard")] = False,
+    port: Annotated[int, typer.Option(help="网页端口 / web port (with --serve)")] = 8000,
 ) -> None:
     """生成、导入并运行全部流程，打印摘要 / Generate, import, run every pipeline stage, print a summary."""
     db = db or out / "demo.duckdb"
@@ -104,16 +106,42 @@ def run_cmd(
     if not (out / "manifest.json").is_file():
         generate_cmd(profile=profile, years=years, scale=scale, seed=seed, out=out, codes=None, json_out=False)
     import_folder(db, out)
-    for stage in _later_stages():
-        stage(db)
+    failed = []
+    for name, stage in _later_stages():
+        try:
+            stage(db)
+        except typer.Exit:
+            raise
+        except Exception as exc:  # one failing stage is reported; the demo goes on with the others
+            failed.append(name)
+            console.print(f"[red]  阶段 {name} 失败 stage failed: {exc}[/red]")
     _print_overview(db)
     console.print(f"完成 done in {time.perf_counter() - started:.0f} s — 仓库 warehouse: {db}")
     console.print(f"试试 try: yunying stats --db {db}   |   yunying sql --db {db} \"select ...\"")
+    if failed:
+        fail(f"以下阶段失败：{', '.join(failed)}", f"stages failed: {', '.join(failed)}")
+    if serve:
+        _serve(db, port)
+
+
+def _serve(db: Path, port: int) -> None:
+    from yunying.cli.web import _app_db_url, demo_accounts, serve_cmd
+
+    url = _app_db_url(None, db)
+    console.print("[bold]演示账号 demo accounts[/bold]（仅用于演示数据 demo data only）:")
+    for username, password, desc in demo_accounts(url):
+        console.print(f"  {username:8s} / {password:16s} {desc}")
+    console.print(f"[bold]打开 open http://127.0.0.1:{port}/ [/bold]（Ctrl+C 停止 stop）")
+    serve_cmd(db=db, host="127.0.0.1", port=port, app_db=url)
 
 
 def _later_stages():
-    """Pipeline stages after import (enrich → marts), in data-flow order; each added with its capability."""
-    return [_drg_stage]
+    """Pipeline stages after import, in data-flow order: enrich (DRG grouping, record QC) → marts (DRG economics,
+    indicators) → reports. Each capability provides its own `demo_stage(db)`."""
+    from yunying.cli import drg_economics, indicators, qc, report
+
+    return [("drg", _drg_stage), ("qc", qc.demo_stage), ("economics", drg_economics.demo_stage),
+            ("indicators", indicators.demo_stage), ("reports", report.demo_stage)]
 
 
 def _drg_stage(db: Path) -> None:
