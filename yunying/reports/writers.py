@@ -238,20 +238,22 @@ def soffice() -> str | None:
     return shutil.which("soffice") or shutil.which("libreoffice")
 
 
-def docx_to_pdf(docx: Path, out_dir: Path, timeout: int = 180) -> Path | None:
-    """LibreOffice headless conversion; None when LibreOffice is not installed (the caller notes the skip)."""
+def docx_to_pdf(docx: Path | list[Path], out_dir: Path, timeout: int = 300) -> Path | list[Path] | None:
+    """LibreOffice headless conversion (one soffice start for a list of files); None when LibreOffice is not
+    installed (the caller notes the skip)."""
     exe = soffice()
     if exe is None:
         return None
+    files = list(docx) if isinstance(docx, (list, tuple)) else [docx]
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="yy-lo-") as profile:   # private profile: parallel runs don't clash
         cmd = [exe, f"-env:UserInstallation=file://{profile}", "--headless", "--norestore", "--convert-to", "pdf",
-               "--outdir", str(out_dir), str(docx)]
+               "--outdir", str(out_dir), *map(str, files)]
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    pdf = out_dir / (docx.stem + ".pdf")
-    if res.returncode != 0 or not pdf.is_file():
+    pdfs = [out_dir / (f.stem + ".pdf") for f in files]
+    if res.returncode != 0 or not all(p.is_file() for p in pdfs):
         raise RuntimeError(f"LibreOffice 转换 PDF 失败 / PDF conversion failed: {res.stderr.strip()[:300]}")
-    return pdf
+    return pdfs if isinstance(docx, (list, tuple)) else pdfs[0]
 
 
 def pdf_first_page_png(pdf: Path, out_png: Path, dpi: int = 60) -> Path | None:
