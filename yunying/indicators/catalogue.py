@@ -195,8 +195,7 @@ def load_catalogue(extra: list[Path] | Path | None = None, *, shipped: bool = Tr
             continue
         _load_file(path, doc, indicators, families, errors)
     _resolve_same_as(indicators, errors)
-    if not errors:
-        _validate(indicators, families, errors)
+    _validate(indicators, families, errors)
     if errors:
         raise CatalogueError(errors)
     return Catalogue(indicators, families, h.hexdigest()[:16])

@@ -703,18 +703,22 @@ def case_sql(catalogue: Catalogue, indicator_id: str, *, period: str, level: str
         if extra not in cols:
             cols.append(extra)
     contrib = []
-    conds = []
-    all_filtered = all(c is not None for _, c in aggs)
+    conds: list[str] | None = []        # None = every row contributes (an unfiltered count(*))
     for i, (a, cond) in enumerate(aggs):
         arg = a.this
         if isinstance(arg, exp.Distinct):
             arg = arg.expressions[0]
-        if arg is not None and not isinstance(arg, exp.Star):
+        star = arg is None or isinstance(arg, exp.Star)
+        if not star:
             contrib.append(f"{arg.sql(dialect='duckdb')} as c{i}")
-        if cond is not None:
-            conds.append(f"({cond.sql(dialect='duckdb')})")
+        parts = ([] if cond is None else [f"({cond.sql(dialect='duckdb')})"]) + \
+            ([] if star else [f"({arg.sql(dialect='duckdb')}) is not null"])
+        if not parts:
+            conds = None
+        elif conds is not None:
+            conds.append("(" + " and ".join(parts) + ")")
     where = [_where(m.over, level if level != "doctor" else "department", start, end, None, scheme)]
-    if all_filtered and conds:
+    if conds:
         where.append("(" + " or ".join(conds) + ")")
     for k, v in (key or {}).items():
         if v is None or v == "":
