@@ -29,11 +29,10 @@ SOURCE_TABLE = {"rec": "_qc_rec", "dx": "_qc_dx", "px": "_qc_px"}
 Progress = Callable[[str, int, int], None]
 
 MACROS = [
-    # GB 11643 check digit (18 chars) or 15 digits
+    # GB 11643 check digit (18 chars) or 15 digits; the weighted sum is spelled out (no lambda per row)
     "create or replace temp macro qc_id_ok(s) as (regexp_full_match(s, '\\d{15}') or "
-    "(regexp_full_match(s, '\\d{17}[\\dXx]') and upper(substr(s, 18, 1)) = substr('10X98765432', cast(1 + "
-    "(list_sum(list_transform(range(17), lambda i: cast(substr(s, i + 1, 1) as integer) * "
-    "[7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2][i + 1])) % 11) as bigint), 1)))",
+    "(regexp_full_match(s, '\\d{17}[\\dXx]') and upper(substr(s, 18, 1)) = substr('10X98765432', "
+    "cast(1 + (cast(substr(s, 1, 1) as integer) * 7 + cast(substr(s, 2, 1) as integer) * 9 + cast(substr(s, 3, 1) as integer) * 10 + cast(substr(s, 4, 1) as integer) * 5 + cast(substr(s, 5, 1) as integer) * 8 + cast(substr(s, 6, 1) as integer) * 4 + cast(substr(s, 7, 1) as integer) * 2 + cast(substr(s, 8, 1) as integer) * 1 + cast(substr(s, 9, 1) as integer) * 6 + cast(substr(s, 10, 1) as integer) * 3 + cast(substr(s, 11, 1) as integer) * 7 + cast(substr(s, 12, 1) as integer) * 9 + cast(substr(s, 13, 1) as integer) * 10 + cast(substr(s, 14, 1) as integer) * 5 + cast(substr(s, 15, 1) as integer) * 8 + cast(substr(s, 16, 1) as integer) * 4 + cast(substr(s, 17, 1) as integer) * 2) % 11 as bigint), 1)))",
     # ICD-10 chapter letters of definite diseases of the body system an R-code symptom belongs to (D106)
     "create or replace temp macro qc_r_system(c) as (case "
     "when upper(left(c, 3)) between 'R00' and 'R03' then 'I' when upper(left(c, 3)) between 'R04' and 'R09' then 'IJ' "
@@ -143,7 +142,7 @@ def _needed_columns(rules: list[Rule]) -> dict[str, set[str]]:
         for c in r.columns:
             if c in rec_cols:
                 need["rec"].add(c)
-            elif r.source in ("dx", "px"):
+            if r.source in ("dx", "px"):
                 need[r.source].add(c)
         if r.source == "dx":
             need["dx"] |= {"dx_type", "seq"}
@@ -172,9 +171,11 @@ def build_sources(con, rules: list[Rule], hospital: str | None = None) -> dict[s
                  f"using (hospital_id, mrn, admission_no)"
     rwhere = where.replace("hospital_id", "r.hospital_id")
     con.execute(f"create or replace temp table _qc_rec as select {', '.join(sel)} from discharge r{joins} {rwhere}")
-    rec_cols = [c for c in need["rec"] if c not in KEY]
-    dx_cols = sorted(need["dx"] - set(rec_cols) - set(KEY) - {"dict_category"})
-    dsel = [f"x.{k}" for k in KEY] + [f"x.{c}" for c in dx_cols] + [f"r.{c}" for c in sorted(rec_cols)]
+    rec_all = set(need["rec"]) - set(KEY)
+    dx_own = set(model.tables["discharge_diagnosis"].column_names) - set(KEY)
+    dx_cols = sorted(need["dx"] & dx_own)
+    dx_rec = sorted((need["dx"] - dx_own - set(KEY) - {"dict_category"}) & rec_all)
+    dsel = [f"x.{k}" for k in KEY] + [f"x.{c}" for c in dx_cols] + [f"r.{c}" for c in dx_rec]
     djoin = ""
     if "dict_category" in need["dx"]:
         dsel.append("d.category as dict_category")
@@ -182,8 +183,10 @@ def build_sources(con, rules: list[Rule], hospital: str | None = None) -> dict[s
                  "(case x.dx_type when 'W' then 'dx' else 'tcm' end) and d.code = x.dx_code")
     con.execute(f"create or replace temp table _qc_dx as select {', '.join(dsel)} from discharge_diagnosis x "
                 f"join _qc_rec r using (hospital_id, mrn, admission_no){djoin}")
-    px_cols = sorted(need["px"] - set(rec_cols) - set(KEY) - {"px_category", "px_dict_level"})
-    psel = [f"x.{k}" for k in KEY] + [f"x.{c}" for c in px_cols] + [f"r.{c}" for c in sorted(rec_cols)]
+    px_own = set(model.tables["discharge_procedure"].column_names) - set(KEY)
+    px_cols = sorted(need["px"] & px_own)
+    px_rec = sorted((need["px"] - px_own - set(KEY) - {"px_category", "px_dict_level"}) & rec_all)
+    psel = [f"x.{k}" for k in KEY] + [f"x.{c}" for c in px_cols] + [f"r.{c}" for c in px_rec]
     pjoin = ""
     if need["px"] & {"px_category", "px_dict_level"}:
         psel += ["d.category as px_category", "d.level as px_dict_level"]
@@ -236,7 +239,10 @@ def _render(template: str, values: dict[str, str]) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), template)
 
 
-def _message_sql(text: str, field_zh: str, field_name: str, empty: str) -> str:
+def _message_sql(text: str, field_zh: str, field_name: str, empty: str, refs: dict[str, str] | None = None) -> str:
+    """concat() rendering a message template; refs maps value/expected/seq/column placeholders to SQL (default:
+    the union-arm column names value, expected, seq, _m_<col>)."""
+    refs = refs or {}
     parts, pos = [], 0
     for m in re.finditer(r"\{(\w+)\}", text):
         if m.start() > pos:
@@ -247,46 +253,46 @@ def _message_sql(text: str, field_zh: str, field_name: str, empty: str) -> str:
         elif name == "field":
             parts.append(lit(field_name))
         elif name == "seq":
-            parts.append("coalesce(cast(seq as varchar), '')")
+            parts.append(f"coalesce(cast({refs.get('seq', 'seq')} as varchar), '')")
         elif name in ("value", "expected"):
-            parts.append(f"coalesce({name}, {lit(empty)})")
+            parts.append(f"coalesce({refs.get(name, name)}, {lit(empty)})")
         else:
-            parts.append(f"coalesce(_m_{name}, {lit(empty)})")
+            parts.append(f"coalesce({refs.get(name, '_m_' + name)}, {lit(empty)})")
         pos = m.end()
     if pos < len(text):
         parts.append(lit(text[pos:]))
     return "concat(" + ", ".join(parts or ["''"]) + ")"
 
 
-def _item_sql(cat: Catalogue, r: Rule, f: str) -> tuple[str, str]:
-    """(item SQL, points SQL) for findings of rule r on field f."""
-    sc = cat.scoring
-
-    def pts(items: list[str]) -> float:
-        total = 0.0
-        for it in items:
-            si = sc.items[it]
-            total += r.points if r.points is not None else (si.per_row if si.per_row else si.points)
-        return total
-
-    if r.score is not None:
-        if not r.score:
-            return "cast(null as varchar)", "0"
-        return lit("|".join(r.score)), lit(pts(r.score))
-    if r.source == "rec":
-        it = sc.item_for(f)
-        return (lit(it), lit(pts([it]))) if it else ("cast(null as varchar)", "0")
-    first = 0 if r.source == "dx" else 1
-    a, b = sc.item_for(f, first, r.source), sc.item_for(f, first + 1, r.source)
-    return (f"(case when seq = {first} then {lit(a)} else {lit(b)} end)",
-            f"(case when seq = {first} then {lit(pts([a]) if a else 0)} else {lit(pts([b]) if b else 0)} end)")
-
-
 _COMPILED: dict = {}
+# kinds whose template is a row-local predicate over one source row: evaluated together in one scan per source
+ROW_LOCAL = {"required", "in_domain", "regex", "expr", "expr_equals"}
+
+
+@dataclass
+class Arm:
+    """One rule entry × one field, compiled: predicate, value/expected/message SQL and score constants."""
+    rule: Rule
+    field: str
+    source: str
+    sql: str                     # union-arm SELECT (finding columns), for every kind
+    predicate: str | None        # row-local kinds: WHERE predicate over the source row
+    value: str
+    expected: str
+    msg_zh: str                  # concat() over source columns (row-local form)
+    msg_en: str
+    item0: str | None            # item / points for the first child row (principal) and the others
+    item1: str | None
+    points0: float
+    points1: float
 
 
 def compile_rule(cat: Catalogue, r: Rule, hospitals: list[str] | None = None) -> list[str]:
     """One SELECT per field of the rule, each returning finding rows in qc_finding column order (minus run_id)."""
+    return [a.sql for a in compile_arms(cat, r, hospitals)]
+
+
+def compile_arms(cat: Catalogue, r: Rule, hospitals: list[str] | None = None) -> list[Arm]:
     key = (id(cat), cat.hash, r.key, r.severity, r.points, tuple(r.score or ()) if r.score is not None else None,
            tuple(sorted(r.params.items())), tuple(hospitals) if hospitals is not None else None)
     if key not in _COMPILED:
@@ -296,11 +302,32 @@ def compile_rule(cat: Catalogue, r: Rule, hospitals: list[str] | None = None) ->
     return _COMPILED[key]
 
 
-def _compile_rule(cat: Catalogue, r: Rule, hospitals: list[str] | None) -> list[str]:
+def _points_of(cat: Catalogue, r: Rule, items: list[str]) -> float:
+    total = 0.0
+    for it in items:
+        si = cat.scoring.items[it]
+        total += r.points if r.points is not None else (si.per_row if si.per_row else si.points)
+    return total
+
+
+def _items_of(cat: Catalogue, r: Rule, f: str) -> tuple[str | None, str | None]:
+    if r.score is not None:
+        v = "|".join(r.score) or None
+        return v, v
+    sc = cat.scoring
+    if r.source == "rec":
+        it = sc.item_for(f)
+        return it, it
+    first = 0 if r.source == "dx" else 1
+    return sc.item_for(f, first, r.source), sc.item_for(f, first + 1, r.source)
+
+
+def _compile_rule(cat: Catalogue, r: Rule, hospitals: list[str] | None) -> list[Arm]:
     allowed = source_columns(r.source) | KIND_PROVIDES.get(r.kind, set())
     tmpl = kind_template(r.kind)
     where = f"{r.where()}"
     arms = []
+    first = 0 if r.source == "dx" else 1
     for f in (r.fields or [None]):
         def frag(text, default=None):
             if text is None:
@@ -326,19 +353,63 @@ def _compile_rule(cat: Catalogue, r: Rule, hospitals: list[str] | None) -> list[
         vals.update({k: str(v) for k, v in r.params.items()})
         inner = _render(tmpl, vals)
         fzh = column_zh(f) if f else ""
-        item, points = _item_sql(cat, r, f or "")
+        i0, i1 = _items_of(cat, r, f or "")
+        p0 = _points_of(cat, r, i0.split("|")) if i0 else 0.0
+        p1 = _points_of(cat, r, i1.split("|")) if i1 else 0.0
+        if r.source in ("dx", "px"):
+            item = f"(case when seq = {first} then {lit(i0)} else {lit(i1)} end)"
+            points = f"(case when seq = {first} then {lit(p0)} else {lit(p1)} end)"
+        else:
+            item, points = lit(i0), lit(p0)
         if r.tag and r.source in ("dx", "px"):
-            tag = f"(case when seq = {0 if r.source == 'dx' else 1} then {lit(r.tag)} end)"
+            tag = f"(case when seq = {first} then {lit(r.tag)} end)"
         else:
             tag = lit(r.tag) if r.tag else "cast(null as varchar)"
-        arms.append(
-            f"select hospital_id, mrn, admission_no, {lit(r.id)} as rule_id, {lit(r.severity)} as severity, "
-            f"{lit(f)} as field, seq, value, expected, "
-            f"{_message_sql(r.message_zh, fzh, f or '', '空')} as message_zh, "
-            f"{_message_sql(r.message_en, f or '', f or '', '(empty)')} as message_en, "
-            f"cast({points} as decimal(6,2)) as points, {item} as item, {tag} as tag, {lit(r.key)} as rule_key "
-            f"from (\n{inner.strip()}\n) _v")
+        sql = (f"select hospital_id, mrn, admission_no, {lit(r.id)} as rule_id, {lit(r.severity)} as severity, "
+               f"{lit(f)} as field, seq, value, expected, "
+               f"{_message_sql(r.message_zh, fzh, f or '', '空')} as message_zh, "
+               f"{_message_sql(r.message_en, f or '', f or '', '(empty)')} as message_en, "
+               f"cast({points} as decimal(6,2)) as points, cast({item} as varchar) as item, {tag} as tag, "
+               f"{lit(r.key)} as rule_key from (\n{inner.strip()}\n) _v")
+        predicate = None
+        if r.kind in ROW_LOCAL:
+            body = "\n".join(x for x in inner.splitlines() if not x.strip().startswith("--"))
+            predicate = body.split("\nwhere ", 1)[1].strip()
+        v_sql, e_sql = f"cast(({value}) as varchar)", f"cast(({expected}) as varchar)"
+        refs = {"value": v_sql, "expected": e_sql, "seq": seq} | {c: f"cast({c} as varchar)" for c in msg_cols}
+        arms.append(Arm(r, f or "", r.source, sql, predicate, v_sql, e_sql,
+                        _message_sql(r.message_zh, fzh, f or "", "空", refs),
+                        _message_sql(r.message_en, f or "", f or "", "(empty)", refs), i0, i1, p0, p1))
     return arms
+
+
+def row_local_sql(arms: list[Arm], source: str, run_id: str) -> tuple[str, str, list[tuple]]:
+    """(hits SQL, detail INSERT SQL, arm rows) for the row-local arms of one source: one scan evaluates every
+    predicate and keeps (rowid, arm number) of violations; details are computed for violating rows only."""
+    table = SOURCE_TABLE[source]
+    conds = ", ".join(f"case when {a.predicate} then {i} end" for i, a in enumerate(arms))
+    hits = (f"create or replace temp table _qc_hits as select rid, k from (select rowid as rid, "
+            f"unnest(list_filter([{conds}], lambda x: x is not null)) as k from {table}) ")
+    first = 0 if source == "dx" else 1
+    seq = "s.seq" if source in ("dx", "px") else "cast(null as integer)"
+
+    def case(attr):
+        return "case h.k " + " ".join(f"when {i} then {getattr(a, attr)}" for i, a in enumerate(arms)) + " end"
+
+    if source in ("dx", "px"):
+        item = f"case when s.seq = {first} then a._a_item0 else a._a_item1 end"
+        points = f"case when s.seq = {first} then a._a_points0 else a._a_points1 end"
+        tag = f"case when s.seq = {first} then a._a_tag end"
+    else:
+        item, points, tag = "a._a_item0", "a._a_points0", "a._a_tag"
+    detail = (f"insert into qc_finding (run_id, {FINDING_COLS}) "
+              f"select {lit(run_id)}, s.hospital_id, s.mrn, s.admission_no, a._a_rule_id, a._a_severity, a._a_field, "
+              f"{seq}, {case('value')}, {case('expected')}, {case('msg_zh')}, {case('msg_en')}, "
+              f"cast({points} as decimal(6,2)), {item}, {tag}, a._a_rule_key "
+              f"from _qc_hits h join {table} s on s.rowid = h.rid join _qc_arms a on a._a_k = h.k")
+    rows = [(i, a.rule.id, a.rule.severity, a.field, a.item0, a.item1, a.points0, a.points1, a.rule.tag, a.rule.key)
+            for i, a in enumerate(arms)]
+    return hits, detail, rows
 
 
 FINDING_COLS = ("hospital_id, mrn, admission_no, rule_id, severity, field, seq, value, expected, message_zh, "
@@ -418,8 +489,15 @@ def run_qc(con: duckdb.DuckDBPyConnection, catalogue: Catalogue | None = None, *
     if sql_only:
         for kind, rules in by_kind.items():
             arms = [a for r in rules for a in compile_rule(cat, r)]
-            summary.sql.append(f"-- kind {kind}: {len(rules)} rules\ninsert into qc_finding (run_id, {FINDING_COLS})\n"
+            summary.sql.append(f"-- kind {kind}: {len(rules)} rules (drill-down form: one SELECT per rule and field)\n"
+                               f"insert into qc_finding (run_id, {FINDING_COLS})\n"
                                f"select {lit(run_id)}, * from (\n" + "\nunion all\n".join(arms) + "\n);")
+        for src in ("rec", "dx", "px"):
+            arms = [a for r in enabled if r.kind in ROW_LOCAL and r.source == src for a in compile_arms(cat, r)]
+            if arms:
+                hits, detail, _ = row_local_sql(arms, src, run_id)
+                summary.sql.append(f"-- row-local kinds on source {src} as executed: {len(arms)} predicates in one "
+                                   f"scan, then details for violating rows\n{hits};\n{detail};")
         summary.sql.append(f"-- scoring\ninsert into qc_record ({RECORD_COLS})" + score_sql(cat, run_id) + ";")
         return summary
 
@@ -443,37 +521,46 @@ def run_qc(con: duckdb.DuckDBPyConnection, catalogue: Catalogue | None = None, *
         for r in cat.rules:
             if not r.enabled:
                 statuses[(r.key, None)] = RuleStatus(r.key, r.id, None, "disabled", r.reason_zh)
+        groups: dict[str, list[tuple[Rule, list[Arm]]]] = {}
+        for r in enabled:
+            ok_h = [h for h in hospitals if appl[(r.key, h)] is None]
+            for h in hospitals:
+                if appl[(r.key, h)] is not None:
+                    statuses[(r.key, h)] = RuleStatus(r.key, r.id, h, "not_applicable", appl[(r.key, h)])
+            if not ok_h:
+                continue
+            rarms = compile_arms(cat, r, None if len(ok_h) == len(hospitals) else ok_h)
+            digest = hashlib.sha256("\n".join(a.sql for a in rarms).encode()).hexdigest()[:12]
+            for hh in ok_h:
+                statuses[(r.key, hh)] = RuleStatus(r.key, r.id, hh, "passed", None, 0, digest)
+            group = f"row:{r.source}" if r.kind in ROW_LOCAL else f"kind:{r.kind}"
+            groups.setdefault(group, []).append((r, rarms))
         done = 0
-        for kind, rules in by_kind.items():
-            arms, owners = [], []
-            for r in rules:
-                ok_h = [h for h in hospitals if appl[(r.key, h)] is None]
-                for h in hospitals:
-                    if appl[(r.key, h)] is not None:
-                        statuses[(r.key, h)] = RuleStatus(r.key, r.id, h, "not_applicable", appl[(r.key, h)])
-                if not ok_h:
-                    continue
-                rarms = compile_rule(cat, r, None if len(ok_h) == len(hospitals) else ok_h)
-                h = hashlib.sha256("\n".join(rarms).encode()).hexdigest()[:12]
-                for hh in ok_h:
-                    statuses[(r.key, hh)] = RuleStatus(r.key, r.id, hh, "passed", None, 0, h)
-                arms += rarms
-                owners += [r] * len(rarms)
-            if arms:
-                try:
+        for group, members in groups.items():
+            arms = [a for _, rarms in members for a in rarms]
+            try:
+                if group.startswith("row:"):
+                    hits, detail, rows = row_local_sql(arms, group[4:], run_id)
+                    con.execute("create or replace temp table _qc_arms (_a_k integer, _a_rule_id varchar, "
+                                "_a_severity varchar, _a_field varchar, _a_item0 varchar, _a_item1 varchar, "
+                                "_a_points0 double, _a_points1 double, _a_tag varchar, _a_rule_key varchar)")
+                    con.executemany("insert into _qc_arms values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                    con.execute(hits)
+                    con.execute(detail)
+                else:
                     con.execute(f"insert into qc_finding (run_id, {FINDING_COLS}) select {lit(run_id)}, * from ("
-                                + "\nunion all\n".join(arms) + ")")
-                except duckdb.Error:
-                    # isolate the failing rule(s): run arm by arm, failing rules become error results
-                    for arm, r in zip(arms, owners):
-                        try:
-                            con.execute(f"insert into qc_finding (run_id, {FINDING_COLS}) "
-                                        f"select {lit(run_id)}, * from ({arm})")
-                        except duckdb.Error as exc:
-                            for (k, hh), st in statuses.items():
-                                if k == r.key and st.status == "passed":
-                                    st.status, st.reason = "error", f"SQL 执行失败 / SQL failed: {exc}"
-            done += len(rules)
+                                + "\nunion all\n".join(a.sql for a in arms) + ")")
+            except duckdb.Error:
+                # isolate the failing rule(s): run arm by arm (union form); failing rules become error results
+                for a in arms:
+                    try:
+                        con.execute(f"insert into qc_finding (run_id, {FINDING_COLS}) "
+                                    f"select {lit(run_id)}, * from ({a.sql})")
+                    except duckdb.Error as exc:
+                        for (k, hh), st in statuses.items():
+                            if k == a.rule.key and st.status == "passed":
+                                st.status, st.reason = "error", f"SQL 执行失败 / SQL failed: {exc}"
+            done += len(members)
             progress("qc-rules", done, len(enabled))
         for key, h, n in con.execute(
                 f"select rule_key, hospital_id, count(*) from qc_finding where run_id = {lit(run_id)} group by all"

@@ -238,12 +238,30 @@ def _parse_code_list(name: str, entries: list, where: str) -> list[tuple[str, st
     return out
 
 
+def _expand(lo: str, hi: str) -> list[str] | None:
+    """C51-C58 -> [C51 … C58]; D07.0-D07.3 -> [D07.0 … D07.3]; None when the range spans letters."""
+    if lo[0] != hi[0]:
+        return None
+    if len(lo) == 3:
+        return [f"{lo[0]}{i:02d}" for i in range(int(lo[1:3]), int(hi[1:3]) + 1)]
+    if lo[:3] != hi[:3]:
+        return None
+    return [f"{lo[:4]}{i}" for i in range(int(lo[4]), int(hi[4]) + 1)]
+
+
 def list_predicate(code_sql: str, ranges: list[tuple[str, str]]) -> str:
+    """Membership of a code in a code list as SQL: one IN-list per prefix length (hash lookup), plus BETWEEN for
+    ranges that span letters (V01-Y98)."""
+    sets: dict[int, list[str]] = {}
     parts = []
     for lo, hi in ranges:
-        n = len(lo)
-        left = f"upper(left({code_sql}, {n}))"
-        parts.append(f"{left} = '{lo}'" if lo == hi else f"{left} between '{lo}' and '{hi}'")
+        vals = _expand(lo, hi)
+        if vals is None:
+            parts.append(f"upper(left({code_sql}, {len(lo)})) between '{lo}' and '{hi}'")
+        else:
+            sets.setdefault(len(lo), []).extend(vals)
+    for n, vals in sorted(sets.items()):
+        parts.insert(0, f"upper(left({code_sql}, {n})) in ({', '.join(repr(v) for v in sorted(set(vals)))})")
     return "(" + " or ".join(parts) + ")" if parts else "false"
 
 

@@ -151,20 +151,9 @@ def explain_record(con: duckdb.DuckDBPyConnection, cat: Catalogue, hospital: str
                         "order by severity, rule_id, field, seq", key).fetchall()
     rules = cat.by_key()
     sc = cat.scoring
-    sections: dict[str, float] = {}
-    items: dict[str, dict[int | None, float]] = {}
-    for f in finds:
-        if not f[8] or not f[9]:
-            continue
-        parts = f[8].split("|")
-        for it in parts:
-            items.setdefault(it, {})
-            s = f[4] if f[4] is not None else -1
-            items[it][s] = max(items[it].get(s, 0), f[9] / len(parts))
-    for it, per in items.items():
-        si = sc.items[it]
-        d = min(si.max, sum(per.values())) if si.per_row else max(per.values())
-        sections[si.section] = sections.get(si.section, 0) + d
+    from yunying.qc.scoring import deductions
+
+    sections = deductions([(f[8], f[4], f[9] or 0) for f in finds], sc)
     sec = {s: {"deducted": round(min(sc.sections[s], v), 2), "cap": sc.sections[s]} for s, v in sections.items()}
     status = con.execute("select rule_id, status, reason from qc_rule_status where run_id = ? and hospital_id = ? "
                          "and status in ('not_applicable', 'error') order by 1", [r[6], hospital]).fetchall()

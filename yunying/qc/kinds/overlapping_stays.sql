@@ -1,12 +1,17 @@
--- overlapping_stays (L015): two stays of the same person (same 身份证号, or same 病案号) overlap in time; the later
--- admission is flagged, `expected` names the other stay.
+-- overlapping_stays (L015): two stays of the same person (same 病案号, or same valid 18-character 身份证号) overlap
+-- in time; the later admission is flagged, `expected` names the other stay. Two equi-joins (hash joins), not an OR.
 select {select} from (
   select a.*, b.mrn || '/' || b.admission_no as _other
   from {source} a join {source} b
-    on a.hospital_id = b.hospital_id
-   and (a.mrn = b.mrn or (a.id_number = b.id_number and regexp_full_match(a.id_number, '\d{17}[\dXx]')))
-   and (a.mrn <> b.mrn or a.admission_no <> b.admission_no)
-   and a.admit_time >= b.admit_time and a.admit_time < b.discharge_time
-   and (a.admit_time > b.admit_time or a.mrn || '/' || a.admission_no > b.mrn || '/' || b.admission_no)
+    on a.hospital_id = b.hospital_id and a.mrn = b.mrn and a.admission_no <> b.admission_no
+  where a.admit_time >= b.admit_time and a.admit_time < b.discharge_time
+    and (a.admit_time > b.admit_time or a.admission_no > b.admission_no)
+  union all
+  select a.*, b.mrn || '/' || b.admission_no as _other
+  from (select * from {source} where regexp_full_match(id_number, '\d{17}[\dXx]')) a
+  join (select * from {source} where regexp_full_match(id_number, '\d{17}[\dXx]')) b
+    on a.hospital_id = b.hospital_id and a.id_number = b.id_number and a.mrn <> b.mrn
+  where a.admit_time >= b.admit_time and a.admit_time < b.discharge_time
+    and (a.admit_time > b.admit_time or a.mrn > b.mrn)
 ) s
 where ({applies_when})
