@@ -51,8 +51,8 @@ def group_risk(con: duckdb.DuckDBPyConnection, scheme: str, year: int) -> list[d
     create_views(con)
     cur = con.execute("""
         select s.drg, s.cases, s.deaths, s.mortality, s.risk_level, s.risk_level_source, c.benchmark_source
-        from drg_benchmark_choice c join drg_benchmark_stats s
-          on s.kind = c.kind and s.scheme = c.scheme and s.year = c.bm_year
-        where c.scheme = ? and c.year = ? order by s.drg""", [scheme, year])
+        from (select distinct bm_kind, bm_year, benchmark_source from drg_metric_case_for($scheme, $year)) c
+        join drg_benchmark_stats_for($scheme, $year) s on s.kind = c.bm_kind and s.year = c.bm_year
+        where s.scheme = $scheme order by s.drg""", {"scheme": scheme, "year": year})
     cols = [d[0] for d in cur.description]
     return [dict(zip(cols, r)) for r in cur.fetchall()]

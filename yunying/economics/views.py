@@ -12,6 +12,7 @@ import duckdb
 
 VIEWS = ("drg_metric_base", "drg_own_group_stats", "drg_benchmark_stats", "drg_benchmark_choice",
          "drg_weight_choice", "drg_metric_case", "drg_metrics")
+MACROS = ("drg_benchmark_stats_for", "drg_metric_case_for", "drg_metrics_for")   # (p_scheme, p_year), null = all
 
 
 def views_sql() -> str:

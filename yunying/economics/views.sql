@@ -18,25 +18,26 @@ from drg_result r
 join discharge d on d.hospital_id = r.hospital_id and d.mrn = r.mrn and d.admission_no = r.admission_no
 where d.discharge_time is not null;
 
--- the hospital's (or region's, when the warehouse holds several hospitals) own per-DRG statistics per year
-create or replace view drg_own_group_stats as
-select scheme, year, drg,
-       avg(fee_total) as mean_cost, avg(los_days) as mean_los,
-       count(*) as cases, count(*) filter (where died) as deaths
-from drg_metric_base
-where grouped and analysed
-group by scheme, year, drg;
-
--- reference statistics per DRG with risk grading (spec §1.2): imported benchmarks ('imported') and own data ('own')
-create or replace view drg_benchmark_stats as
-with raw as (
+-- reference statistics per DRG with risk grading (spec §1.2): imported benchmarks ('imported') and the warehouse's
+-- own data ('own'). p_scheme / p_year (null = all) restrict the own data to that scheme and to years p_year and
+-- p_year − 1 (what the metrics of p_year may use as fallback).
+create or replace macro drg_benchmark_stats_for(p_scheme, p_year) as table
+with own as (
+  select scheme, year, drg,
+         avg(fee_total) as mean_cost, avg(los_days) as mean_los,
+         count(*) as cases, count(*) filter (where died) as deaths
+  from drg_metric_base
+  where grouped and analysed and (p_scheme is null or scheme = p_scheme)
+        and (p_year is null or year in (p_year, p_year - 1))
+  group by scheme, year, drg
+), raw as (
   select 'imported' as kind, scheme, year, drg, region, mean_cost, mean_los, cases, deaths,
          coalesce(mortality, cast(deaths as double) / nullif(cases, 0)) as mortality, risk_level as given_level
-  from econ_benchmark
+  from econ_benchmark where p_scheme is null or scheme = p_scheme
   union all
   select 'own', scheme, year, drg, '', mean_cost, mean_los, cases, deaths,
          cast(deaths as double) / nullif(cases, 0), null
-  from drg_own_group_stats
+  from own
 ), z as (
   select kind, scheme, year, avg(ln(mortality)) as mu, coalesce(stddev_samp(ln(mortality)), 0) as sd
   from raw where mortality > 0 group by kind, scheme, year
@@ -54,55 +55,66 @@ select raw.kind, raw.scheme, raw.year, raw.drg, raw.region, raw.mean_cost, raw.m
             when raw.mortality is not null then 'computed' end as risk_level_source
 from raw left join z on z.kind = raw.kind and z.scheme = raw.scheme and z.year = raw.year;
 
--- which benchmark applies to the cases of (scheme, year): an imported table (latest year ≤ case year, else the
--- earliest), else the own data of the prior year, else the own data of the same year (indexes then ≈ 1)
-create or replace view drg_benchmark_choice as
-with cy as (select distinct scheme, year from drg_metric_base),
+create or replace view drg_benchmark_stats as select * from drg_benchmark_stats_for(null, null);
+
+-- one row per case of (p_scheme, p_year) (null = all) with its weight, benchmark figures, ratios and risk level.
+-- Weight set: latest weight year ≤ case year, else the earliest. Benchmark: an imported table (latest year ≤ case
+-- year, else the earliest), else the own data of the prior year, else the own data of the same year (≈ 1).
+create or replace macro drg_metric_case_for(p_scheme, p_year) as table
+with base as materialized (
+  select * from drg_metric_base
+  where (p_scheme is null or scheme = p_scheme) and (p_year is null or year = p_year)
+),
+stats as materialized (select * from drg_benchmark_stats_for(p_scheme, p_year)),
+cy as (select distinct scheme, year from base),
+wc as (
+  select cy.scheme, cy.year, coalesce(max(w.year) filter (where w.year <= cy.year), min(w.year)) as weight_year
+  from cy join econ_weight_set w on w.scheme = cy.scheme
+  group by cy.scheme, cy.year
+),
 imp as (
-  select cy.scheme, cy.year,
-         coalesce(max(b.year) filter (where b.year <= cy.year), min(b.year)) as bm_year
+  select cy.scheme, cy.year, coalesce(max(b.year) filter (where b.year <= cy.year), min(b.year)) as bm_year
   from cy join (select distinct scheme, year from econ_benchmark) b on b.scheme = cy.scheme
   group by cy.scheme, cy.year
 ),
 imp_label as (select scheme, year, string_agg(distinct coalesce(nullif(region, ''), source, 'benchmark'), ',') as lbl
               from econ_benchmark group by scheme, year),
-own_years as (select distinct scheme, year from drg_own_group_stats)
-select cy.scheme, cy.year,
-       case when imp.bm_year is not null then 'imported' else 'own' end as kind,
-       coalesce(imp.bm_year, oy.year, cy.year) as bm_year,
-       case when imp.bm_year is not null then 'imported:' || imp_label.lbl || ' ' || imp.bm_year
-            when oy.year is not null then 'fallback:prior_year ' || oy.year || ' (未导入标杆，用本院上年数据)'
-            else 'fallback:same_data ' || cy.year || ' (未导入标杆，用本期自身数据，指数≈1)' end as benchmark_source
-from cy
-left join imp on imp.scheme = cy.scheme and imp.year = cy.year
-left join imp_label on imp_label.scheme = cy.scheme and imp_label.year = imp.bm_year
-left join own_years oy on oy.scheme = cy.scheme and oy.year = cy.year - 1;
-
--- which weight set applies to the cases of (scheme, year): latest weight year ≤ case year, else the earliest
-create or replace view drg_weight_choice as
-with cy as (select distinct scheme, year from drg_metric_base)
-select cy.scheme, cy.year,
-       coalesce(max(w.year) filter (where w.year <= cy.year), min(w.year)) as weight_year
-from cy join econ_weight_set w on w.scheme = cy.scheme
-group by cy.scheme, cy.year;
-
--- one row per case with its weight, benchmark figures, ratios and risk level
-create or replace view drg_metric_case as
+own_years as (select distinct scheme, year from stats where kind = 'own'),
+bc as (
+  select cy.scheme, cy.year,
+         case when imp.bm_year is not null then 'imported' else 'own' end as bm_kind,
+         coalesce(imp.bm_year, oy.year, cy.year) as bm_year,
+         case when imp.bm_year is not null then 'imported:' || imp_label.lbl || ' ' || imp.bm_year
+              when oy.year is not null then 'fallback:prior_year ' || oy.year || ' (未导入标杆，用本院上年数据)'
+              else 'fallback:same_data ' || cy.year || ' (未导入标杆，用本期自身数据，指数≈1)' end as benchmark_source
+  from cy
+  left join imp on imp.scheme = cy.scheme and imp.year = cy.year
+  left join imp_label on imp_label.scheme = cy.scheme and imp_label.year = imp.bm_year
+  left join own_years oy on oy.scheme = cy.scheme and oy.year = cy.year - 1
+)
 select b.*,
        wc.weight_year, w.rw,
        case when wc.weight_year is null then 'none (未导入或校准权重)'
             else 'weights ' || wc.weight_year || ' (' || ws.source || ')' end as weight_source,
-       bc.benchmark_source,
+       bc.bm_kind, bc.bm_year, bc.benchmark_source,
        bs.mean_cost as bm_cost, bs.mean_los as bm_los, bs.risk_level,
        b.fee_total / nullif(bs.mean_cost, 0) as cost_ratio,
        b.los_days / nullif(bs.mean_los, 0) as los_ratio
-from drg_metric_base b
-left join drg_weight_choice wc on wc.scheme = b.scheme and wc.year = b.year
+from base b
+left join wc on wc.scheme = b.scheme and wc.year = b.year
 left join econ_weight_set ws on ws.scheme = b.scheme and ws.year = wc.weight_year
 left join econ_weight w on w.scheme = b.scheme and w.year = wc.weight_year and w.drg = b.drg and b.grouped
-left join drg_benchmark_choice bc on bc.scheme = b.scheme and bc.year = b.year
-left join drg_benchmark_stats bs on bs.kind = bc.kind and bs.scheme = b.scheme and bs.year = bc.bm_year
+left join bc on bc.scheme = b.scheme and bc.year = b.year
+left join stats bs on bs.kind = bc.bm_kind and bs.scheme = b.scheme and bs.year = bc.bm_year
       and bs.drg = b.drg and b.grouped;
+
+create or replace view drg_metric_case as select * from drg_metric_case_for(null, null);
+
+-- which benchmark / weight set applies to the cases of (scheme, year) — derived from the same definition
+create or replace view drg_benchmark_choice as
+select distinct scheme, year, bm_kind as kind, bm_year, benchmark_source from drg_metric_case;
+create or replace view drg_weight_choice as
+select distinct scheme, year, weight_year from drg_metric_case where weight_year is not null;
 
 -- DRG evaluation metrics by hospital / department / doctor group × year / month (spec §1.1)
 create or replace macro drg_metrics_for(p_scheme, p_year) as table
@@ -137,8 +149,7 @@ select scheme,
          / nullif(count(*) filter (where grouped and risk_level = 2), 0) as midlow_risk_mortality,
        min(benchmark_source) as benchmark_source,      -- one source per (scheme, year): every set holds year
        min(weight_source) as weight_source
-from drg_metric_case
-where (p_scheme is null or scheme = p_scheme) and (p_year is null or year = p_year)
+from drg_metric_case_for(p_scheme, p_year)
 group by grouping sets (
   (scheme, hospital_id, year),
   (scheme, hospital_id, year, month),
@@ -150,3 +161,8 @@ group by grouping sets (
 
 -- the same for every scheme and year (what the indicator engine reads)
 create or replace view drg_metrics as select * from drg_metrics_for(null, null);
+
+-- the warehouse's own per-DRG statistics per scheme and year (grouped, analysed cases)
+create or replace view drg_own_group_stats as
+select scheme, year, drg, mean_cost, mean_los, cases, deaths from drg_benchmark_stats_for(null, null)
+where kind = 'own';
