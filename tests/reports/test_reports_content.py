@@ -149,3 +149,23 @@ def test_monthly_qc_defects(tmp_path):
     tb = mb.text()
     assert "病案首页甲级率为0.00%" in tb
     assert "涉及病案1份（占50.00%）" in tb
+
+
+def test_monthly_department_ranking(con, tmp_path):
+    from yunying.reports.templating import shipped_dir
+
+    tpl = tmp_path / "tpl"
+    tpl.mkdir()
+    spec = (shipped_dir() / "monthly.yaml").read_text(encoding="utf-8").replace("min_discharges: 10",
+                                                                                "min_discharges: 1")
+    (tpl / "monthly.yaml").write_text(spec, encoding="utf-8")
+    m = build_monthly(con, "2022-06", templates=tpl)
+    # A: 平均住院日 8.00 vs 8.50 改善, 死亡率 1/3 = 33.33% vs 0 退步 → score 0
+    # B: 平均住院日 6.00 vs 7.00 改善, 三四级占比 50.00% vs 100.00% 退步 → score 0
+    # nobody improved on balance; both fell short on something; A (3 discharges) listed before B (2)
+    paras = [p.text for p in m.section("departments").paragraphs]
+    assert paras == ["存在不足的科室：",
+                     "内科：住院患者死亡率33.33%，较同期增长33.33个百分点。",
+                     "外科：三、四级手术占比50.00%，较同期下降50.00个百分点。"]
+    issues = "\n".join(p.text for p in m.section("issues").paragraphs)
+    assert "内科住院患者死亡率较同期增长33.33个百分点" in issues
