@@ -105,13 +105,18 @@ def simulate(con: duckdb.DuckDBPyConnection, scheme: str, *, method: str | None 
     # the run's cases as a temp view (no materialisation; DuckDB runs the join inside the insert)
     con.execute("create or replace temp view _pay_cases as " + CASES_SQL.format(year_filter=year_filter).replace(
         "$scheme", _lit(scheme)).replace("$year", str(int(year)) if year is not None else "null"))
-    n_cases = con.execute("select count(*) from _pay_cases").fetchall()[0][0]
+    # one scan gives the parameter combinations present, the case count and the fee total (data fingerprint)
+    combo_counts = con.execute("select payment_category, hospital_level, count(*), "
+                               "sum(cast(fee_total as decimal(18, 2))) from _pay_cases group by all order by 1, 2"
+                               ).fetchall()
+    n_cases = sum(r[2] for r in combo_counts)
+    data_fp = (n_cases, str(sum(r[3] or 0 for r in combo_counts)))     # exact decimal: stable run ids
     if n_cases == 0:
         raise EconomicsError(f"ECON-NODATA 方案 {scheme!r}{f' {year} 年' if year else ''} 没有分组结果，请先执行 "
                              f"yunying drg run / no grouped cases")
     weights = con.execute("select drg, rw, avg_cost, high_cut, low_cut, stable from econ_weight "
                           "where scheme = ? and year = ?", [scheme, wyear]).fetchall()
-    combos = con.execute("select distinct payment_category, hospital_level from _pay_cases").fetchall()
+    combos = [(r[0], r[1]) for r in combo_counts]
     ppr = float(p["points_per_rw"])
     cbar = p.get("overall_mean_cost") or wmean
     # ---- per-combination parameters and per-(combination, DRG) group parameters --------------------------
@@ -233,7 +238,6 @@ def simulate(con: duckdb.DuckDBPyConnection, scheme: str, *, method: str | None 
         # ---- run identity --------------------------------------------------------------------------------
         kind = f"drg_{p['method']}"
         ptext, phash = canonical(p)
-        data_fp = con.execute("select count(*), round(sum(fee_total), 2) from _pay_cases").fetchall()[0]
         run_id = "pay-" + hashlib.sha256(json.dumps([kind, scheme, year, wyear, whash, phash, list(data_fp)],
                                                     default=str).encode()).hexdigest()[:12]
         has_cost = bool(con.execute("select count(*) from information_schema.tables where table_name = "
@@ -255,17 +259,25 @@ def simulate(con: duckdb.DuckDBPyConnection, scheme: str, *, method: str | None 
                    o.case_class, o.units * $ppr, {pay_expr}, {pay_expr} - o.fee_total,
                    {cost_col}, {pay_expr} - {cost_col},
                    flags <> '', flags
-            from (select *, concat_ws(';',
+            from (select *, case when (sr_los is not null and los_days > sr_los)
+                                   or (sr_ratio is not null and ratio > sr_ratio)
+                                   or (sr_icu is not null and icu_hours > sr_icu)
+                                   or (sr_death_days is not null and died and los_days <= sr_death_days)
+                  then concat_ws(';',
                      case when sr_los is not null and los_days > sr_los then 'los>' || cast(sr_los as integer) end,
                      case when sr_ratio is not null and ratio > sr_ratio then 'ratio>' || sr_ratio end,
                      case when sr_icu is not null and icu_hours > sr_icu then 'icu_hours>' || sr_icu end,
                      case when sr_death_days is not null and died and los_days <= sr_death_days
-                          then 'death_within_' || cast(sr_death_days as integer) || 'd' end) as flags
+                          then 'death_within_' || cast(sr_death_days as integer) || 'd' end) else '' end as flags
                   from _pay_out) o {cost_join}"""
             a = {"run_id": run_id, "ppr": ppr}
             if money is not None:
                 a["money"] = money
-            con.execute(ins, a)
+            con.execute("set preserve_insertion_order = false")     # parallel write; rows have no order
+            try:
+                con.execute(ins, a)
+            finally:
+                con.execute("reset preserve_insertion_order")
             summary = run_summary(con, run_id)
             summary.update({"scheme": scheme, "year": year, "weight_year": wyear, "weights_source": wsource,
                             "method": p["method"], "params_file": p.get("_file"), "params_hash": phash})
