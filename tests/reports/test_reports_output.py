@@ -133,3 +133,13 @@ def test_cli_monthly_and_annual(literal_db, tmp_path):
     res = runner.invoke(app, ["report", "monthly", "--db", str(literal_db), "--month", "2022-13", "--out",
                               str(tmp_path)])
     assert res.exit_code == 1 and "2022-06" in res.output
+
+
+def test_demo_stage_writes_latest_year_and_month(literal_db, tmp_path, capsys):
+    from yunying.cli.report import demo_stage
+
+    db = tmp_path / "demo.duckdb"
+    shutil.copy(literal_db, db)
+    demo_stage(db, formats=("docx", "xlsx"))
+    names = sorted(p.name for p in (tmp_path / "reports").iterdir())
+    assert "年度工作报告数据篇_2022.docx" in names and "质量月报_2022-06.xlsx" in names

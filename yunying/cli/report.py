@@ -90,7 +90,7 @@ def annual_cmd(
     _write(report, out, fs)
 
 
-def demo_stage(db: Path) -> None:
+def demo_stage(db: Path, formats: tuple[str, ...] = ("docx", "xlsx", "pdf")) -> None:
     """Demo pipeline stage: the annual report of the latest year and the monthly report of its last month, written
     into <db folder>/reports/ (paths printed)."""
     from yunying.reports import build_annual, build_monthly, write
@@ -104,7 +104,7 @@ def demo_stage(db: Path) -> None:
         year, month = row.year, f"{row.year}-{row.month:02d}"
         annual = build_annual(con, year)
         monthly = build_monthly(con, month)
-    paths = write(annual, out) + write(monthly, out)
+    paths = write(annual, out, formats) + write(monthly, out, formats)
     console.print(f"  报告 reports: {year} 年度报告、{month} 质量月报 → {out}")
     for p in paths:
         console.print(f"    {p}")

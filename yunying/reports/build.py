@@ -96,6 +96,9 @@ def build_annual(con, year: int, *, templates: Path | None = None, hospital_id: 
                                                           "complete": complete, "name": summ.get("name", "")})
         if paras:
             report.sections.insert(0, Section("summary", "总体情况", paras))
+    if allv and not any(v.yoy().ok for v in allv.values()):
+        report.warnings.append(f"{year - 1}年无可比数据，本报告未作同比比较 / no data for {year - 1}: no year-on-year "
+                               f"comparison")
     report.warnings += ctx.warnings
     report.sources = dict(ctx.used)
     return report
@@ -220,6 +223,9 @@ def build_monthly(con, month: str, dept: str | None = None, *, templates: Path |
             if trend:
                 s.charts.append(trend)
         report.sections.append(s)
+    first = report.sections[0].paragraphs if report.sections else []
+    if first and all(not v.yoy().ok for p in first for v in p.values):
+        report.warnings.append(f"{periods.yoy}无可比数据，本月报未作同比比较 / no data for {periods.yoy}")
     report.warnings += ctx.warnings
     report.sources = dict(ctx.used)
     return report

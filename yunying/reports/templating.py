@@ -110,6 +110,10 @@ class TValue:
         return self._m(fmt.with_unit(self._v.yoy_value, self._v.unit, self._v.dec))
 
     @property
+    def ref(self) -> str:                         # prints nothing; records the value for provenance
+        return self._m("")
+
+    @property
     def missing(self) -> str:                     # 门急诊数据未导入
         return self._m(self._v.missing_text())
 

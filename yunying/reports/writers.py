@@ -76,6 +76,8 @@ def write_docx(report: Report, path: Path) -> Path:
     doc.styles["Normal"].font.size = Pt(10.5)
     t = doc.add_heading(report.title, level=0)
     t.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    for run in t.runs:
+        run.font.size = Pt(20)
     sub = [f"统计期间：{report.period}"]
     if report.dept_name:
         sub.append(f"科室：{report.dept_name}（{report.dept_code}）")
