@@ -81,6 +81,7 @@ def test_idle_expiry(app):
         s.execute(update(WebSession).where(WebSession.id == token_digest(token))
                   .values(last_seen=dt.datetime.utcnow() - dt.timedelta(minutes=31)))
         s.commit()
+    app.state.ctx.session_cache.clear()      # direct DB edits take effect within SESSION_CACHE_SECONDS
     r = c.get("/api/overview")
     assert r.status_code == 401 and r.json()["error"]["code"] == "WEB-SESSION-EXPIRED"
     with _db(app) as s:
@@ -94,7 +95,22 @@ def test_absolute_expiry_even_when_active(app):
         s.execute(update(WebSession).where(WebSession.id == token_digest(token))
                   .values(created_at=dt.datetime.utcnow() - dt.timedelta(hours=11), last_seen=dt.datetime.utcnow()))
         s.commit()
+    app.state.ctx.session_cache.clear()
     assert c.get("/api/overview").status_code == 401
+
+
+def test_session_cache_expires_within_seconds(app, monkeypatch):
+    """A session deleted behind the app's back (e.g. by the CLI in another process) stops working within
+    SESSION_CACHE_SECONDS; disabling through the app and logging out take effect at once (other tests)."""
+    import yunying.web.deps as deps
+    c = login(app, "leader_a")
+    assert c.get("/api/drg").status_code == 200
+    with _db(app) as s:
+        s.execute(WebSession.__table__.delete().where(WebSession.id == token_digest(c.cookies.get("yy_session"))))
+        s.commit()
+    real = deps.time.monotonic
+    monkeypatch.setattr(deps.time, "monotonic", lambda: real() + deps.SESSION_CACHE_SECONDS + 1)
+    assert c.get("/api/drg").status_code == 401
 
 
 def test_logout_ends_session(app):

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from urllib.parse import quote
 
 from yunying.web.appdb import make_engine, session_factory, write_audit
@@ -42,10 +43,13 @@ def create_app(settings: WebSettings) -> FastAPI:
     async def web_error(request: Request, exc: WebError):
         user = getattr(request.state, "user", None)
         if exc.status == 403 and user is not None:
-            with ctx.sessions() as db:      # refused requests are part of the audit trail
-                write_audit(db, username=user.username, role=user.role, action="denied",
-                            target=f"{request.method} {request.url.path}"[:300],
-                            filters={**dict(request.query_params), "code": exc.code}, client_ip=client_ip(request))
+            def _audit():                   # refused requests are part of the audit trail (off the event loop)
+                with ctx.sessions() as db:
+                    write_audit(db, username=user.username, role=user.role, action="denied",
+                                target=f"{request.method} {request.url.path}"[:300],
+                                filters={**dict(request.query_params), "code": exc.code},
+                                client_ip=client_ip(request))
+            await run_in_threadpool(_audit)
         if request.url.path.startswith("/api"):
             return JSONResponse(exc.as_dict(), status_code=exc.status)
         if exc.status == 401:

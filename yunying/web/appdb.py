@@ -99,7 +99,9 @@ class Target(Base):
 
 
 def make_engine(url: str) -> Engine:
-    kwargs: dict = {"pool_pre_ping": True}
+    # requests hold a pooled connection only briefly (each read ends its transaction); a pool larger than the
+    # thread pool's share keeps 20+ concurrent users from ever waiting for one
+    kwargs: dict = {"pool_pre_ping": True, "pool_size": 20, "max_overflow": 40, "pool_timeout": 10}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     engine = create_engine(url, **kwargs)

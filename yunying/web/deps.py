@@ -4,9 +4,11 @@ and CSRF check on every state-changing call) and the user's `Scope`."""
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import threading
-from dataclasses import dataclass
-from typing import Annotated, Iterator
+import time
+from dataclasses import dataclass, field
+from typing import Annotated, AsyncIterator, Iterator
 
 import duckdb
 from fastapi import Depends, Request
@@ -24,6 +26,7 @@ from yunying.web.warehouse import Warehouse
 SESSION_COOKIE = "yy_session"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 LAST_SEEN_GRANULARITY = dt.timedelta(seconds=30)   # refresh last_seen at most this often (fewer writes)
+SESSION_CACHE_SECONDS = 3.0
 
 
 @dataclass
@@ -33,7 +36,11 @@ class Context:
     sessions: sessionmaker[Session]
     jobs: JobQueue
     _hosp: tuple[int, list[str]] | None = None
-    _lock: threading.Lock = threading.Lock()
+    # a few seconds of memory for sessions and targets: the app DB is read once per user every few seconds, not
+    # twice per request. Logout, disabling and target changes made through the app invalidate at once; changes
+    # made in the database directly (or by the CLI in another process) take effect within SESSION_CACHE_SECONDS.
+    session_cache: dict = field(default_factory=dict)
+    targets_cache: tuple[float, list[dict]] | None = None
 
     def hospitals(self, cur) -> list[str]:
         cached = self._hosp
@@ -44,7 +51,7 @@ class Context:
         return hs
 
 
-def get_ctx(request: Request) -> Context:
+async def get_ctx(request: Request) -> Context:       # async: no thread-pool hop for a lookup
     return request.app.state.ctx
 
 
@@ -59,8 +66,8 @@ def get_db(ctx: CtxDep) -> Iterator[Session]:
 DbDep = Annotated[Session, Depends(get_db)]
 
 
-def get_cursor(ctx: CtxDep) -> Iterator[duckdb.DuckDBPyConnection]:
-    cur = ctx.wh.cursor()
+async def get_cursor(ctx: CtxDep) -> AsyncIterator[duckdb.DuckDBPyConnection]:
+    cur = ctx.wh.cursor()      # cheap; queries run later in the route's worker thread
     try:
         yield cur
     finally:
@@ -84,11 +91,19 @@ def load_session(request: Request, ctx: Context, db: Session) -> tuple[User, Web
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
-    ws = db.get(WebSession, token_digest(token))
-    if ws is None:
-        raise unauthenticated(expired=True)
+    digest = token_digest(token)
     now = utcnow()
     s = ctx.settings
+    cached = ctx.session_cache.get(digest)
+    if cached is not None and cached[0] > time.monotonic():
+        _, user, ws = cached
+        if (now - ws.last_seen <= dt.timedelta(minutes=s.session_idle_minutes)
+                and now - ws.created_at <= dt.timedelta(hours=s.session_absolute_hours)):
+            return user, ws
+    ctx.session_cache.pop(digest, None)
+    ws = db.get(WebSession, digest)
+    if ws is None:
+        raise unauthenticated(expired=True)
     if (now - ws.last_seen > dt.timedelta(minutes=s.session_idle_minutes)
             or now - ws.created_at > dt.timedelta(hours=s.session_absolute_hours)):
         db.delete(ws)
@@ -101,11 +116,17 @@ def load_session(request: Request, ctx: Context, db: Session) -> tuple[User, Web
         raise WebError(401, "WEB-DISABLED", "账号已停用，请联系管理员", "this account is disabled")
     if now - ws.last_seen > LAST_SEEN_GRANULARITY:
         ws.last_seen = now
-        db.commit()
+    db.commit()          # ends the read transaction: the pooled connection goes back at once
+    if len(ctx.session_cache) > 10_000:
+        ctx.session_cache.clear()
+    ctx.session_cache[digest] = (time.monotonic() + SESSION_CACHE_SECONDS, user, ws)
     return user, ws
 
 
 async def csrf_value(request: Request) -> str | None:
+    """The CSRF token a state-changing request sent (header X-CSRF-Token, or form field csrf_token)."""
+    if request.method in SAFE_METHODS:
+        return None
     header = request.headers.get("x-csrf-token")
     if header:
         return header
@@ -117,14 +138,15 @@ async def csrf_value(request: Request) -> str | None:
     return None
 
 
-async def current_user(request: Request, ctx: CtxDep, db: DbDep) -> User:
+def current_user(request: Request, ctx: CtxDep, db: DbDep,
+                 sent: Annotated[str | None, Depends(csrf_value)]) -> User:
+    """Sync on purpose: it runs in the thread pool, so app-DB I/O never blocks the event loop."""
     found = load_session(request, ctx, db)
     if found is None:
         raise unauthenticated()
     user, ws = found
     if request.method not in SAFE_METHODS:
-        sent = await csrf_value(request)
-        if not sent or sent != ws.csrf_token:
+        if not sent or not hmac.compare_digest(sent, ws.csrf_token):
             raise WebError(403, "WEB-CSRF", "请求缺少有效的CSRF令牌，请刷新页面后重试",
                            "missing or invalid CSRF token; reload the page and try again")
     request.state.user = user
@@ -161,7 +183,13 @@ def require_admin(user: CurrentUser) -> User:
 AdminUser = Annotated[User, Depends(require_admin)]
 
 
-def targets_of(db: Session) -> list[dict]:
+def targets_of(db: Session, ctx: Context | None = None) -> list[dict]:
     from yunying.web.appdb import Target
-    return [{"indicator_id": t.indicator_id, "hospital_id": t.hospital_id, "dept_code": t.dept_code,
-             "year": t.year, "value": t.value} for t in db.scalars(select(Target)).all()]
+    if ctx is not None and ctx.targets_cache and ctx.targets_cache[0] > time.monotonic():
+        return ctx.targets_cache[1]
+    out = [{"indicator_id": t.indicator_id, "hospital_id": t.hospital_id, "dept_code": t.dept_code,
+            "year": t.year, "value": t.value} for t in db.scalars(select(Target)).all()]
+    db.commit()          # release the connection
+    if ctx is not None:
+        ctx.targets_cache = (time.monotonic() + SESSION_CACHE_SECONDS, out)
+    return out

@@ -140,6 +140,7 @@ class Mart:
     caps: dict
     scheme: str | None
     dept_names: dict[str, str] = field(default_factory=dict)
+    periods: dict = field(default_factory=dict)        # (year, months, hospital) -> {dept: aggregated row}
 
 
 _CACHE: dict[tuple, Mart] = {}
@@ -212,9 +213,40 @@ def period(m: Mart, year: int | None, month: int | None) -> tuple[int, list[int]
     return year, months
 
 
-def _select(m: Mart, year: int, months: list[int], *, hospital=None, dept=None):
-    return [r for r in m.rows if r[2].year == year and r[2].month in months
-            and (hospital is None or r[0] == hospital) and (dept is None or r[1] == dept)]
+def _aggregate(rows, key) -> dict:
+    """Sum numerator/denominator columns of mart rows per key; returns rows of the mart's layout."""
+    acc: dict = {}
+    for r in rows:
+        k = key(r)
+        cur = acc.get(k)
+        if cur is None:
+            acc[k] = list(r[3:])
+            continue
+        for j, v in enumerate(r[3:]):
+            if v is not None:
+                cur[j] = v if cur[j] is None else cur[j] + v
+    return {k: (None, k, None, *v) for k, v in acc.items()}
+
+
+def _period(m: Mart, year: int, months: list[int], hospital=None) -> dict:
+    """{dept: aggregated row} for a period (cached on the mart: the dashboard asks the same periods again)."""
+    key = (year, tuple(months), hospital)
+    found = m.periods.get(key)
+    if found is None:
+        ms = set(months)
+        found = _aggregate((r for r in m.rows if r[2].year == year and r[2].month in ms
+                            and (hospital is None or r[0] == hospital)), key=lambda r: r[1])
+        if len(m.periods) > 256:
+            m.periods.clear()
+        m.periods[key] = found
+    return found
+
+
+def _select(m: Mart, year: int, months: list[int], *, hospital=None, dept=None) -> list:
+    by_dept = _period(m, year, months, hospital)
+    if dept is not None:
+        return [by_dept[dept]] if dept in by_dept else []
+    return list(by_dept.values())
 
 
 def _status(ind: Indicator, value, target) -> str:
@@ -327,19 +359,23 @@ def dept_view(wh, cur, scope: Scope, targets: list[dict], dept: str, *, year=Non
     year, months = period(m, year, month)
     rows = _select(m, year, months, hospital=hospital)
     prev = _select(m, year - 1, months, hospital=hospital)
-    depts = sorted({r[1] for r in rows if r[1]})
+    by_dept = _period(m, year, months, hospital)
+    prev_by_dept = _period(m, year - 1, months, hospital)
+    depts = sorted(d for d in by_dept if d)
     if dept not in depts and dept not in m.dept_names:
         raise not_found(f"没有科室 {dept}", f"no department {dept}")
     cards = []
     for i, ind in enumerate(indicators()):
-        own = _card(ind, i, [r for r in rows if r[1] == dept], [r for r in prev if r[1] == dept],
+        own = _card(ind, i, [by_dept[dept]] if dept in by_dept else [],
+                    [prev_by_dept[dept]] if dept in prev_by_dept else [],
                     target_for(targets, ind.id, hospital, dept, year), m)
         whole = _card(ind, i, rows, prev, None, m)
         peer_values = {}
         for d in depts:
-            c = _card(ind, i, [r for r in rows if r[1] == d], [], None, m)
-            if c["value"] is not None:
-                peer_values[d] = c["value"]
+            v = _value(ind, by_dept[d][3 + 2 * i], by_dept[d][4 + 2 * i] if ind.denominator else None) \
+                if (ind.needs is None or m.caps.get(ind.needs)) else None
+            if v is not None:
+                peer_values[d] = v
         own["hospital_value"] = whole["value"]
         own["peer_median"] = round(median(peer_values.values()), 2) if peer_values else None
         own["n_peers"] = len(peer_values)
@@ -386,19 +422,20 @@ def indicator_detail(wh, cur, scope: Scope, targets: list[dict], ind_id: str, *,
                  _select(m, year - 1, months, hospital=hospital, dept=dept),
                  target_for(targets, ind.id, hospital, dept, year), m)
     trend = []
+    by_month = _aggregate(pick, key=lambda r: r[2])
     for mo in m.months:
-        rs = [r for r in pick if r[2] == mo]
-        c = _card(ind, i, rs, [], None, m)
+        c = _card(ind, i, [by_month[mo]] if mo in by_month else [], [], None, m)
         trend.append({"month": mo.isoformat()[:7], "value": c["value"], "numerator": c["numerator"],
                       "denominator": c["denominator"]})
     breakdown = []
-    rows = _select(m, year, months, hospital=hospital)
-    depts = sorted({r[1] for r in rows if r[1]})
+    by_dept = _period(m, year, months, hospital)
+    prev_by_dept = _period(m, year - 1, months, hospital)
+    depts = sorted(d for d in by_dept if d)
     if scope.is_dept_head:
         depts = [scope.dept]
     for d in depts:
-        c = _card(ind, i, [r for r in rows if r[1] == d], [r for r in _select(m, year - 1, months, hospital=hospital)
-                                                          if r[1] == d], None, m)
+        c = _card(ind, i, [by_dept[d]] if d in by_dept else [], [prev_by_dept[d]] if d in prev_by_dept else [],
+                  None, m)
         breakdown.append({"dept": d, "dept_name": m.dept_names.get(d, d), "value": c["value"],
                           "numerator": c["numerator"], "denominator": c["denominator"], "yoy_pct": c["yoy_pct"]})
     breakdown.sort(key=lambda r: (r["value"] is None, -(r["value"] or 0) if ind.direction != "down"

@@ -60,6 +60,7 @@ def disable(username: str, request: Request, db: DbDep, admin: AdminUser):
     if username == admin.username:
         raise bad_request("WEB-USER", "不能停用自己的账号", "you cannot disable your own account")
     auth_logic.disable_user(db, username)
+    request.app.state.ctx.session_cache.clear()
     audit(request, db, admin, "user_disable", target=username)
     return {"username": username, "active": False}
 
@@ -97,6 +98,7 @@ def targets(db: DbDep, admin: AdminUser):
 @router.post("/targets")
 def post_target(body: TargetBody, request: Request, db: DbDep, admin: AdminUser):
     t = set_target(db, body, admin.username)
+    request.app.state.ctx.targets_cache = None
     audit(request, db, admin, "target_set", target=t.indicator_id, filters=body.model_dump())
     return {"indicator_id": t.indicator_id, "value": t.value}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import shutil
 import uuid
@@ -19,6 +20,13 @@ from yunying.web.errors import WebError, bad_request, not_found
 from yunying.web.jobs import import_job
 
 router = APIRouter(prefix="/api")
+
+
+def fast_json(data) -> Response:
+    """Dashboard payloads are plain dicts of numbers and strings: json.dumps directly (FastAPI's generic encoder
+    walks every value and costs more than the query on a cached aggregate)."""
+    return Response(json.dumps(data, ensure_ascii=False, default=str, separators=(",", ":")).encode("utf-8"),
+                    media_type="application/json")
 
 Year = Annotated[int | None, Query(ge=1990, le=2100, description="年度 year")]
 Month = Annotated[int | None, Query(ge=1, le=12, description="月份 month")]
@@ -37,7 +45,7 @@ def meta(ctx: CtxDep, cur: CursorDep, scope: ScopeDep):
 def overview(ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep, year: Year = None, month: Month = None,
              hospital: Hosp = None):
     """全院概览: key indicators with 同比, target status and alerts."""
-    return q.overview(ctx.wh, cur, scope, targets_of(db), year=year, month=month, hospital=hospital)
+    return fast_json(q.overview(ctx.wh, cur, scope, targets_of(db, ctx), year=year, month=month, hospital=hospital))
 
 
 @router.get("/departments", tags=["dashboard"])
@@ -49,15 +57,16 @@ def departments(ctx: CtxDep, cur: CursorDep, scope: ScopeDep):
 def dept_view(dept: str, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep, year: Year = None,
               month: Month = None, hospital: Hosp = None):
     """科室视图: the department's indicators ranked against its peers."""
-    return q.dept_view(ctx.wh, cur, scope, targets_of(db), dept, year=year, month=month, hospital=hospital)
+    return fast_json(q.dept_view(ctx.wh, cur, scope, targets_of(db, ctx), dept, year=year, month=month,
+                                 hospital=hospital))
 
 
 @router.get("/indicators/{ind_id}", tags=["dashboard"])
 def indicator_detail(ind_id: str, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep, year: Year = None,
                      month: Month = None, dept: Dept = None, hospital: Hosp = None):
     """指标详情: definition, numerator/denominator, monthly trend, department breakdown."""
-    return q.indicator_detail(ctx.wh, cur, scope, targets_of(db), ind_id, year=year, month=month, dept=dept,
-                              hospital=hospital)
+    return fast_json(q.indicator_detail(ctx.wh, cur, scope, targets_of(db, ctx), ind_id, year=year, month=month,
+                                        dept=dept, hospital=hospital))
 
 
 def _case_filters(indicator, year, month, dept, hospital, drg, qc_grade) -> dict:
@@ -126,7 +135,7 @@ def export_indicator(ind_id: str, request: Request, ctx: CtxDep, cur: CursorDep,
                      hospital: Hosp = None):
     """导出指标的科室分布 (CSV). Audit-logged."""
     scope.require("export")
-    res = q.indicator_detail(ctx.wh, cur, scope, targets_of(db), ind_id, year=year, month=month, dept=dept,
+    res = q.indicator_detail(ctx.wh, cur, scope, targets_of(db, ctx), ind_id, year=year, month=month, dept=dept,
                              hospital=hospital)
     audit(request, db, user, "export", target=f"indicator:{ind_id}.csv",
           filters={"year": year, "month": month, "dept": dept, "hospital": hospital}, rows=len(res["breakdown"]))

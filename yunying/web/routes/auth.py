@@ -20,6 +20,13 @@ class LoginBody(BaseModel):
     password: str
 
 
+def _forget(request: Request) -> None:
+    from yunying.web.security import token_digest
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        request.app.state.ctx.session_cache.pop(token_digest(token), None)
+
+
 def _set_session_cookie(resp, ctx, token: str) -> None:
     resp.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", secure=ctx.settings.secure_cookies,
                     path="/")
@@ -45,6 +52,7 @@ def api_login(body: LoginBody, request: Request, ctx: CtxDep, db: DbDep):
 
 @router.post("/api/auth/logout", tags=["auth"])
 def api_logout(request: Request, user: CurrentUser, db: DbDep):
+    _forget(request)
     auth_logic.logout(db, request.cookies.get(SESSION_COOKIE), user, client_ip(request))
     resp = JSONResponse({"ok": True})
     resp.delete_cookie(SESSION_COOKIE, path="/")
@@ -98,6 +106,7 @@ def login_form(request: Request, ctx: CtxDep, db: DbDep, username: str = Form(""
 
 @router.post("/logout", include_in_schema=False)
 def logout_form(request: Request, user: CurrentUser, db: DbDep):
+    _forget(request)
     auth_logic.logout(db, request.cookies.get(SESSION_COOKIE), user, client_ip(request))
     resp = RedirectResponse("/login", status_code=303)
     resp.delete_cookie(SESSION_COOKIE, path="/")

@@ -39,7 +39,7 @@ def home(scope: ScopeDep):
 @router.get("/overview")
 def overview(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep, year: str | None = None,
              month: str | None = None, hospital: str | None = None):
-    data = q.overview(ctx.wh, cur, scope, targets_of(db), year=_int(year), month=_int(month),
+    data = q.overview(ctx.wh, cur, scope, targets_of(db, ctx), year=_int(year), month=_int(month),
                       hospital=hospital or None)
     trend = q.indicator_detail(ctx.wh, cur, scope, [], "BAS-01", hospital=hospital or None)["trend"]
     return render(request, "overview.html", {"data": data, "trend": trend, "page": "overview"})
@@ -56,14 +56,14 @@ def dept_list(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep):
 @router.get("/dept/{dept}")
 def dept(dept: str, request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep,
          year: str | None = None, month: str | None = None):
-    data = q.dept_view(ctx.wh, cur, scope, targets_of(db), dept, year=_int(year), month=_int(month))
+    data = q.dept_view(ctx.wh, cur, scope, targets_of(db, ctx), dept, year=_int(year), month=_int(month))
     return render(request, "dept.html", {"data": data, "page": "dept"})
 
 
 @router.get("/indicator/{ind_id}")
 def indicator(ind_id: str, request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep,
               year: str | None = None, month: str | None = None, dept: str | None = None):
-    data = q.indicator_detail(ctx.wh, cur, scope, targets_of(db), ind_id, year=_int(year), month=_int(month),
+    data = q.indicator_detail(ctx.wh, cur, scope, targets_of(db, ctx), ind_id, year=_int(year), month=_int(month),
                               dept=dept or None)
     return render(request, "indicator.html", {"data": data, "page": "indicator"})
 
@@ -172,6 +172,7 @@ def admin_target(request: Request, db: DbDep, admin: AdminUser, indicator_id: An
     body = admin_routes.TargetBody(indicator_id=indicator_id, value=value, dept_code=dept_code or "*",
                                    year=_int(year))
     admin_routes.set_target(db, body, admin.username)
+    request.app.state.ctx.targets_cache = None
     audit(request, db, admin, "target_set", target=indicator_id, filters=body.model_dump())
     return RedirectResponse("/admin", status_code=303)
 
