@@ -143,3 +143,26 @@ def test_demo_stage_writes_latest_year_and_month(literal_db, tmp_path, capsys):
     demo_stage(db, formats=("docx", "xlsx"))
     names = sorted(p.name for p in (tmp_path / "reports").iterdir())
     assert "年度工作报告数据篇_2022.docx" in names and "质量月报_2022-06.xlsx" in names
+
+
+def test_no_cjk_font_drops_charts_with_visible_warning(con, tmp_path, monkeypatch):
+    from docx import Document
+
+    import yunying.reports.charts as ch
+
+    monkeypatch.setattr(ch, "find_cjk_font", lambda: None)
+    r = build_annual(con, 2022)
+    paths = write(r, tmp_path, formats=("docx",))
+    assert any("未找到中文字体" in w and "setup-reports.sh" in w for w in r.warnings)
+    doc = Document(str(paths[0]))
+    assert len(doc.inline_shapes) == 0
+    assert any("未找到中文字体" in p.text for p in doc.paragraphs)        # the warning is printed in the report
+
+
+def test_build_report_entry_point(con):
+    from yunying.reports import build_report
+
+    assert build_report(con, "monthly", "2022-06", "B").dept_code == "B"
+    assert build_report(con, "annual", "2022").kind == "annual"
+    with pytest.raises(ValueError):
+        build_report(con, "weekly", "2022")

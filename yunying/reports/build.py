@@ -254,3 +254,15 @@ def _trend_chart(ctx: Context, items: list[dict], periods: Periods) -> Chart | N
         return None
     return Chart("近12个月出院人次", "line", [f"{d.year % 100:02d}-{d.month:02d}" for d in months],
                  {"出院人次": [by.get(d) for d in months]}, "人次")
+
+
+def build_report(con, kind: str, period: str, dept: str | None = None, *, templates: Path | None = None,
+                 hospital_id: str | None = None) -> Report:
+    """One entry point for the web app: kind 'monthly' (period '2022-06', optional dept) or 'annual' ('2022')."""
+    if kind == "monthly":
+        return build_monthly(con, period, dept, templates=templates, hospital_id=hospital_id)
+    if kind == "annual":
+        if dept:
+            raise ValueError("年度报告没有科室版 / the annual report has no department edition")
+        return build_annual(con, int(period), templates=templates, hospital_id=hospital_id)
+    raise ValueError(f"报告类型应为 monthly/annual / kind must be monthly or annual: {kind!r}")
