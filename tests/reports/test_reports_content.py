@@ -1,4 +1,4 @@
-"""Report sentences on the literal warehouse of conftest.py (figures worked by hand there)."""
+"""Report sentences on the literal warehouse of reports_fixtures.py (figures worked by hand there)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from yunying.reports import build_annual, build_monthly
 from yunying.warehouse.db import connect
 
-from conftest import build_literal  # noqa: E402  (tests/reports/conftest.py)
+from reports_fixtures import build_literal
 
 
 def _para(report, key, needle):
