@@ -169,3 +169,30 @@ def test_monthly_department_ranking(con, tmp_path):
                      "外科：三、四级手术占比50.00%，较同期下降50.00个百分点。"]
     issues = "\n".join(p.text for p in m.section("issues").paragraphs)
     assert "内科住院患者死亡率较同期增长33.33个百分点" in issues
+
+
+def test_summary_line_when_data_supports_it(tmp_path):
+    p = tmp_path / "sum.duckdb"
+    build_literal(p)
+    c = connect(p)
+    try:
+        c.execute("""insert into drg_result (hospital_id, mrn, admission_no, scheme, scheme_hash, status, mdc, adrg,
+                     drg) select hospital_id, mrn, admission_no, 'demo', 'x', 'SUCCESS', 'MDCG',
+                     case when discharge_dept_code = 'A' then 'ES2' else 'GD2' end,
+                     case when discharge_dept_code = 'A' then 'ES21' else 'GD23' end from discharge""")
+        c.execute("insert into econ_weight_set (scheme, year, source, content_hash) values ('demo', 2021, 'test', 'h')")
+        c.execute("insert into econ_weight (scheme, year, drg, rw) values ('demo', 2021, 'ES21', 1.0), "
+                  "('demo', 2021, 'GD23', 2.0)")
+        r = build_annual(c, 2022)
+    finally:
+        c.close()
+    # CMI 2022 = (3×1.0 + 2×2.0)/5 = 1.4000; 2021 = (2×1.0 + 2×2.0)/4 = 1.5000 → 下降0.1000
+    assert "病例组合指数（CMI）为1.4000，较同期下降0.1000。" in r.text()
+    # 双升: 医疗服务收入占比 30.00% vs 30.00% 持平, CMI 下降 → not achieved
+    # 四降: 药占比 23 vs 24 下降 ✓, 耗占比 15 vs 15 持平, 平均住院日 7.20 vs 7.75 下降 ✓, 住院次均费用 10000 vs 8000 增长
+    line = r.section("summary").paragraphs[0].text
+    assert line.startswith("对照“双升四降”目标，6项指标中2项向预期方向变化（药占比同比下降1.00个百分点、平均住院日同比下降0.55天），"
+                           "未达预期：")
+    assert "CMI同比下降0.1000" in line and "住院次均费用同比增长25.00%" in line
+    ids = {v.indicator_id for v in r.section("summary").paragraphs[0].values}
+    assert {"OP-03", "OP-08", "DRG-03", "OP-06", "OP-04", "OP-23"} <= ids
