@@ -248,3 +248,17 @@ indicators:
     cat = load_catalogue(f, use_env=False)
     rows = compute(wh_mod, cat, family="本院", period="2022", targets=[])
     assert [(r["indicator_id"], r["value"]) for r in rows] == [("H-01", 50.0)]     # 2 grade-4 sessions / 4
+
+
+def test_several_levels_in_one_call_equal_separate_calls(wh_mod, catalogue):
+    levels = ["hospital", "department", "doctor", "region"]
+    together = compute(wh_mod, catalogue, period="2022", grain="quarter", level=levels, targets=[])
+    apart = [r for lv in levels for r in compute(wh_mod, catalogue, period="2022", grain="quarter", level=lv,
+                                                  targets=[])]
+    key = lambda r: (r["level"], r["indicator_id"], r["period"], r["hospital_id"], r["dept_code"], r["doctor_group"])  # noqa: E731
+    assert sorted(map(key, together)) == sorted(map(key, apart))
+    a = {key(r): r for r in apart}
+    for r in together:
+        b = a[key(r)]
+        assert (r["numerator"], r["denominator"], r["value"], r["yoy_value"], r["status"]) == \
+            (b["numerator"], b["denominator"], b["value"], b["yoy_value"], b["status"])

@@ -65,7 +65,7 @@ def compute_cmd(
     indicator: Annotated[Optional[list[str]], typer.Option("--id", help="只计算这些指标 / only these ids")] = None,
     period: Annotated[str, typer.Option("--period", help="2022 / 2022Q1 / 2022-03")] = "2022",
     grain: Annotated[str, typer.Option("--grain", help="year | quarter | month")] = "year",
-    level: Annotated[str, typer.Option("--level", help="hospital | department | doctor | region")] = "hospital",
+    level: Annotated[str, typer.Option("--level", help="hospital | department | doctor | region，可逗号分隔多个")] = "hospital",
     hospital: Annotated[Optional[list[str]], typer.Option("--hospital", help="医疗机构代码（可多次）")] = None,
     scheme: Annotated[Optional[str], typer.Option("--scheme", help="DRG 方案（默认最近分组的方案）")] = None,
     targets: Annotated[Optional[Path], typer.Option("--targets", help="目标值 YAML / targets file")] = None,
@@ -98,7 +98,9 @@ def compute_cmd(
         except TargetError as exc:
             fail(f"目标值文件有错误：\n{exc}", "targets file errors", 2)
         try:
-            rows = compute(con, cat, ids=ids, period=period, grain=grain, level=level, hospitals=hospital,
+            levels = [x.strip() for x in level.split(",") if x.strip()]
+            rows = compute(con, cat, ids=ids, period=period, grain=grain,
+                           level=levels if len(levels) > 1 else levels[0], hospitals=hospital,
                            scheme=scheme, targets=tg)
         except ValueError as exc:
             fail(str(exc), str(exc), 2)
@@ -307,11 +309,11 @@ def demo_stage(db: Path) -> None:
     by_id = {}
     for r in rows:
         by_id.setdefault(r["indicator_id"], r)
-    n_ok = sum(1 for i in cat.family("tertiary-general").ids
-               if any(r["indicator_id"] == i and r["value"] is not None for r in rows)
-               or any(r["indicator_id"].startswith(i + ".") and r["value"] is not None for r in rows))
-    console.print(f"  指标 indicators {year}（三级综合 {len(cat.family('tertiary-general').ids)} 项，"
-                  f"可计算 {n_ok} 项）:")
+    main_ids = [i for i in cat.family("tertiary-general").ids if "." not in i]
+    with_value = {r["indicator_id"].split(".")[0] for r in rows if r["value"] is not None}
+    n_ok = sum(1 for i in main_ids if i in with_value)
+    console.print(f"  指标 indicators {year}：三级综合 {len(main_ids)} 项，本数据可计算 {n_ok} 项"
+                  f"（yunying indicators list --db {db} 查看原因）")
     for iid, label in (("OP-02", "出院人次"), ("OP-08", "平均住院日"), ("OP-03", "药占比"), ("OP-04", "耗占比"),
                        ("G3-04", "出院患者手术占比")):
         r = by_id.get(iid)

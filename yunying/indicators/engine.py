@@ -11,6 +11,7 @@ import csv
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date
 from pathlib import Path
 from typing import Callable, Iterable
@@ -24,7 +25,7 @@ from yunying.indicators.views import VIEWS, need_label
 COLUMNS = ["indicator_id", "name", "period", "hospital_id", "dept_code", "numerator", "denominator", "value",
            "unit", "yoy_value", "yoy_change", "target", "status"]
 EXTRA_COLUMNS = ["mom_value", "mom_change", "yoy_word", "yoy_text", "judgement", "direction", "national_monitor",
-                 "family", "doctor_group", "gap", "reason", "name_en", "catalogue_version", "sql_hash"]
+                 "family", "doctor_group", "gap", "reason", "name_en", "catalogue_version", "sql_hash", "level"]
 GRAINS = ("month", "quarter", "year")
 GRAIN_MONTHS = {"month": 1, "quarter": 3, "year": 12}
 LEVEL_KEYS = {"hospital": ["hospital_id"], "department": ["hospital_id", "dept_code"],
@@ -105,6 +106,8 @@ class Plan:
     ext_start: date
     scheme: str | None
     folded_needs: dict[str, list[str]]   # view → needs columns counted in the main query (availability)
+    levels: list[str] | None = None
+    queries: list | None = None
 
 
 def _expand(catalogue: Catalogue, ids: Iterable[str]) -> tuple[list[Indicator], dict[str, Indicator]]:
@@ -168,14 +171,11 @@ def _level_cols(view: str, level: str) -> list[str] | None:
     return LEVEL_KEYS[level]
 
 
-def _key_select(cols: list[str]) -> list[str]:
-    out = []
-    for c in cols:
-        if c == "region_code":
-            out.append("coalesce(region_code, '(未设区域)') as region_code")
-        else:
-            out.append(f"coalesce(cast({c} as varchar), '') as {c}")
-    return out
+# grouping columns per level inside the per-view subquery (region_key = coalesced region code)
+_GROUP_COLS = {"hospital": ["hospital_id"], "department": ["hospital_id", "dept_code"],
+               "doctor": ["hospital_id", "dept_code", "doctor_group"], "region": ["region_key"]}
+_LEVEL_ORDER = ["region", "doctor", "department", "hospital"]
+_DISTINCT_COL = {"region": "region_key", "doctor": "doctor_group", "department": "dept_code"}
 
 
 def _where(view: str, level: str, start: date, end: date, hospitals: list[str] | None,
@@ -191,12 +191,55 @@ def _where(view: str, level: str, start: date, end: date, hospitals: list[str] |
     return " and ".join(conds)
 
 
+@dataclass
+class ViewQuery:
+    view: str
+    levels: list[str]            # levels answered by this query (several = one scan with GROUPING SETS)
+    sql: str
+    measures: list[str]          # measure SQL in column order (m0, m1 …)
+    needs: list[str]             # columns counted for availability in the requested period (a0, a1 …)
+
+
+def _view_sql(view: str, levels: list[str], grain: str, start: date, end: date, ext_start: date,
+              hospitals: list[str] | None, scheme: str | None, measures: list[str], needs: list[str]) -> str:
+    lf_level = levels[0] if levels[0] != "doctor" else "department"
+    sub = (f"select *, {_period_expr(grain)} as period_start, coalesce(region_code, '(未设区域)') as region_key "
+           f"from {VIEWS[view].sql_name} where {_where(view, lf_level, ext_start, end, hospitals, scheme)}")
+    ordered = [lv for lv in _LEVEL_ORDER if lv in levels]
+    if len(ordered) == 1:
+        lvl = f"'{ordered[0]}'"
+    else:
+        lvl = "case " + " ".join(f"when grouping({_DISTINCT_COL[lv]}) = 0 then '{lv}'" for lv in ordered[:-1]) + \
+            f" else '{ordered[-1]}' end"
+    used = {c for lv in levels for c in _GROUP_COLS[lv]}
+    k0 = ("coalesce(" + ", ".join(([ "region_key"] if "region_key" in used else []) +
+                                  (["cast(hospital_id as varchar)"] if "hospital_id" in used else []) + ["''"]) + ")")
+    k1 = "coalesce(cast(dept_code as varchar), '')" if "dept_code" in used else "''"
+    k2 = "coalesce(cast(doctor_group as varchar), '')" if "doctor_group" in used else "''"
+    sel = [f"{lvl} as _lvl", f"{k0} as k0", f"{k1} as k1", f"{k2} as k2", "period_start"]
+    sel += [f"{_fast_sql(m)} as m{i}" for i, m in enumerate(measures)]
+    sel += [f"count({c}) filter (where period_month >= date '{start.isoformat()}') as a{i}"
+            for i, c in enumerate(needs)]
+    if len(levels) == 1:
+        group = "group by " + ", ".join(_GROUP_COLS[levels[0]] + ["period_start"])
+    else:
+        group = "group by grouping sets (" + ", ".join(
+            "(" + ", ".join(_GROUP_COLS[lv] + ["period_start"]) + ")" for lv in ordered) + ")"
+    return f"select {', '.join(sel)}\nfrom ({sub}) t\n{group}"
+
+
 def compile_plan(catalogue: Catalogue, ids: Iterable[str], *, period: str, grain: str = "year",
-                 level: str = "hospital", hospitals: list[str] | None = None, scheme: str | None = None) -> Plan:
+                 level: str | list[str] = "hospital", hospitals: list[str] | None = None,
+                 scheme: str | None = None) -> Plan:
+    """Compile the requested indicators (and their dependencies) to one query per view and level filter.
+
+    `level` may be a list: levels sharing a view's rows are answered by one scan with GROUPING SETS."""
+    levels = [level] if isinstance(level, str) else list(dict.fromkeys(level))
     if grain not in GRAINS:
         raise ValueError(f"粒度应为 month/quarter/year / grain must be month, quarter or year: {grain!r}")
-    if level not in LEVEL_KEYS:
-        raise ValueError(f"层级应为 hospital/department/doctor/region / bad level {level!r}")
+    for lv in levels:
+        if lv not in LEVEL_KEYS:
+            raise ValueError(f"层级应为 hospital/department/doctor/region / bad level {lv!r}")
     start, end = parse_period(period)
     span = (end.year - start.year) * 12 + end.month - start.month
     if GRAIN_MONTHS[grain] > span:
@@ -204,16 +247,11 @@ def compile_plan(catalogue: Catalogue, ids: Iterable[str], *, period: str, grain
     if (start.month - 1) % GRAIN_MONTHS[grain]:
         raise ValueError(f"期间 {period} 与粒度 {grain} 不对齐 / period not aligned to grain")
     req, needed = _expand(catalogue, ids)
-    req = [i for i in req if level in i.levels]
     back = 24 if any(i.type == "growth" for i in needed.values()) else 12
     ext_start = _add_months(start, -back)
     measures: dict[str, list[str]] = {}
     for ind in needed.values():
-        if level not in ind.levels and ind not in req:
-            pass
         for m in _measures_of(ind):
-            if _level_cols(m.over, level) is None:
-                continue
             lst = measures.setdefault(m.over, [])
             if m.sql not in lst:
                 lst.append(m.sql)
@@ -223,19 +261,23 @@ def compile_plan(catalogue: Catalogue, ids: Iterable[str], *, period: str, grain
             v, _, c = n.partition(".")
             if c not in plan_needs.setdefault(v, []):
                 plan_needs[v].append(c)
-    sql = {}
+    queries: list[ViewQuery] = []
     for view, msql in measures.items():
-        cols = _level_cols(view, level)
-        sel = _key_select(cols) + [f"{_period_expr(grain)} as period_start"]
-        sel += [f"{_fast_sql(s)} as m{i}" for i, s in enumerate(msql)]
-        avail_cols = plan_needs.get(view, [])
-        sel += [f"count({c}) filter (where period_month >= date '{start.isoformat()}') as a{i}"
-                for i, c in enumerate(avail_cols)]
-        sql[view] = (f"select {', '.join(sel)}\nfrom {VIEWS[view].sql_name}\n"
-                     f"where {_where(view, level, ext_start, end, hospitals, scheme)}\n"
-                     f"group by {', '.join(str(i + 1) for i in range(len(cols) + 1))}")
-    return Plan(req, needed, measures, sql, level, grain, start, end, ext_start, scheme,
-                {v: plan_needs.get(v, []) for v in measures})
+        by_filter: dict[str, list[str]] = {}
+        for lv in levels:
+            if _level_cols(view, lv) is None:
+                continue
+            by_filter.setdefault(VIEWS[view].level_filter.get(lv if lv != "doctor" else "department", ""),
+                                 []).append(lv)
+        for lvs in by_filter.values():
+            needs = plan_needs.get(view, [])
+            queries.append(ViewQuery(view, lvs, _view_sql(view, lvs, grain, start, end, ext_start, hospitals,
+                                                         scheme, msql, needs), msql, needs))
+    sql = {}
+    for q in queries:
+        sql[q.view] = (sql[q.view] + ";\n" if q.view in sql else "") + q.sql
+    return Plan(req, needed, measures, sql, levels[0], grain, start, end, ext_start, scheme,
+                {v: plan_needs.get(v, []) for v in measures}, levels, queries)
 
 
 # ---------------------------------------------------------------- run
@@ -262,33 +304,32 @@ class _Results:
     avail: dict[str, dict[str, bool]]                            # 'view.col' → {unit: has data}
 
 
-def _run_plan(plan: Plan, query: Query) -> _Results:
-    values: dict[tuple[str, str], dict] = {}
-    present: dict[str, set] = {}
-    avail: dict[str, dict[str, bool]] = {}
-    nk = len(LEVEL_KEYS[plan.level])
-    for view, sql in plan.sql.items():
-        rows = query(sql)
-        msql = plan.measures[view]
-        acols = plan.folded_needs.get(view, [])
-        pres = present.setdefault(view, set())
-        for i, s in enumerate(msql):
-            values[(view, s)] = {}
-        for c in acols:
-            avail[f"{view}.{c}"] = {}
-        for r in rows:
-            key = tuple(r[:nk])
-            p = _to_date(r[nk])
-            pres.add((key[0], p))
-            for i, s in enumerate(msql):
-                values[(view, s)][(key, p)] = _num(r[nk + 1 + i])
-            for i, c in enumerate(acols):
-                if r[nk + 1 + len(msql) + i]:
-                    avail[f"{view}.{c}"][key[0]] = True
-    return _Results(values, present, avail)
+def _run_plan(plan: Plan, query: Query) -> dict[str, _Results]:
+    out = {lv: _Results({}, {}, {}) for lv in plan.levels}
+    for q in plan.queries:
+        for lv in q.levels:
+            res = out[lv]
+            res.present.setdefault(q.view, set())
+            for s in q.measures:
+                res.values[(q.view, s)] = {}
+            for c in q.needs:
+                res.avail[f"{q.view}.{c}"] = {}
+        nm = len(q.measures)
+        for r in query(q.sql):
+            lv = r[0]
+            res = out[lv]
+            key = tuple(r[1:1 + len(LEVEL_KEYS[lv])])
+            p = _to_date(r[4])
+            res.present[q.view].add((key[0], p))
+            for i, s in enumerate(q.measures):
+                res.values[(q.view, s)][(key, p)] = _num(r[5 + i])
+            for i, c in enumerate(q.needs):
+                if r[5 + nm + i]:
+                    res.avail[f"{q.view}.{c}"][key[0]] = True
+    return out
 
 
-def _availability(plan: Plan, query: Query, hospitals: list[str] | None,
+def _availability(plan: Plan, level: str, query: Query, hospitals: list[str] | None,
                   folded: dict[str, dict[str, bool]] | None = None) -> dict[str, dict[str, bool]]:
     """need ('view.column') → {unit (hospital or region): has data in the requested period}.
 
@@ -300,13 +341,12 @@ def _availability(plan: Plan, query: Query, hospitals: list[str] | None,
             if folded is not None and n in folded:
                 continue
             needs_by_view.setdefault(v, set()).add(c)
-    unit = "coalesce(region_code, '(未设区域)')" if plan.level == "region" else "hospital_id"
-    lvl = "hospital" if plan.level in ("hospital", "region") else plan.level
+    unit = "coalesce(region_code, '(未设区域)')" if level == "region" else "hospital_id"
+    lvl = "hospital" if level in ("hospital", "region") else "department"
     out: dict[str, dict[str, bool]] = dict(folded or {})
     for v, cs in needs_by_view.items():
         cs = sorted(cs)
-        where = _where(v, lvl if lvl != "doctor" else "department", plan.start, plan.end, hospitals,
-                       plan.scheme)
+        where = _where(v, lvl, plan.start, plan.end, hospitals, plan.scheme)
         sql = (f"select {unit}, " + ", ".join(f"count({c})" for c in cs) +
                f" from {VIEWS[v].sql_name} where {where} group by 1")
         for c in cs:
@@ -332,6 +372,7 @@ class _Evaluator:
     def __init__(self, catalogue: Catalogue, plan: Plan, res: _Results, manual: dict):
         self.c, self.plan, self.res, self.manual = catalogue, plan, res, manual
         self.memo: dict = {}
+        self._kidx: dict = {}
 
     def measure(self, m: Measure | None, key: tuple, p: date) -> float | None:
         if m is None:
@@ -356,9 +397,17 @@ class _Evaluator:
             return self.keys(self.c[ind.base], p)
         out = set()
         for m in _measures_of(ind):
-            vals = self.res.values.get((m.over, m.sql), {})
-            out |= {k for (k, pp) in vals if pp == p}
+            out |= self._keys_at(m.over, m.sql).get(p, set())
         return out
+
+    def _keys_at(self, view: str, sql: str) -> dict[date, set]:
+        idx = self._kidx.get((view, sql))
+        if idx is None:
+            idx = {}
+            for (k, pp) in self.res.values.get((view, sql), {}):
+                idx.setdefault(pp, set()).add(k)
+            self._kidx[(view, sql)] = idx
+        return idx
 
     def value(self, ind: Indicator, key: tuple, p: date) -> tuple[float | None, float | None, float | None, str]:
         mk = (ind.id, key, p)
@@ -422,14 +471,21 @@ def _is_count(sql: str) -> bool:
     return (s.startswith("count(") or s.startswith("coalesce(")) and "/" not in s and " - " not in s
 
 
-def _eval_expr(expr: str, vals: dict[str, float]) -> float | None:
-    names = {}
+@lru_cache(maxsize=None)
+def _parse_expr(expr: str) -> tuple[tuple[str, ...], exp.Expression]:
+    refs: list[str] = []
 
     def sub(m):
-        names[f"r{len(names)}"] = vals[m[1]]
-        return f"r{len(names) - 1}"
+        refs.append(m[1])
+        return f"r{len(refs) - 1}"
 
     tree = sqlglot.parse_one(REF_RE.sub(sub, expr), read="duckdb")
+    return tuple(refs), tree
+
+
+def _eval_expr(expr: str, vals: dict[str, float]) -> float | None:
+    refs, tree = _parse_expr(expr)
+    names = {f"r{i}": vals[r] for i, r in enumerate(refs)}
 
     def ev(n):
         if isinstance(n, exp.Paren):
@@ -464,9 +520,11 @@ def _manual_values(query: Query) -> dict:
 
 def compute(con=None, catalogue: Catalogue | None = None, *, family: str | None = None,
             ids: Iterable[str] | None = None, period: str = "2022", grain: str = "year",
-            level: str = "hospital", hospitals: list[str] | None = None, scheme: str | None = None,
+            level: str | list[str] = "hospital", hospitals: list[str] | None = None, scheme: str | None = None,
             targets: list[dict] | None = None, query: Query | None = None) -> list[dict]:
-    """Compute indicators; one dict per indicator × unit × period (COLUMNS then EXTRA_COLUMNS)."""
+    """Compute indicators; one dict per indicator × level × unit × period (COLUMNS then EXTRA_COLUMNS).
+
+    `level` may be a list (e.g. ["hospital", "department"]): views are then scanned once for all levels."""
     from yunying.indicators.catalogue import load_catalogue
     from yunying.indicators.targets import apply_targets, load_targets
 
@@ -476,34 +534,46 @@ def compute(con=None, catalogue: Catalogue | None = None, *, family: str | None 
         ids = catalogue.family(family).ids if family else list(catalogue.indicators)
     scheme = scheme or _latest_scheme(query)
     plan = compile_plan(catalogue, ids, period=period, grain=grain, level=level, hospitals=hospitals, scheme=scheme)
-    res = _run_plan(plan, query)
-    avail = _availability(plan, query, hospitals, res.avail)
+    results = _run_plan(plan, query)
     manual = _manual_values(query)
-    ev = _Evaluator(catalogue, plan, res, manual)
     hosp = _hospitals(query, hospitals)
-    units = sorted({r for _, r in hosp}) if level == "region" else [h for h, _ in hosp]
-    extra_units = {u for a in avail.values() for u in a}
-    units = sorted(set(units) | extra_units)
     out_periods = []
     p = plan.start
     while p < plan.end:
         out_periods.append(p)
         p = _add_months(p, GRAIN_MONTHS[grain])
     rows: list[dict] = []
+    for lv in plan.levels:
+        rows += _level_rows(catalogue, plan, lv, results[lv], manual, hosp, out_periods, query, hospitals)
+    apply_targets(rows, targets if targets is not None else load_targets(query=query))
+    return rows
+
+
+def _level_rows(catalogue: Catalogue, plan: Plan, level: str, res: _Results, manual: dict, hosp: list,
+                out_periods: list[date], query: Query, hospitals: list[str] | None) -> list[dict]:
+    avail = _availability(plan, level, query, hospitals, res.avail)
+    ev = _Evaluator(catalogue, plan, res, manual)
+    units = sorted({r for _, r in hosp}) if level == "region" else [h for h, _ in hosp]
+    units = sorted(set(units) | {u for a in avail.values() for u in a})
+    grain = plan.grain
+    rows: list[dict] = []
     for ind in plan.indicators:
+        if level not in ind.levels:
+            continue
         sql_hash = hashlib.sha256("\n".join(plan.sql.get(m.over, "") + m.sql for m in _measures_of(ind))
                                   .encode()).hexdigest()[:12]
         base = {"indicator_id": ind.id, "name": ind.name_zh, "unit": ind.unit, "direction": ind.direction_zh,
                 "national_monitor": ind.national_monitor, "family": ind.family, "name_en": ind.name_en,
-                "catalogue_version": catalogue.version, "sql_hash": sql_hash}
+                "catalogue_version": catalogue.version, "sql_hash": sql_hash, "level": level}
         blocked = _blocked(ind, catalogue, avail, units, level)
         for p in out_periods:
             label = period_label(p, grain)
             pblocked = dict(blocked)
             keys = ev.keys(ind, p)
             if ind.type == "external":
-                keys = {k for k in ((mk[1],) if level in ("hospital", "region") else (mk[1], mk[2])
-                                    for mk in manual if mk[0] == ind.id and mk[3] == label)}
+                width = len(LEVEL_KEYS[level])
+                keys = {k[:width] for k in ((mk[1], mk[2], "") for mk in manual if mk[0] == ind.id and mk[3] == label)
+                        if width == 1 or k[1]}
                 for u in units:
                     if not any(k[0] == u for k in keys):
                         pblocked[u] = (f"不可计算：缺少 {ind.missing_zh or '外部平台/填报数据'}（未录入 ind_manual_value）"
@@ -515,7 +585,6 @@ def compute(con=None, catalogue: Catalogue | None = None, *, family: str | None 
                 rows.append(_row(base, ind, label, key, level, num, den, val, reason, ev, p, grain))
             for u in sorted(pblocked):
                 rows.append(_blocked_row(base, label, u, level, pblocked[u]))
-    apply_targets(rows, targets if targets is not None else load_targets(query=query))
     return rows
 
 
@@ -563,8 +632,8 @@ def _blocked_row(base: dict, label: str, unit: str, level: str, reason: str) -> 
     return row
 
 
-def _round(v, n=10):
-    return None if v is None else round(v, n)
+def _round(v):
+    return v
 
 
 def _row(base, ind, label, key, level, num, den, val, reason, ev: _Evaluator, p: date, grain: str) -> dict:
@@ -639,7 +708,7 @@ def computability(con=None, catalogue: Catalogue | None = None, *, period: str |
     ids = [i for i, ind in catalogue.indicators.items() if ind.type != "group"]
     scheme = _latest_scheme(query)
     plan = compile_plan(catalogue, ids, period=period, grain="year", level="hospital", scheme=scheme)
-    avail = _availability(plan, query, None)
+    avail = _availability(plan, "hospital", query, None)
     manual = _manual_values(query)
     units = sorted({u for a in avail.values() for u in a} | {h for h, _ in _hospitals(query, None)})
     out = {}
