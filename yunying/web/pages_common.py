@@ -12,7 +12,8 @@ from yunying.web.i18n import LANGS, pick, translator
 
 _templates: Jinja2Templates | None = None
 
-NAV = [("overview", "/overview", "nav_overview"), ("dept", "/dept", "nav_dept"), ("drg", "/drg", "nav_drg"),
+NAV = [("overview", "/overview", "nav_overview"), ("dept", "/dept", "nav_dept"),
+       ("indicators", "/engine", "nav_engine"), ("drg", "/drg", "nav_drg"),
        ("qc", "/qc", "nav_qc"), ("import", "/import", "nav_import"), ("admin", "/admin", "nav_admin")]
 
 

@@ -240,3 +240,27 @@ def job(job_id: int, ctx: CtxDep, cur: CursorDep, user: CurrentUser, scope: Scop
 def import_history(cur: CursorDep, scope: ScopeDep):
     scope.require("import")
     return q.import_history(cur)
+
+
+# ---- indicator engine (yunying.indicators) ------------------------------------------------------------------------
+
+@router.get("/engine", tags=["indicators"])
+def engine_values(ctx: CtxDep, cur: CursorDep, scope: ScopeDep, family: str = "tertiary-general",
+                  period: str | None = None, level: str = "hospital", dept: Dept = None, hospital: Hosp = None):
+    """国考/运营指标 from the indicator engine: value, numerator/denominator, 同比, target, status, or the reason
+    it is not computable. A 科主任 gets department values of their own department only."""
+    from yunying.web import engine_adapter as ea
+    return fast_json(ea.compute(ctx.wh, cur, scope, ctx.hospitals(cur), family=family, period=period, level=level,
+                                dept=dept, hospital=hospital))
+
+
+@router.get("/engine/cases", tags=["indicators"])
+def engine_cases(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep, user: CurrentUser,
+                 indicator: str, period: str, dept: Dept = None, hospital: Hosp = None, part: str = "numerator"):
+    """Records behind an engine value (drill-down; audit-logged)."""
+    from yunying.web import engine_adapter as ea
+    res = ea.cases(ctx.wh, cur, scope, ctx.hospitals(cur), indicator, period=period, dept=dept, hospital=hospital,
+                   part=part)
+    audit(request, db, user, "case_list", target=f"engine:{indicator}",
+          filters={"period": period, "dept": dept, "hospital": hospital, "part": part}, rows=len(res["rows"]))
+    return fast_json(res)

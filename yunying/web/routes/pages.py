@@ -182,3 +182,24 @@ def admin_regroup(request: Request, ctx: CtxDep, cur: CursorDep, db: DbDep, admi
                   scheme: Annotated[str, Form()]):
     job = admin_routes.regroup(admin_routes.RegroupBody(scheme=scheme), request, ctx, cur, db, admin)
     return RedirectResponse(f"/jobs/{job['id']}", status_code=303)
+
+
+@router.get("/engine")
+def engine_page(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, family: str = "tertiary-general",
+                period: str | None = None, level: str = "hospital", dept: str | None = None):
+    from yunying.web import engine_adapter as ea
+    data = ea.compute(ctx.wh, cur, scope, ctx.hospitals(cur), family=family, period=period or None,
+                      level=level, dept=dept or None)
+    depts = q.departments(ctx.wh, cur, scope)
+    return render(request, "engine.html", {"data": data, "depts": depts, "page": "indicators"})
+
+
+@router.get("/engine/cases")
+def engine_cases_page(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep,
+                      user: CurrentUser, indicator: str, period: str, dept: str | None = None,
+                      part: str = "numerator"):
+    from yunying.web import engine_adapter as ea
+    data = ea.cases(ctx.wh, cur, scope, ctx.hospitals(cur), indicator, period=period, dept=dept or None, part=part)
+    audit(request, db, user, "case_list", target=f"engine:{indicator}",
+          filters={"period": period, "dept": dept, "part": part}, rows=len(data["rows"]))
+    return render(request, "engine_cases.html", {"data": data, "page": "indicators"})

@@ -24,6 +24,26 @@
   }
   document.querySelectorAll("[data-chart]").forEach(chart);
 
+  var ea = document.getElementById("engine-alerts");
+  if (ea) {   // engine alerts load after the page (the engine may need a second on a cold cache)
+    fetch(ea.getAttribute("data-src"), { credentials: "same-origin" }).then(function (r) { return r.json(); })
+      .then(function (d) {
+        var box = ea.querySelector(".loading"), en = document.body.getAttribute("data-lang") === "en";
+        if (!d.computed) { box.textContent = en ? d.reason_en : d.reason_zh; return; }
+        var off = d.rows.filter(function (r) { return r.status === "未达标"; });
+        if (!off.length) { box.textContent = (en ? "All indicators with a target meet it" : "已设目标的指标均达标") +
+          " · " + d.n_computable + "/" + d.rows.length; return; }
+        var ul = document.createElement("ul"); ul.className = "alerts";
+        off.forEach(function (r) {
+          var li = document.createElement("li");
+          li.textContent = r.indicator_id + " " + (en ? (r.name_en || r.name) : r.name) + "：" +
+            (Math.round(r.value * 100) / 100) + (r.unit || "") + " · " + (en ? "target " : "目标 ") + r.target;
+          ul.appendChild(li);
+        });
+        box.replaceWith(ul);
+      }).catch(function () {});
+  }
+
   var i18nEl = document.getElementById("i18n");
   var T = i18nEl ? JSON.parse(i18nEl.innerHTML) : {};
 

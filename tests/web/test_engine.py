@@ -1,0 +1,61 @@
+"""The indicator engine (yunying.indicators) in the web app: values by scope, drill-down restricted and audited."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.web.conftest import OTHER_DEPT, OWN_DEPT, audit_rows
+
+pytest.importorskip("yunying.indicators", reason="indicator engine not installed")
+
+
+@pytest.fixture(scope="module")
+def hospital_rows(clients):
+    r = clients["admin"].get("/api/engine?family=tertiary-general&period=2022")
+    assert r.status_code == 200
+    return r.json()
+
+
+def test_engine_values_with_reasons(hospital_rows):
+    d = hospital_rows
+    assert d["computed"] and d["family"]["key"] == "tertiary-general" and d["rows"]
+    assert d["n_computable"] > 0
+    for r in d["rows"]:
+        assert r["value"] is not None or r["reason"]            # never a silent blank
+    assert {r["hospital_id"] for r in d["rows"]} == {"H001"}
+
+
+def test_dept_head_engine_scope(clients):
+    c = clients["card1"]
+    d = c.get("/api/engine?period=2022").json()
+    assert d["level"] == "department" and {r["dept_code"] for r in d["rows"]} == {OWN_DEPT}
+    r = c.get(f"/api/engine?period=2022&level=department&dept={OTHER_DEPT}")
+    assert r.status_code == 403 and r.json()["error"]["code"] == "WEB-FORBIDDEN-DEPT"
+    r = c.get(f"/api/engine/cases?indicator=G3-04&period=2022&dept={OTHER_DEPT}")
+    assert r.status_code == 403
+    r = c.get("/api/engine/cases?indicator=G3-04&period=2022")
+    assert r.status_code == 200
+    rows = r.json()["rows"]
+    assert all(x["dept_code"] == OWN_DEPT for x in rows)
+
+
+def test_leader_of_other_hospital_sees_no_engine_values(clients):
+    d = clients["leader_b"].get("/api/engine?period=2022").json()
+    assert all(r["hospital_id"] != "H001" for r in d["rows"])
+    assert clients["leader_b"].get("/api/engine/cases?indicator=G3-04&period=2022&hospital=H001").status_code == 403
+
+
+def test_engine_drill_down_audited(app, clients, hospital_rows):
+    ok = [r for r in hospital_rows["rows"] if r["value"] is not None and r["indicator_id"] == "G3-04"]
+    assert ok
+    r = clients["qc"].get("/api/engine/cases?indicator=G3-04&period=2022")
+    assert r.status_code == 200 and r.json()["rows"]
+    assert any(a.target == "engine:G3-04" for a in audit_rows(app, username="qc", action="case_list"))
+    assert clients["qc"].get("/engine/cases?indicator=G3-04&period=2022").status_code == 200
+    assert clients["admin"].get("/engine?period=2022").status_code == 200
+
+
+def test_engine_bad_params(clients):
+    assert clients["admin"].get("/api/engine?family=nope").status_code == 404
+    assert clients["admin"].get("/api/engine?period=20x2").status_code == 400
+    assert clients["admin"].get("/api/engine/cases?indicator=NOPE&period=2022").status_code == 404
