@@ -1,0 +1,91 @@
+"""病案质控 page over the record-QC tables (migration 0020: qc_record, qc_finding), with hand-written rows:
+rates and top defects worked by hand, department restriction, masking, audit, QC defects on the case page."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from tests.web.conftest import OTHER_DEPT, OWN_DEPT, audit_rows, login, new_app
+
+
+def _insert(cur, table: str, row: dict) -> None:
+    """Insert a row, giving NOT NULL columns the test does not care about a neutral value (the QC tables are
+    owned by the QC capability and may gain columns)."""
+    cols = cur.execute("select column_name, data_type, is_nullable from information_schema.columns "
+                       "where table_name = ?", [table]).fetchall()
+    full = dict(row)
+    for name, dtype, nullable in cols:
+        if name not in full and nullable == "NO":
+            full[name] = False if dtype == "BOOLEAN" else ("" if dtype == "VARCHAR" else 0)
+    names = list(full)
+    cur.execute(f"insert into {table} ({', '.join(names)}) values ({', '.join('?' for _ in names)})",
+                [full[n] for n in names])
+
+
+@pytest.fixture(scope="module")
+def app(demo_folder, tmp_path_factory):
+    a = new_app(demo_folder, tmp_path_factory.mktemp("qcpage"))
+    cur = a.state.ctx.wh.cursor()
+    own = cur.execute("select hospital_id, mrn, admission_no from discharge where discharge_dept_code = ? and "
+                      "year(discharge_time) = 2022 order by mrn limit 3", [OWN_DEPT]).fetchall()
+    other = cur.execute("select hospital_id, mrn, admission_no from discharge where discharge_dept_code = ? and "
+                        "year(discharge_time) = 2022 order by mrn limit 1", [OTHER_DEPT]).fetchall()
+    # 4 records: CARD1 scores 100 (甲), 90 (甲), 70 (乙, failed); ORTHO 95 (甲)
+    recs = [(own[0], OWN_DEPT, 100, "甲", True), (own[1], OWN_DEPT, 90, "甲", True),
+            (own[2], OWN_DEPT, 70, "乙", False), (other[0], OTHER_DEPT, 95, "甲", True)]
+    for (h, mrn, adm), dept, score, grade, passed in recs:
+        _insert(cur, "qc_record", {"run_id": "t1", "hospital_id": h, "mrn": mrn, "admission_no": adm,
+                                   "discharge_month": datetime.date(2022, 3, 1), "discharge_dept_code": dept,
+                                   "score": score, "grade": grade, "passed": passed, "excellent": False,
+                                   "n_error": 0 if passed else 2, "n_warning": 0, "n_info": 0, "pdx_defect": False,
+                                   "ppx_defect": False})
+    # findings: L002 on two CARD1 records, C015 on one
+    for (h, mrn, adm), rule in ((own[2], "L002"), (own[1], "L002"), (own[2], "C015")):
+        _insert(cur, "qc_finding", {"run_id": "t1", "hospital_id": h, "mrn": mrn, "admission_no": adm,
+                                    "rule_id": rule, "severity": "E", "field": "los_days", "value": "5",
+                                    "expected": "6", "message_zh": "【实际住院天数】填写为5天，应为6天",
+                                    "message_en": "LOS is 5, expected 6", "points": 2})
+    cur.close()
+    a.state.ctx.wh.bump()
+    a.own, a.other = own, other
+    yield a
+    a.state.ctx.jobs.stop()
+
+
+def test_qc_summary_by_hand(app):
+    c = login(app, "qc")
+    d = c.get("/api/qc?year=2022").json()
+    assert d["computed"] and d["n_records"] == 4
+    assert d["pass_rate"] == 75.0                                  # 3 passed / 4
+    assert d["avg_score"] == 88.75                                 # (100 + 90 + 70 + 95) / 4
+    assert d["grades"] == {"甲": 3, "乙": 1}
+    top = d["top_defects"]
+    assert top[0]["rule_id"] == "L002" and top[0]["n_records"] == 2 and top[1]["rule_id"] == "C015"
+    assert {x["dept"] for x in d["by_dept"]} == {OWN_DEPT, OTHER_DEPT}
+    ov = c.get("/api/overview?year=2022").json()
+    a_rate = next(x for x in ov["indicators"] if x["id"] == "BAS-09")
+    assert a_rate["computed"] and a_rate["value"] == 75.0          # 甲 3 / checked 4
+
+
+def test_qc_dept_head_and_records(app):
+    c = login(app, "card1")
+    d = c.get("/api/qc?year=2022").json()
+    assert d["n_records"] == 3 and [x["dept"] for x in d["by_dept"]] == [OWN_DEPT]
+    assert round(d["pass_rate"], 2) == 66.67                       # 2 / 3
+    assert c.get(f"/api/qc?dept={OTHER_DEPT}").status_code == 403
+    recs = c.get("/api/qc/records?year=2022").json()
+    assert [r["score"] for r in recs["rows"]] == [70.0, 90.0, 100.0]      # lowest first
+    assert all("*" in r["patient_name"] for r in recs["rows"])
+    assert audit_rows(app, username="card1", action="case_list")
+    page = c.get("/qc").text
+    assert "L002" in page and "66.67" in page
+
+
+def test_case_page_shows_qc_defects(app):
+    h, mrn, adm = app.own[2]
+    c = login(app, "qc")
+    case = c.get(f"/api/cases/{h}/{mrn}/{adm}").json()
+    assert case["qc"]["grade"] == "乙" and {f["rule_id"] for f in case["qc"]["findings"]} == {"L002", "C015"}
+    assert "【实际住院天数】" in c.get(f"/case/{h}/{mrn}/{adm}").text
