@@ -165,3 +165,11 @@ def test_build_report_entry_point(con):
     assert build_report(con, "annual", "2022").kind == "annual"
     with pytest.raises(ValueError):
         build_report(con, "weekly", "2022")
+
+
+def test_cli_unknown_department_fails_clearly(literal_db, tmp_path):
+    from yunying.cli.main import app
+
+    res = CliRunner().invoke(app, ["report", "monthly", "--db", str(literal_db), "--month", "2022-06", "--dept", "ZZ",
+                                   "--out", str(tmp_path), "--formats", "xlsx"])
+    assert res.exit_code == 1 and "ZZ" in res.output and "A、B" in res.output

@@ -49,6 +49,9 @@ def _build(fn, *args, **kw):
         return fn(*args, **kw)
     except ReportTemplateError as exc:
         fail(str(exc), "report template error (see the message above)")
+    except ValueError as exc:
+        zh, _, en = str(exc).partition(" / ")
+        fail(zh, en or zh)
 
 
 @app.command("monthly")

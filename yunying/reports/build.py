@@ -141,7 +141,9 @@ def build_monthly(con, month: str, dept: str | None = None, *, templates: Path |
     ctx = Context(con, hid, periods, level="department" if dept else "hospital", dept=dept, source=source)
     names = collect.dept_names(con, hid)
     if dept and names and dept not in names:
-        report.warnings.append(f"科室代码 {dept} 不在科室字典中 / department {dept} not in the department table")
+        some = "、".join(sorted(names)[:12])
+        raise ValueError(f"科室代码 {dept} 不在科室字典中（例如：{some}）/ department {dept} is not in the department "
+                         f"table")
     base = _base_context(report, year, mon)
     issues: list[dict] = []
     for sec in spec.get("sections", []):

@@ -198,6 +198,11 @@ def indicator_values(ctx: Context, items: list[dict], level: str | None = None,
             v.direction = _direction(item, cur)
             if cur is None:
                 v.reason = "无数据（指标目录中无此指标或本期无记录）" if not use_sql else "报告自带 SQL 不含此指标"
+                blocked = per[ctx.periods.cur].get((item["indicator"], "*"))
+                if d and blocked is not None:          # the data is missing for the whole hospital
+                    v.reason = blocked.get("reason") or v.reason
+                elif d:
+                    v.missing_zh = f"本科室本期无{v.label}数据"
             else:
                 v.value = _pick(cur, part)
                 if v.value is not None and item.get("scale"):
