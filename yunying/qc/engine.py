@@ -20,7 +20,7 @@ from typing import Callable
 import duckdb
 
 from yunying.model.catalogue import load_model
-from yunying.qc.loader import (DERIVED, KIND_PROVIDES, Catalogue, Rule, column_zh, kind_template, load_catalogue,
+from yunying.qc.loader import (DERIVED, KIND_COLUMNS, KIND_PROVIDES, Catalogue, Rule, column_zh, kind_template, load_catalogue,
                                rewrite_fragment, source_columns)
 
 KEY = ("hospital_id", "mrn", "admission_no")
@@ -159,18 +159,28 @@ def build_sources(con, rules: list[Rule], hospital: str | None = None) -> dict[s
     where = f"where hospital_id = {lit(hospital)}" if hospital else ""
     sel = [f"r.{k}" for k in KEY] + [f"r.{c}" for c in sorted(need["rec"]) if c in base and c not in KEY]
     derived = sorted(c for c in need["rec"] if c in DERIVED)
-    sel += [f"{_derived_sql(c, model)} as {c}" for c in derived]
-    joins = ""
     dx_derived = {"pdx_code", "pdx_name", "pdx_poa", "odx_codes", "all_dx_codes", "n_odx", "tcm_disease_code",
                   "tcm_disease_name", "tcm_disease_poa", "n_tcm_syndrome"}
-    if set(derived) & dx_derived:
-        joins += f" left join {DXA_SQL.format(where=where)} using (hospital_id, mrn, admission_no)"
-    if set(derived) & {"px_codes", "n_px", "n_px_anaesthesia", "n_px_surgery", "px_dup_rows", "ppx_code",
-                       "ppx_name", "ppx_time"}:
-        joins += f" left join {PXA_SQL.format(where=where.replace('hospital_id', 'x.hospital_id'))} " \
-                 f"using (hospital_id, mrn, admission_no)"
+    px_derived = {"px_codes", "n_px", "n_px_anaesthesia", "n_px_surgery", "px_dup_rows", "ppx_code", "ppx_name",
+                  "ppx_time"}
+    # child-table aggregates are materialised once in a narrow table; the record source itself is a view over
+    # `discharge` (no copy of the wide table): _qc_rec = discharge ⋈ _qc_derived + scalar derived expressions
+    agg = [c for c in derived if c in dx_derived | px_derived]
     rwhere = where.replace("hospital_id", "r.hospital_id")
-    con.execute(f"create or replace temp table _qc_rec as select {', '.join(sel)} from discharge r{joins} {rwhere}")
+    if agg:
+        joins = ""
+        if set(agg) & dx_derived:
+            joins += f" left join {DXA_SQL.format(where=where)} using (hospital_id, mrn, admission_no)"
+        if set(agg) & px_derived:
+            joins += f" left join {PXA_SQL.format(where=where.replace('hospital_id', 'x.hospital_id'))} " \
+                     f"using (hospital_id, mrn, admission_no)"
+        con.execute(f"create or replace temp table _qc_derived as select {', '.join(f'r.{k}' for k in KEY)}, "
+                    f"{', '.join(f'{_derived_sql(c, model)} as {c}' for c in agg)} "
+                    f"from (select {', '.join(KEY)} from discharge {where}) r{joins}")
+        sel += [f"d.{c}" for c in agg]
+    sel += [f"{_derived_sql(c, model)} as {c}" for c in derived if c not in agg]
+    dj = " join _qc_derived d using (hospital_id, mrn, admission_no)" if agg else ""
+    con.execute(f"create or replace temp view _qc_rec as select {', '.join(sel)} from discharge r{dj} {rwhere}")
     rec_all = set(need["rec"]) - set(KEY)
     dx_own = set(model.tables["discharge_diagnosis"].column_names) - set(KEY)
     dx_cols = sorted(need["dx"] & dx_own)
@@ -346,7 +356,11 @@ def _compile_rule(cat: Catalogue, r: Rule, hospitals: list[str] | None) -> list[
         select = ", ".join([f"s.{k}" for k in KEY] + [f"{seq} as seq", f"cast(({value}) as varchar) as value",
                                                       f"cast(({expected}) as varchar) as expected"]
                            + [f"cast({c} as varchar) as _m_{c}" for c in msg_cols])
-        vals = {"select": select, "source": SOURCE_TABLE[r.source], "applies_when": applies, "f": f or "",
+        source = SOURCE_TABLE[r.source]
+        if r.kind in KIND_COLUMNS:      # window / self-join kinds: a narrow projection, not the wide record view
+            cols = sorted((set(KEY) | r.columns) & source_columns(r.source))
+            source = f"(select {', '.join(cols)} from {source})"
+        vals = {"select": select, "source": source, "applies_when": applies, "f": f or "",
                 "when": frag(r.when, "false"), "expected": expected,
                 "values": ", ".join(lit(v) for v in (r.values or [])), "pattern": lit(r.pattern),
                 "dictionary": lit(r.dictionary), "code_field": r.code_field or ""}
@@ -388,7 +402,10 @@ def row_local_sql(arms: list[Arm], source: str, run_id: str) -> tuple[str, str, 
     predicate and keeps (rowid, arm number) of violations; details are computed for violating rows only."""
     table = SOURCE_TABLE[source]
     conds = ", ".join(f"case when {a.predicate} then {i} end" for i, a in enumerate(arms))
-    hits = (f"create or replace temp table _qc_hits as select rid, k from (select rowid as rid, "
+    # the record source is a view: violations keep the record key; child sources are tables: they keep rowid
+    rid = "hospital_id, mrn, admission_no" if source == "rec" else "rowid as rid"
+    on = "using (hospital_id, mrn, admission_no)" if source == "rec" else "on s.rowid = h.rid"
+    hits = (f"create or replace temp table _qc_hits as select * from (select {rid}, "
             f"unnest(list_filter([{conds}], lambda x: x is not null)) as k from {table}) ")
     first = 0 if source == "dx" else 1
     seq = "s.seq" if source in ("dx", "px") else "cast(null as integer)"
@@ -406,7 +423,7 @@ def row_local_sql(arms: list[Arm], source: str, run_id: str) -> tuple[str, str, 
               f"select {lit(run_id)}, s.hospital_id, s.mrn, s.admission_no, a._a_rule_id, a._a_severity, a._a_field, "
               f"{seq}, {case('value')}, {case('expected')}, {case('msg_zh')}, {case('msg_en')}, "
               f"cast({points} as decimal(6,2)), {item}, {tag}, a._a_rule_key "
-              f"from _qc_hits h join {table} s on s.rowid = h.rid join _qc_arms a on a._a_k = h.k")
+              f"from _qc_hits h join {table} s {on} join _qc_arms a on a._a_k = h.k")
     rows = [(i, a.rule.id, a.rule.severity, a.field, a.item0, a.item1, a.points0, a.points1, a.rule.tag, a.rule.key)
             for i, a in enumerate(arms)]
     return hits, detail, rows

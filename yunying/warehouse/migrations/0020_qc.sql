@@ -55,9 +55,8 @@ create table if not exists qc_record (
   pdx_code_checked BOOLEAN,           -- principal-diagnosis code could be checked (dictionary loaded)
   pdx_code_ok BOOLEAN,                -- principal-diagnosis code valid (null when not determinable)
   pdx_defect BOOLEAN not null,        -- any principal-diagnosis choice/code defect
-  ppx_defect BOOLEAN not null,        -- any principal-procedure defect
-  primary key (hospital_id, mrn, admission_no)
-);
+  ppx_defect BOOLEAN not null         -- any principal-procedure defect
+);                                    -- one row per record by construction (no index: 1 M-row runs stay fast)
 
 -- status of every rule per hospital in a run: passed / failed / not_applicable / disabled / error (with reason)
 create table if not exists qc_rule_status (
