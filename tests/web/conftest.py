@@ -44,7 +44,7 @@ def demo_folder(tmp_path_factory) -> Path:
     return out
 
 
-def new_app(demo_folder: Path, tmp: Path, app_db_url: str | None = None, **settings):
+def new_app(demo_folder: Path, tmp: Path, app_db_url: str | None = None, prepare=None, **settings):
     from yunying.web.app import create_app
     from yunying.web.appdb import add_user, make_engine, session_factory
     from yunying.web.config import WebSettings
@@ -52,6 +52,8 @@ def new_app(demo_folder: Path, tmp: Path, app_db_url: str | None = None, **setti
     tmp.mkdir(parents=True, exist_ok=True)
     db = tmp / "w.duckdb"
     shutil.copy(demo_folder / "template.duckdb", db)
+    if prepare is not None:          # e.g. run a capability's demo stage on this copy first
+        prepare(db)
     url = app_db_url or f"sqlite:///{tmp / 'app.sqlite'}"
     engine = make_engine(url)
     with session_factory(engine)() as s:

@@ -634,14 +634,37 @@ def drg_summary(wh, cur, scope: Scope, *, scheme=None, year=None, dept=None, hos
     if weights:
         rws = [weights[x] for row in depts for x in (row[5] or []) if x in weights]
         cmi_all = round(sum(rws) / len(rws), 3) if rws else None
+    profit = _profit(cur, tables, scope, scheme, year, hospital, dept, dept_names)
     return {"computed": True, "scheme": scheme, "schemes": all_schemes, "year": year, "years": years,
-            "dept": dept, "total": total, "status": status,
+            "dept": dept, "total": total, "status": status, "profit": profit,
             "grouping_rate": round(100 * status.get("SUCCESS", 0) / total, 2) if total else None,
             "groups": groups, "by_dept": by_dept, "cmi": cmi_all,
             "cmi_reason_zh": None if weights else "CMI 尚未计算：该方案没有权重（DRG 经济运行模块导入或测算权重后显示）",
             "cmi_reason_en": None if weights else "CMI not computed yet: no weights for this scheme",
-            "profit_reason_zh": "盈亏尚未计算：医保支付测算结果尚未接入",
-            "profit_reason_en": "profit/loss not computed yet: payment simulation results are not available"}
+            "profit_reason_zh": "盈亏尚未计算：该方案与年度尚无医保支付测算（yunying drg pay）",
+            "profit_reason_en": "profit/loss not computed yet: no payment simulation for this scheme and year"}
+
+
+def _profit(cur, tables, scope: Scope, scheme, year, hospital, dept, dept_names) -> dict | None:
+    """盈亏 (expected payment − charges) from the latest DRG payment simulation of this scheme and year
+    (econ_run / econ_case_payment, issue 4); None when no simulation exists."""
+    if "econ_case_payment" not in tables or "econ_run" not in tables:
+        return None
+    run = cur.execute("select run_id, kind, created_at from econ_run where scheme = ? and year = ? and kind like "
+                      "'drg%' order by created_at desc limit 1", [scheme, year]).fetchall()
+    if not run:
+        return None
+    where, params = scope.where("p", "dept_code", hospital=hospital, dept=dept)
+    rows = cur.execute(
+        f"select p.dept_code, count(*), sum(p.expected_payment), sum(p.fee_total), sum(p.margin_charges) "
+        f"from econ_case_payment p where p.run_id = ? and {where} group by 1 order by 5", [run[0][0]] + params
+    ).fetchall()
+    by_dept = [{"dept": r[0], "dept_name": dept_names.get(r[0], r[0]), "n": r[1], "expected_payment": _f(r[2]),
+                "fee_total": _f(r[3]), "margin": _f(r[4])} for r in rows]
+    return {"run_id": run[0][0], "kind": run[0][1], "by_dept": by_dept,
+            "expected_payment": round(sum(d["expected_payment"] or 0 for d in by_dept), 2),
+            "fee_total": round(sum(d["fee_total"] or 0 for d in by_dept), 2),
+            "margin": round(sum(d["margin"] or 0 for d in by_dept), 2)}
 
 
 def _pack(cur, scheme):
