@@ -226,8 +226,12 @@ def simulate(con: duckdb.DuckDBPyConnection, scheme: str, *, method: str | None 
         for k, v in (("$cbar_any", cbar or 1.0), ("$cbar", cbar), ("$money", money)):
             sql = sql.replace(k, "null" if v is None else f"cast({float(v)!r} as double)")
         con.execute(sql)
+        src = "_pay_out"
         if p["budget"] is not None and p["method"] == "points":
-            tu = con.execute("select sum(units) from _pay_out").fetchall()[0][0]
+            # the classification is needed twice (Σ points, then the rows): compute it once
+            con.execute("create or replace temp table _pay_out_m as select * from _pay_out")
+            src = "_pay_out_m"
+            tu = con.execute("select sum(units) from _pay_out_m").fetchall()[0][0]
             if not tu:
                 raise EconomicsError("ECON-NODATA 没有点数，无法由预算推算点值 / no points to derive a point value")
             money = float(p["budget"]) / tu      # = PV × points_per_rw; PV = budget / Σ points
@@ -269,7 +273,7 @@ def simulate(con: duckdb.DuckDBPyConnection, scheme: str, *, method: str | None 
                      case when sr_icu is not null and icu_hours > sr_icu then 'icu_hours>' || sr_icu end,
                      case when sr_death_days is not null and died and los_days <= sr_death_days
                           then 'death_within_' || cast(sr_death_days as integer) || 'd' end) else '' end as flags
-                  from _pay_out) o {cost_join}"""
+                  from {src}) o {cost_join}"""
             a = {"run_id": run_id, "ppr": ppr}
             if money is not None:
                 a["money"] = money
@@ -296,6 +300,7 @@ def simulate(con: duckdb.DuckDBPyConnection, scheme: str, *, method: str | None 
             con.execute("rollback")
             raise
     finally:
+        con.execute("drop table if exists _pay_out_m")
         con.execute("drop view if exists _pay_out")
         con.execute("drop view if exists _pay_cases")
         for t in ("_pay_combo", "_pay_gp"):
