@@ -144,7 +144,10 @@ def test_monthly_qc_defects(tmp_path):
     text = m.text()
     assert "病案首页甲级率为60.00%" in text
     assert "C015【ext_cause_code】：涉及病案2份（占40.00%）" in text
-    assert "病案首页缺陷“C015【ext_cause_code】”涉及病案2份" in m.section("issues").paragraphs[0].text
+    issues = [p.text for p in m.section("issues").paragraphs]
+    assert "病案首页缺陷“C015【ext_cause_code】”涉及病案2份（依据 QC:C015）。" in issues
+    # indicators that worsened against the same month last year are issues too (死亡率 0.00% → 20.00%)
+    assert "住院患者死亡率20.00%，较同期增长20.00个百分点（依据 OP-28）。" in issues
     # department B: records 223, 224 (grades 乙, 丙) → 甲级率 0.00%; C015 on 1 of 2 records (50.00%)
     tb = mb.text()
     assert "病案首页甲级率为0.00%" in tb

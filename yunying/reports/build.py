@@ -221,6 +221,10 @@ def build_monthly(con, month: str, dept: str | None = None, *, templates: Path |
                 issues.append({"text": f"DRG 支付测算亏损{fmt.with_unit(-mg.value, mg.unit, mg.dec)}", "figure": mg,
                                "dept": dept or ""})
         if key == "indicators":
+            for v in vals.values():
+                if v.yoy().judgement == "退步" and v.status != "未达标":
+                    issues.append({"text": f"{v.label}{v.text()}，{v.yoy().phrase('同期')}", "figure": v,
+                                   "dept": dept or ""})
             trend = _trend_chart(ctx, items, periods)
             if trend:
                 s.charts.append(trend)

@@ -195,14 +195,18 @@ def indicator_values(ctx: Context, items: list[dict], level: str | None = None,
             part = v.part
             cur = per[ctx.periods.cur].get((item["indicator"], d))
             v.source = "sql" if use_sql else "indicators"
-            v.direction = _direction(item, cur)
+            v.direction = _direction(item, cur) if part == "value" else item.get("direction", "monitor")
             if cur is None:
                 v.reason = "无数据（指标目录中无此指标或本期无记录）" if not use_sql else "报告自带 SQL 不含此指标"
                 blocked = per[ctx.periods.cur].get((item["indicator"], "*"))
                 if d and blocked is not None:          # the data is missing for the whole hospital
                     v.reason = blocked.get("reason") or v.reason
                 elif d:
-                    v.missing_zh = f"本科室本期无{v.label}数据"
+                    ind = getattr(ctx._catalogue, "indicators", {}).get(item["indicator"]) if not use_sql else None
+                    if ind is not None and "department" not in getattr(ind, "levels", ["department"]):
+                        v.missing_zh = f"{v.label}仅有全院口径，科室版不列示"
+                    else:
+                        v.missing_zh = f"本科室本期无{v.label}数据"
             else:
                 v.value = _pick(cur, part)
                 if v.value is not None and item.get("scale"):
