@@ -187,7 +187,10 @@ def pay_cmd(
     top: Annotated[int, typer.Option("--top", help="列出亏损最多的 N 个病组 / worst N groups")] = 10,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """DRG 付费模拟（费率法/点数法，高/低倍率，未入组/歧义组，特病单议标记），写入逐例结果并打印盈亏 / Simulate payment."""
+    """付费模拟与盈亏 / simulate DRG payment (费率法/点数法) and 盈亏.
+
+    高/低倍率、未入组/歧义组、特病单议标记；逐例结果写入 econ_case_payment，参数与哈希记入 econ_run。
+    """
     from yunying.economics.payment import margins, simulate
 
     if method not in (None, "rate", "points"):
@@ -266,7 +269,10 @@ def metrics_cmd(
     by_month: Annotated[bool, typer.Option("--by-month", help="按月 each month of the year")] = False,
     fmt: FormatOpt = "csv",
 ) -> None:
-    """DRG 评价指标：入组率、DRG组数、总权重、CMI、费用/时间消耗指数、低风险组死亡率（注明标杆来源）/ DRG metrics."""
+    """DRG 评价指标 / DRG metrics: 入组率, DRG组数, CMI, 消耗指数, 低风险组死亡率.
+
+    每行注明标杆来源（导入标杆或本院上年/本期数据）/ every row states its benchmark source.
+    """
     from yunying.economics.metrics import COLUMNS, metrics
 
     _check_format(fmt)
@@ -298,7 +304,10 @@ def dip_cmd(
     top: Annotated[int, typer.Option("--top")] = 10,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """DIP 按病种分值付费模拟：匹配核心/综合病种、辅助目录、偏差病例、分值与点值 / DIP scoring and payment."""
+    """DIP 分值付费模拟 / DIP (按病种分值付费) scoring and payment.
+
+    匹配核心/综合病种、辅助目录、偏差病例、分值与点值；--catalogue demo 为演示目录。
+    """
     from yunying.economics.dip import demo_catalogue, import_catalogue, simulate_dip
     from yunying.economics.payment import margins
 
