@@ -368,10 +368,14 @@ def demo_stage(db: Path, scheme: str = "demo") -> None:
     s = res.summary
     console.print(f"  DRG 权重 weights: {years[0]} 年校准 {rep.groups} 组，非稳定 {len(rep.unstable)} 组，"
                   f"C̄ ¥{rep.overall_mean:,.0f}")
+    def f(v, spec):
+        return "-" if v is None else format(v, spec)
+
     for r in m:
-        console.print(f"  {years[-1]} {r['hospital_id']}: CMI {r['cmi']:.3f}，入组率 {r['grouping_rate']:.1%}，"
-                      f"DRG组数 {r['drg_count']}，费用消耗指数 {r['cost_index']:.3f}，时间消耗指数 "
-                      f"{r['time_index']:.3f}（标杆 {r['benchmark_source']}）")
+        console.print(f"  {years[-1]} {r['hospital_id']}: CMI {f(r['cmi'], '.3f')}，入组率 "
+                      f"{f(r['grouping_rate'], '.1%')}，DRG组数 {r['drg_count']}，费用消耗指数 "
+                      f"{f(r['cost_index'], '.3f')}，时间消耗指数 {f(r['time_index'], '.3f')}"
+                      f"（标杆 {r['benchmark_source']}）")
     console.print(f"  费率法 ¥{DEMO_RATE:,.0f}/RW（演示费率）：支付 ¥{s['expected_payment']:,.0f}，费用 ¥{s['fees']:,.0f}，"
                   f"总盈亏 ¥{s['margin']:,.0f}")
     if worst:

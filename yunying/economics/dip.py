@@ -332,6 +332,7 @@ left join dx using (hospital_id, mrn, admission_no)
 left join px using (hospital_id, mrn, admission_no)
 left join hospital h on h.hospital_id = d.hospital_id
 {where}
+order by d.hospital_id, d.mrn, d.admission_no
 """
 
 
