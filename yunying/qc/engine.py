@@ -312,6 +312,19 @@ def compile_arms(cat: Catalogue, r: Rule, hospitals: list[str] | None = None) ->
     return _COMPILED[key]
 
 
+def _is_text(name: str) -> bool:
+    """True for VARCHAR columns (blank strings count as empty); typed columns are only ever NULL when empty."""
+    if name in DERIVED:
+        return name in ("pdx_code", "pdx_name", "pdx_poa", "ppx_code", "ppx_name", "tcm_disease_code",
+                        "tcm_disease_name", "tcm_disease_poa", "px_category", "px_dict_level", "dict_category")
+    model = load_model()
+    for t in ("discharge", "discharge_diagnosis", "discharge_procedure"):
+        for c in model.tables[t].columns:
+            if c.name == name:
+                return c.base_type == "VARCHAR"
+    return True
+
+
 def _points_of(cat: Catalogue, r: Rule, items: list[str]) -> float:
     total = 0.0
     for it in items:
@@ -364,6 +377,10 @@ def _compile_rule(cat: Catalogue, r: Rule, hospitals: list[str] | None) -> list[
                 "when": frag(r.when, "false"), "expected": expected,
                 "values": ", ".join(lit(v) for v in (r.values or [])), "pattern": lit(r.pattern),
                 "dictionary": lit(r.dictionary), "code_field": r.code_field or ""}
+        if f:
+            text = _is_text(f)
+            vals["blank"] = f"({f} is null or trim({f}) = '')" if text else f"{f} is null"
+            vals["nonblank"] = f"({f} is not null and trim({f}) <> '')" if text else f"{f} is not null"
         vals.update({k: str(v) for k, v in r.params.items()})
         inner = _render(tmpl, vals)
         fzh = column_zh(f) if f else ""

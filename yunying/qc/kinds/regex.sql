@@ -1,4 +1,3 @@
 -- regex: a non-empty value that does not match the pattern (RE2, whole value).
 select {select} from {source} s
-where ({applies_when}) and {f} is not null and trim(cast({f} as varchar)) <> ''
-  and not regexp_full_match(cast({f} as varchar), {pattern})
+where ({applies_when}) and {nonblank} and not regexp_full_match(cast({f} as varchar), {pattern})

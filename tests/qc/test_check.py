@@ -1,0 +1,125 @@
+"""Pre-submission checks: a GB18030 national-layout file (with an unparseable row) is checked without being stored,
+injected defects are found (recall against the generator's defects_truth.csv), and the single-record API."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from yunying.qc.check import check_file, check_record
+from yunying.synth.generator import generate
+
+from .helpers import BASE, record, run_records, write_csv
+
+HEADER = ["BAH", "ZYCS", "rule_id", "severity", "field", "value", "message"]
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    out = tmp_path_factory.mktemp("gen")
+    res = generate(profile="tertiary-general", years=[2022], scale=0.004, seed=1, out=out, kinds={"discharge"})
+    path = res.files["discharge"][0]
+    # corrupt one record's 入院时间 (line 3) so that the importer rejects it (IMP-DATE)
+    lines = path.read_bytes().decode("gb18030").splitlines(keepends=True)
+    head = lines[0].rstrip("\r\n").split(",")
+    body = lines[2].rstrip("\r\n")
+    ending = lines[2][len(body):]
+    cells = body.split(",")
+    bad_bah, bad_zycs = cells[head.index("BAH")], cells[head.index("ZYCS")]
+    cells[head.index("RYSJ")] = "2022-13-45 08:00"
+    lines[2] = ",".join(cells) + ending
+    path.write_bytes("".join(lines).encode("gb18030"))
+    return out, path, (bad_bah, bad_zycs)
+
+
+def read(path):
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_check_file_gb18030_recall_and_rejects(generated, tmp_path):
+    out, path, (bad_bah, bad_zycs) = generated
+    res = check_file(path, tmp_path / "findings.csv", tmp_path / "summary.csv", dictionaries="demo")
+    with open(tmp_path / "findings.csv", encoding="utf-8-sig") as fh:
+        assert next(csv.reader(fh))[:7] == HEADER
+    rows = read(tmp_path / "findings.csv")
+    # the rejected row appears as an E finding with the import code
+    rej = [r for r in rows if r["rule_id"] == "IMP-DATE"]
+    assert [(r["BAH"], r["ZYCS"], r["severity"], r["field"]) for r in rej] == [(bad_bah, bad_zycs, "E", "RYSJ")]
+    # recall: every injected defect (L002, C015, D001, F002, C001) of a stored record is found with its rule id
+    truth = read(out / "defects_truth.csv")
+    truth = [t for t in truth if (t["mrn"], t["admission_no"]) != (bad_bah, bad_zycs)]
+    assert truth, "the generator injected no defects"
+    found = {(r["BAH"], r["ZYCS"], r["rule_id"]) for r in rows}
+    missed = [t for t in truth if (t["mrn"], t["admission_no"], t["rule_id"]) not in found]
+    print(f"recall {len(truth) - len(missed)}/{len(truth)}")
+    assert not missed
+    # nothing stored anywhere: the summary has one row per stored record with score and grade
+    summ = read(tmp_path / "summary.csv")
+    assert len(summ) == res.records == 559 and res.rejected == 1
+    assert {"BAH", "ZYCS", "score", "grade"} <= set(summ[0]) and {s["grade"] for s in summ} <= {"甲", "乙", "丙"}
+
+
+def test_check_file_xlsx(tmp_path):
+    from openpyxl import Workbook
+
+    src = write_csv([record("XL0001", SJZYTS="7"), record("XL0002", SFZH="-")], tmp_path / "r.csv")
+    wb = Workbook()
+    ws = wb.active
+    for row in csv.reader(open(src, encoding="utf-8")):
+        ws.append(row)
+    wb.save(tmp_path / "r.xlsx")
+    check_file(tmp_path / "r.xlsx", tmp_path / "f.csv", tmp_path / "s.csv", dictionaries="demo")
+    rows = read(tmp_path / "f.csv")
+    assert [(r["BAH"], r["rule_id"], r["field"], r["value"]) for r in rows] == [("XL0001", "L002", "SJZYTS", "7")]
+    assert {r["BAH"]: r["score"] for r in read(tmp_path / "s.csv")} == {"XL0001": "98.0", "XL0002": "100.0"}
+
+
+def test_check_record_lists_and_wide_columns():
+    rec = dict(BASE, SJZYTS="3", diagnoses=[{"code": "W19.x99", "name": "跌倒", "poa": "1"},
+                                            {"code": "N83.200", "name": "卵巢囊肿", "poa": "1"}])
+    fs = check_record(rec, dictionaries="demo")
+    got = {(f.rule_id, f.field) for f in fs}
+    assert {("L002", "SJZYTS"), ("D101", "JBDM"), ("D001", "JBDM1")} <= got
+    json.dumps([f.as_dict() for f in fs], ensure_ascii=False)           # JSON-serialisable
+    d101 = next(f for f in fs if f.rule_id == "D101")
+    assert d101.severity == "E" and "W19.x99" in d101.message and d101.points == 8.0
+    # the same record with national wide columns instead of lists
+    wide = {k: v for k, v in rec.items() if k not in ("diagnoses", "procedures")}
+    wide.update({"JBDM": "W19.x99", "ZYZD": "跌倒", "RYBQ": "1", "JBDM1": "N83.200", "QTZD1": "卵巢囊肿", "RYBQ1": "1"})
+    got2 = {(f.rule_id, f.field) for f in check_record(wide, dictionaries="demo")}
+    assert {("L002", "SJZYTS"), ("D101", "JBDM"), ("D001", "JBDM1")} <= got2
+    # canonical names are accepted too
+    canon = dict(BASE, los_days="3")
+    canon.pop("SJZYTS")
+    assert ("L002", "SJZYTS") in {(f.rule_id, f.field) for f in check_record(canon, dictionaries="demo")}
+
+
+def test_check_record_rejects_become_findings():
+    fs = check_record(dict(BASE, RYSJ="not a date"))
+    assert [(f.rule_id, f.severity, f.field) for f in fs] == [("IMP-DATE", "E", "RYSJ")]
+
+
+def test_dictionary_rules_not_applicable_without_dictionary():
+    con, s = run_records([record("ND0001", diagnoses=[{"code": "ZZZ.999", "name": "x", "poa": "1"}])],
+                         dictionaries=None)
+    st = {x.rule_key: x for x in s.statuses}
+    for key in ("V003", "V003/name", "V005", "C013", "C014", "T003"):
+        assert st[key].status == "not_applicable"
+    assert "未加载诊断字典" in st["V003"].reason and "no dx dictionary" in st["V003"].reason
+    assert con.execute("select count(*) from qc_finding where rule_id = 'V003'").fetchall() == [(0,)]
+    assert con.execute("select pdx_code_checked, pdx_code_ok from qc_record").fetchall() == [(False, None)]
+
+
+def test_dictionary_from_a_drg_scheme_pack(shared):
+    pack = shared / "drg" / "chs-drg-1.1"
+    if not (pack / "diagnoses.csv").exists():
+        pytest.skip("chs-drg-1.1 pack absent")
+    con, s = run_records([record("PK0001", diagnoses=[{"code": "ZZZ.999", "name": "x", "poa": "1"}]),
+                          record("PK0002", diagnoses=[{"code": "A00.000", "name": "霍乱，由于O1群霍乱弧菌，霍乱生物型所致",
+                                                       "poa": "1"}])],
+                         dictionaries={"scheme": pack})
+    bad = con.execute("select mrn, rule_key from qc_finding where rule_id = 'V003' and field = 'dx_code'").fetchall()
+    assert bad == [("PK0001", "V003")]
