@@ -37,7 +37,7 @@ def _same(a, b):
     return a == b
 
 
-@pytest.mark.parametrize("level,grain", [("department", "quarter")])
+@pytest.mark.parametrize("level,grain", [(["hospital", "department"], "quarter")])
 def test_duckdb_equals_spark(spark, wh_mod, catalogue, tmp_path, level, grain):
     from yunying.indicators import compute
     from yunying.indicators.spark import create_views, register_tables, spark_query
@@ -46,7 +46,7 @@ def test_duckdb_equals_spark(spark, wh_mod, catalogue, tmp_path, level, grain):
     assert "v_discharge" in create_views(spark)
     duck = compute(wh_mod, catalogue, period="2022", level=level, grain=grain, targets=[])
     spk = compute(catalogue=catalogue, period="2022", level=level, grain=grain, targets=[], query=spark_query(spark))
-    key = lambda r: (r["indicator_id"], r["period"], r["hospital_id"], r["dept_code"])  # noqa: E731
+    key = lambda r: (r["level"], r["indicator_id"], r["period"], r["hospital_id"], r["dept_code"])  # noqa: E731
     d, s = {key(r): r for r in duck}, {key(r): r for r in spk}
     assert d.keys() == s.keys()
     assert sum(1 for r in duck if r["value"] is not None) > 100
