@@ -159,3 +159,11 @@ def test_cli_users(tmp_path):
 def test_default_app_db_beside_warehouse(tmp_path):
     from yunying.web.config import default_app_db_url
     assert default_app_db_url(tmp_path / "demo.duckdb") == f"sqlite:///{tmp_path / 'demo.app.sqlite'}"
+
+
+def test_security_headers_and_no_cdn_docs(clients):
+    r = clients["leader_a"].get("/api/overview")
+    assert "default-src 'self'" in r.headers["content-security-policy"]
+    assert r.headers["cache-control"] == "no-store" and r.headers["x-content-type-options"] == "nosniff"
+    assert clients["leader_a"].get("/docs").status_code == 404        # Swagger UI would load from a CDN
+    assert clients["leader_a"].get("/openapi.json").status_code == 200

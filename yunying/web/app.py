@@ -30,7 +30,9 @@ def create_app(settings: WebSettings) -> FastAPI:
         yield
         ctx.jobs.stop()
 
-    app = FastAPI(title="运营 Yunying", version="0.1.0", lifespan=lifespan,
+    # docs_url/redoc_url off: FastAPI's Swagger/ReDoc pages load their assets from a CDN; the OpenAPI document
+    # itself is served at /openapi.json
+    app = FastAPI(title="运营 Yunying", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="院科两级运营与质量决策支持平台 API / hospital- and department-level operations API. "
                               "Sign in with POST /api/auth/login; send the returned csrf_token as X-CSRF-Token "
                               "on every state-changing call.")
@@ -38,6 +40,17 @@ def create_app(settings: WebSettings) -> FastAPI:
     app.state.engine = engine
     app.mount("/static", StaticFiles(directory=str(resources.files("yunying.web").joinpath("static"))),
               name="static")
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        resp = await call_next(request)
+        resp.headers.setdefault("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; "
+                                "style-src 'self' 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'")
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        if request.url.path.startswith("/api") or request.url.path.startswith("/case"):
+            resp.headers.setdefault("Cache-Control", "no-store")     # patient data never lands in a cache
+        return resp
 
     @app.exception_handler(WebError)
     async def web_error(request: Request, exc: WebError):

@@ -79,7 +79,7 @@ def compute(wh, cur, scope: Scope, hospitals_in_wh: list[str], *, family: str = 
     if not (period.isdigit() and len(period) == 4):
         raise bad_request("WEB-PARAM", f"期间应为年份（如 2022），收到 {period!r}", f"period must be a year, got {period!r}")
     hs = None if scope.hospitals is None else list(scope.hospitals)
-    key = (wh.version, cat.version, fam.key, period, level, tuple(hs) if hs is not None else None)
+    key = (wh.uid, wh.version, cat.version, fam.key, period, level, tuple(hs) if hs is not None else None)
     with _LOCK:
         rows = _CACHE.get(key)
     if rows is None:

@@ -150,7 +150,7 @@ _CACHE_LOCK = threading.Lock()
 def mart(wh: Warehouse, cur: duckdb.DuckDBPyConnection, scope: Scope, scheme: str | None = None) -> Mart:
     """Aggregates over the whole of the user's hospitals (not the department: ranking needs peers; the
     department restriction is applied by every function that reads the mart)."""
-    key = (wh.version, scope.hospitals, scheme)
+    key = (wh.uid, wh.version, scope.hospitals, scheme)
     with _CACHE_LOCK:
         found = _CACHE.get(key)
     if found is not None:

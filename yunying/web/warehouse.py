@@ -7,6 +7,7 @@ within one process). `version` rises when a job finishes, so cached aggregates a
 from __future__ import annotations
 
 import threading
+import uuid
 from pathlib import Path
 
 import duckdb
@@ -19,6 +20,7 @@ class Warehouse:
         self.path = Path(path)
         self.con = connect(self.path, read_only=False, memory_limit=memory_limit, threads=threads)
         self.version = 0
+        self.uid = uuid.uuid4().hex          # cache keys: several apps (tests) may share one process
         self._lock = threading.Lock()
         self._tables: tuple[int, set[str]] | None = None
 
