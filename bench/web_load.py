@@ -298,7 +298,7 @@ def append_doc(lines: list[str]) -> None:
     cmd = "`" + " ".join([".venv/bin/python", "bench/web_load.py"] + sys.argv[1:]) + "`"
     entry = "\n".join([f"### Run {time.strftime('%Y-%m-%d %H:%M')} — {cmd}", ""] + lines) + "\n"
     if head not in text:
-        text = text.rstrip("\n") + f"\n\n{head}\n\n{entry}"
+        text = text.rstrip("\n") + f"\n\n{head}\n\n{__doc__.split(chr(10) + chr(10))[2].strip()}\n\n{entry}"
     else:
         start = text.index(head)
         nxt = text.find("\n## ", start + len(head))
