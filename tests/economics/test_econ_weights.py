@@ -111,3 +111,19 @@ def test_import_benchmark(tiny, tmp_path):
     bad = write(tmp_path / "b3.csv", "drg,risk_level\nAA11,7\n")
     with pytest.raises(EconomicsError, match="risk_level"):
         import_benchmark(con, "t", bad, year=2022)
+
+
+def test_import_from_scheme_pack_extras(tiny):
+    # a registered pack may carry weights.csv and thresholds.csv as extra tables (docs/drg-scheme-pack.md)
+    con = tiny(CASES)
+    con.execute("insert into drg_scheme_file values ('t', 'weights.csv', 'extra', ?)",
+                ["drg,rw,year\nAA11,0.8,2022\nBB11,1.2,2022\n"])
+    con.execute("insert into drg_scheme_file values ('t', 'thresholds.csv', 'extra', ?)",
+                ["drg,high_cut,low_cut\nBB11,2.5,0.4\n"])
+    from yunying.economics.weights import import_pack_weights
+
+    assert import_pack_weights(con, "t")[2022]["groups"] == 2
+    got = con.execute("select drg, rw, high_cut, low_cut from econ_weight order by drg").fetchall()
+    assert got == [("AA11", 0.8, None, None), ("BB11", 1.2, 2.5, 0.4)]
+    with pytest.raises(EconomicsError, match="没有 weights.csv"):
+        import_pack_weights(con, "other")

@@ -241,17 +241,37 @@ def import_weights(con: duckdb.DuckDBPyConnection, scheme: str, path: Path, year
 
 
 def import_pack_weights(con: duckdb.DuckDBPyConnection, scheme: str, year: int | None = None) -> dict[int, dict]:
-    """Import the optional ``weights.csv`` extra table stored with a registered scheme pack."""
-    got = con.execute("select content from drg_scheme_file where scheme = ? and file_name = 'weights.csv'",
-                      [scheme]).fetchall()
-    if not got:
-        raise EconomicsError(f"ECON-FILE 方案 {scheme!r} 的方案包中没有 weights.csv，请指定权重文件 / scheme pack "
-                             f"{scheme!r} has no weights.csv; give a weights file")
+    """Import the optional ``weights.csv`` extra table stored with a registered scheme pack; an optional
+    ``thresholds.csv`` extra table (drg, high_cut, low_cut) is merged into it by DRG."""
+    import csv
+    import io
     import tempfile
 
+    files = dict(con.execute("select file_name, content from drg_scheme_file where scheme = ? and file_name in "
+                             "('weights.csv', 'thresholds.csv')", [scheme]).fetchall())
+    if "weights.csv" not in files:
+        raise EconomicsError(f"ECON-FILE 方案 {scheme!r} 的方案包中没有 weights.csv，请指定权重文件 / scheme pack "
+                             f"{scheme!r} has no weights.csv; give a weights file")
+    text = files["weights.csv"]
+    if "thresholds.csv" in files:
+        cuts = {r["drg"]: r for r in csv.DictReader(io.StringIO(files["thresholds.csv"]))}
+        rows = list(csv.DictReader(io.StringIO(text)))
+        cols = list(rows[0]) if rows else ["drg", "rw"]
+        for c in ("high_cut", "low_cut"):
+            if c not in cols:
+                cols.append(c)
+        for r in rows:
+            for c in ("high_cut", "low_cut"):
+                if cuts.get(r.get("drg"), {}).get(c):
+                    r[c] = cuts[r["drg"]][c]
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, cols, lineterminator="\n", extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+        text = buf.getvalue()
     with tempfile.TemporaryDirectory() as d:
-        p = Path(d) / "weights.csv"
-        p.write_text(got[0][0], encoding="utf-8")
+        p = Path(d) / f"{scheme}-weights.csv"
+        p.write_text(text, encoding="utf-8")
         return import_weights(con, scheme, p, year)
 
 
