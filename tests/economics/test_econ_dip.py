@@ -145,3 +145,20 @@ def test_simulate_dip_on_tiny_warehouse(tiny, tmp_path):
         ("dip", pytest.approx(10))]
     with pytest.raises(EconomicsError, match="point"):
         simulate_dip(con, cat, params={})
+
+
+def test_basic_groups_use_their_own_factor(tiny, tmp_path):
+    from econ_fixtures import case
+
+    con = tiny([case("a", "x", 5000), case("b", "x", 11000)])
+    for mrn, code in (("a", "J20.900"), ("b", "K80.100")):
+        con.execute("insert into discharge_diagnosis (hospital_id, mrn, admission_no, dx_type, seq, dx_code) "
+                    "values ('H1', ?, 1, 'W', 0, ?)", [mrn, code])
+    con.execute("insert into discharge_procedure (hospital_id, mrn, admission_no, seq, px_code, level) "
+                "values ('H1', 'b', 1, 1, '51.2300', '3')")
+    cat = load_catalogue(write(tmp_path / "c.csv", CAT + "group,J20,急性支气管炎,基层,J20,,,500,5000,4,,,\n"))
+    # a: 基层 score 500 × PV 10 × basic factor 1.0 = 5 000; b: core 1 100 × 10 × hospital factor 1.2 = 13 200
+    run_id, _ = simulate_dip(con, cat, params={"point_value": 10, "hospital_factor": 1.2, "basic_factor": 1.0})
+    got = dict(con.execute("select mrn, expected_payment from econ_case_payment where run_id = ?", [run_id]
+                           ).fetchall())
+    assert got == {"a": pytest.approx(5000), "b": pytest.approx(13200)}

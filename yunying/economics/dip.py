@@ -289,7 +289,8 @@ class Matcher:
 
 
 DEFAULT_DIP = {"high_ratio": 2.0, "low_ratio": 0.5, "extreme_ratio": None, "unmatched_factor": 0.7,
-               "hospital_factor": 1.0, "point_value": None, "budget": None, "score_per_yuan": None}
+               "hospital_factor": 1.0, "basic_factor": 1.0,    # 基层病种: own factor, the same at every level
+               "point_value": None, "budget": None, "score_per_yuan": None}
 
 
 def score_case(g: DipGroup | None, fee: float, aux: float, p: dict, score_per_yuan: float) -> tuple[str, float,
@@ -395,9 +396,10 @@ def simulate_dip(con: duckdb.DuckDBPyConnection, catalogue: Path | Catalogue, *,
         con.execute("""insert into econ_case_payment
             select $run_id, hospital_id, mrn, admission_no, group_code, status, dept_code, doctor_group,
                    payment_category, hospital_level, discharge_month, fee_total, base, ref, ratio, high_cut, low_cut,
-                   case_class, points, points * $pv * $hf, points * $pv * $hf - fee_total, null, null,
+                   case_class, points, points * $pv * (case when status = 'basic' then $bf else $hf end),
+                   points * $pv * (case when status = 'basic' then $bf else $hf end) - fee_total, null, null,
                    case_class = 'extreme', flags
-            from _dip_out""", {"run_id": run_id, "pv": pv, "hf": p["hospital_factor"]})
+            from _dip_out""", {"run_id": run_id, "pv": pv, "hf": p["hospital_factor"], "bf": p["basic_factor"]})
         from yunying.economics.payment import run_summary
 
         summary = run_summary(con, run_id)
