@@ -379,8 +379,9 @@ def _compile_rule(cat: Catalogue, r: Rule, hospitals: list[str] | None) -> list[
                 "dictionary": lit(r.dictionary), "code_field": r.code_field or ""}
         if f:
             text = _is_text(f)
-            vals["blank"] = f"({f} is null or trim({f}) = '')" if text else f"{f} is null"
-            vals["nonblank"] = f"({f} is not null and trim({f}) <> '')" if text else f"{f} is not null"
+            # the importer stores blank text as NULL (nullif(trim(v), '')); '' is still treated as empty
+            vals["blank"] = f"({f} is null or {f} = '')" if text else f"{f} is null"
+            vals["nonblank"] = f"({f} is not null and {f} <> '')" if text else f"{f} is not null"
         vals.update({k: str(v) for k, v in r.params.items()})
         inner = _render(tmpl, vals)
         fzh = column_zh(f) if f else ""
