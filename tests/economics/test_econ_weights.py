@@ -127,3 +127,19 @@ def test_import_from_scheme_pack_extras(tiny):
     assert got == [("AA11", 0.8, None, None), ("BB11", 1.2, 2.5, 0.4)]
     with pytest.raises(EconomicsError, match="没有 weights.csv"):
         import_pack_weights(con, "other")
+
+
+def test_pooled_years_with_price_index(tiny):
+    # 2021 cases at 2021 prices ×1.1 pooled with 2022: A: 100·1.1 = 110 and 200 (2022) → mean 155;
+    # B: 300·1.1 = 330 and 330 → mean 330 (no trimming). C̄ = (110 + 200 + 330 + 330)/4 = 242.5;
+    # raw RW A = 155/242.5, B = 330/242.5; case-weighted mean = (2·155 + 2·330)/(4·242.5) = 1 → no rescaling.
+    cases = [case("a1", "AA11", 100, year=2021), case("a2", "AA11", 200), case("b1", "BB11", 300, year=2021),
+             case("b2", "BB11", 330)]
+    con = tiny(cases)
+    rep, rows = calibrate(con, "t", 2022, CalibrationParams(trim="none", pool_years=(2021,),
+                                                            price_index={2021: 1.1}))
+    rw = {r[0]: r[1] for r in rows}
+    assert rw == pytest.approx({"AA11": 155 / 242.5, "BB11": 330 / 242.5})
+    assert rep.cases == 4
+    method = con.execute("select method_json from econ_weight_set where year = 2022").fetchall()[0][0]
+    assert '"years_used": [2021, 2022]' in method

@@ -80,16 +80,26 @@ def weights_calibrate_cmd(
     los_max: Annotated[int, typer.Option(help="排除住院天数大于此值的病例 / exclude LOS > days")] = 60,
     min_cases: Annotated[int, typer.Option(help="少于此病例数为非稳定病组 / fewer cases → unstable")] = 5,
     hospital: Annotated[Optional[str], typer.Option(help="只用一家医院的数据 / one hospital only")] = None,
+    pool_years: Annotated[str, typer.Option(help="合并的其他年度 further years pooled, e.g. 2019,2020")] = "",
+    price_index: Annotated[str, typer.Option(help="价格指数 charges × factor per year, e.g. 2020=1.05,2021=1.02")
+                           ] = "",
     out: Annotated[Optional[Path], typer.Option("--out", help="另存权重表 CSV / also write the weights CSV")] = None,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """按本院/本地区历史数据校准 RW（修剪离群值、例均费用/总例均费用、归一化）/ Calibrate RW from own history."""
     from yunying.economics.weights import CalibrationParams, calibrate
 
+    try:
+        pool = tuple(int(y) for y in pool_years.split(",") if y.strip())
+        prices = {int(k): float(v) for k, v in (kv.split("=") for kv in price_index.split(",") if kv.strip())}
+    except ValueError:
+        fail(f"--pool-years / --price-index 格式错误：{pool_years!r} {price_index!r}（例：2020,2021 与 2020=1.05）",
+             "bad --pool-years / --price-index (e.g. 2020,2021 and 2020=1.05)", 2)
     with open_db(db) as con:
         try:
-            rep, rows = calibrate(con, scheme, year, CalibrationParams(trim=trim, los_max=los_max,
-                                                                       min_cases=min_cases, hospital_id=hospital))
+            rep, rows = calibrate(con, scheme, year, CalibrationParams(
+                trim=trim, los_max=los_max, min_cases=min_cases, hospital_id=hospital, pool_years=pool,
+                price_index=prices))
         except EconomicsError as e:
             _err(e)
     if out:

@@ -32,6 +32,9 @@ class CalibrationParams:
     min_cases: int = 5                # fewer cases → 非稳定病组 [threshold unconfirmed, configurable]
     cv_max: float = 1.0               # CV ≥ cv_max → 非稳定病组 (spec §1.3 step 8, commonly quoted)
     hospital_id: str | None = None    # calibrate on one hospital only (default: every hospital in the warehouse)
+    pool_years: tuple = ()            # further years pooled with the calibration year (equal weight per case)
+    price_index: dict = field(default_factory=dict)   # {year: factor}: charges × factor (older years to current
+    #                                                    prices); years not listed keep factor 1
 
 
 @dataclass
@@ -100,23 +103,27 @@ def calibrate(con: duckdb.DuckDBPyConnection, scheme: str, year: int,
                              f"method {p.trim!r}")
     create_views(con)
     hosp = "and hospital_id = $hosp" if p.hospital_id else ""
-    args = {"scheme": scheme, "year": year, "los_max": p.los_max}
+    all_years = sorted({int(year), *(int(y) for y in p.pool_years)})
+    years = ", ".join(str(y) for y in all_years)
+    price = ("(case year " + " ".join(f"when {int(y)} then {float(f)!r}" for y, f in p.price_index.items())
+             + " else 1.0 end)") if p.price_index else "1.0"
+    args = {"scheme": scheme, "los_max": p.los_max}
     if p.hospital_id:
         args["hosp"] = p.hospital_id
     counts = con.execute(f"""
         select count(*), count(*) filter (where not grouped), count(*) filter (where grouped and los_days > $los_max),
                count(*) filter (where grouped and (los_days is null or los_days <= $los_max)
                                 and (fee_total is null or fee_total <= 0))
-        from drg_metric_base where scheme = $scheme and year = $year {hosp}""", args).fetchall()[0]
+        from drg_metric_base where scheme = $scheme and year in ({years}) {hosp}""", args).fetchall()[0]
     total, not_grouped, long_stay, no_fee = counts
     if total == 0:
-        raise EconomicsError(f"ECON-NODATA 方案 {scheme!r} 在 {year} 年没有分组结果，请先执行 yunying drg run / "
+        raise EconomicsError(f"ECON-NODATA 方案 {scheme!r} 在 {years} 年没有分组结果，请先执行 yunying drg run / "
                              f"no grouped cases for scheme {scheme!r} in {year}")
     args.update(plo=p.percentile_low, phi=p.percentile_high)
     rows = con.execute(f"""
         with c as (
-          select drg, fee_total as f, los_days from drg_metric_base
-          where scheme = $scheme and year = $year and grouped and (los_days is null or los_days <= $los_max)
+          select drg, fee_total * {price} as f, los_days from drg_metric_base
+          where scheme = $scheme and year in ({years}) and grouped and (los_days is null or los_days <= $los_max)
                 and fee_total > 0 {hosp}
         ), s as (
           select drg, count(*) as n, avg(f) as m, stddev_samp(f) as sd,
@@ -158,7 +165,7 @@ def calibrate(con: duckdb.DuckDBPyConnection, scheme: str, year: int,
             unstable.append((drg, n, cv, "；".join(reasons)))
         out.append((drg, raw[drg] / normaliser, c_g, l_g, None, None, n, n_trim, cv, stable,
                     "；".join(reasons) or None))
-    method = asdict(p) | {"year": year}
+    method = asdict(p) | {"year": year, "years_used": all_years}
     report = CalibrationReport(
         scheme=scheme, year=year, cases=n_all, cases_kept=rows[0][7],
         excluded={"not_grouped": not_grouped, "los_over_max": long_stay, "no_charges": no_fee},
