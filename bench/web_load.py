@@ -15,7 +15,6 @@ Results go to docs/benchmarks.md under "## Web (issue 7)" (appended; other secti
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import random

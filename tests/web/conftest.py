@@ -63,6 +63,14 @@ def new_app(demo_folder: Path, tmp: Path, app_db_url: str | None = None, prepare
     return create_app(WebSettings(db=db, app_db_url=url, **settings))
 
 
+def close_app(app) -> None:
+    """Stop the job worker and close the warehouse (no DuckDB objects left alive at interpreter exit)."""
+    app.state.ctx.jobs.wait_idle(30)
+    app.state.ctx.jobs.stop()
+    app.state.ctx.wh.close()
+    app.state.engine.dispose()
+
+
 def login(app, username: str, password: str = PASSWORD) -> TestClient:
     client = TestClient(app)
     r = client.post("/api/auth/login", json={"username": username, "password": password})
@@ -75,7 +83,7 @@ def login(app, username: str, password: str = PASSWORD) -> TestClient:
 def app(demo_folder, tmp_path_factory):
     a = new_app(demo_folder, tmp_path_factory.mktemp("webapp"))
     yield a
-    a.state.ctx.jobs.stop()
+    close_app(a)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from tests.web.conftest import PASSWORD, login, new_app
+from tests.web.conftest import PASSWORD, close_app, login, new_app
 from yunying.web.appdb import LoginAttempt, User, WebSession
 from yunying.web.security import hash_password, token_digest, verify_password
 
@@ -26,7 +26,7 @@ def test_password_hash_is_salted_scrypt():
 def app(demo_folder, tmp_path_factory):
     a = new_app(demo_folder, tmp_path_factory.mktemp("auth"), throttle_user_failures=3, throttle_ip_failures=6)
     yield a
-    a.state.ctx.jobs.stop()
+    close_app(a)
 
 
 def _db(app):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.web.conftest import PASSWORD, discharge_file_with_bad_row, new_app
+from tests.web.conftest import PASSWORD, close_app, discharge_file_with_bad_row, new_app
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -68,7 +68,7 @@ def server(demo_folder, tmp_path_factory):
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     t.join(10)
-    app.state.ctx.jobs.stop()
+    close_app(app)
 
 
 def test_login_drill_down_upload_logout(browser, server, demo_folder, tmp_path):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from tests.web.conftest import OWN_DEPT, PASSWORD, login
+from tests.web.conftest import OWN_DEPT, PASSWORD
 
 
 def _sql(app, sql, params=()):

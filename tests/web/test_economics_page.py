@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.web.conftest import OTHER_DEPT, OWN_DEPT, login, new_app
+from tests.web.conftest import OTHER_DEPT, OWN_DEPT, close_app, login, new_app
 
 
 def _economics(db):
@@ -19,7 +19,7 @@ def _economics(db):
 def app(demo_folder, tmp_path_factory):
     a = new_app(demo_folder, tmp_path_factory.mktemp("econ"), prepare=_economics)
     yield a
-    a.state.ctx.jobs.stop()
+    close_app(a)
 
 
 def _sql(app, sql, params=()):

@@ -8,14 +8,14 @@ import time
 
 import pytest
 
-from tests.web.conftest import discharge_file_with_bad_row, login, new_app
+from tests.web.conftest import close_app, discharge_file_with_bad_row, login, new_app
 
 
 @pytest.fixture(scope="module")
 def app(demo_folder, tmp_path_factory):
     a = new_app(demo_folder, tmp_path_factory.mktemp("jobs"))
     yield a
-    a.state.ctx.jobs.stop()
+    close_app(a)
 
 
 def _wait(client, job_id, timeout=60):

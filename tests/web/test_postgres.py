@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.web.conftest import OWN_DEPT, PASSWORD, audit_rows, login, new_app
+from tests.web.conftest import OWN_DEPT, PASSWORD, audit_rows, close_app, login, new_app
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "pg-test-cluster.sh"
 
@@ -39,8 +39,7 @@ def pg_url():
 def app(demo_folder, tmp_path_factory, pg_url):
     a = new_app(demo_folder, tmp_path_factory.mktemp("pgapp"), app_db_url=pg_url)
     yield a
-    a.state.ctx.jobs.stop()
-    a.state.engine.dispose()
+    close_app(a)
 
 
 def test_app_db_is_postgres(app, pg_url):

@@ -7,7 +7,7 @@ import datetime
 
 import pytest
 
-from tests.web.conftest import OTHER_DEPT, OWN_DEPT, audit_rows, login, new_app
+from tests.web.conftest import OTHER_DEPT, OWN_DEPT, audit_rows, close_app, login, new_app
 
 
 def _insert(cur, table: str, row: dict) -> None:
@@ -51,7 +51,7 @@ def app(demo_folder, tmp_path_factory):
     a.state.ctx.wh.bump()
     a.own, a.other = own, other
     yield a
-    a.state.ctx.jobs.stop()
+    close_app(a)
 
 
 def test_qc_summary_by_hand(app):

@@ -140,7 +140,7 @@ def serve_cmd(
         if count_users(s) == 0:
             console.print("[yellow]应用库中还没有用户：请用 yunying users add --role admin … 创建管理员[/yellow]\n"
                           "No users yet: create an administrator with yunying users add --role admin …")
-    console.print(f"运营 Yunying 网页 → http://{host}:{port}/  （API 文档 /docs；应用库 {ws.app_db}）")
+    console.print(f"运营 Yunying 网页 → http://{host}:{port}/  （OpenAPI /openapi.json；应用库 app DB {ws.app_db}）")
     uvicorn.run(app, host=host, port=port, workers=1, log_level="warning")
 
 

@@ -28,7 +28,12 @@ def create_app(settings: WebSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
+        ctx.jobs.wait_idle(60)     # let a running import finish (each file is atomic anyway)
         ctx.jobs.stop()
+        try:
+            wh.close()             # checkpoint the warehouse cleanly
+        except Exception:
+            pass
 
     # docs_url/redoc_url off: FastAPI's Swagger/ReDoc pages load their assets from a CDN; the OpenAPI document
     # itself is served at /openapi.json

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Annotated, AsyncIterator, Iterator

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from yunying.web import auth as auth_logic
 from yunying.web.appdb import AuditLog, Target, User, UserError, add_user, utcnow
 from yunying.web.deps import AdminUser, CtxDep, CursorDep, DbDep, audit
-from yunying.web.errors import WebError, bad_request, not_found
+from yunying.web.errors import bad_request, not_found
 from yunying.web.jobs import regroup_job
 from yunying.web.queries import indicator
 

@@ -16,7 +16,7 @@ from fastapi.responses import Response
 
 from yunying.web import queries as q
 from yunying.web.deps import CtxDep, CurrentUser, CursorDep, DbDep, ScopeDep, audit, targets_of
-from yunying.web.errors import WebError, bad_request, not_found
+from yunying.web.errors import bad_request, not_found
 from yunying.web.jobs import import_job
 
 router = APIRouter(prefix="/api")
@@ -215,13 +215,20 @@ def upload(request: Request, ctx: CtxDep, scope: ScopeDep, db: DbDep, user: Curr
     return job.public()
 
 
-def job_view(ctx, cur, user, job_id: int) -> dict:
+def job_view(ctx, cur, user, job_id: int, see_pii: bool = False) -> dict:
     job = ctx.jobs.jobs.get(job_id)
     if job is None or (user.role != "admin" and job.username != user.username):
         raise not_found(f"没有任务 {job_id}", f"no job {job_id}")
     out = job.public()
     if job.status == "done" and job.kind == "import" and job.result:
-        out["rejects"] = q.import_rejects(cur, job.result.get("import_ids", []))
+        rejects = q.import_rejects(cur, job.result.get("import_ids", []))
+        if not see_pii:                       # a rejected phone number or ID is still an identifier
+            from yunying.web.privacy import mask_value, pii_columns
+            cols = pii_columns()
+            for r in rejects:
+                if r["field"] in cols:
+                    r["value"] = mask_value(cols[r["field"]], r["value"])
+        out["rejects"] = rejects
     return out
 
 
@@ -233,7 +240,7 @@ def jobs(ctx: CtxDep, user: CurrentUser, scope: ScopeDep):
 @router.get("/jobs/{job_id}", tags=["import"])
 def job(job_id: int, ctx: CtxDep, cur: CursorDep, user: CurrentUser, scope: ScopeDep):
     """Job progress; when an import is done, its result and the reject report rows."""
-    return job_view(ctx, cur, user, job_id)
+    return job_view(ctx, cur, user, job_id, scope.see_pii)
 
 
 @router.get("/imports/history", tags=["import"])

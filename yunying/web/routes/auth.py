@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel
 
 from yunying.web import auth as auth_logic
-from yunying.web.deps import SESSION_COOKIE, CtxDep, CurrentUser, DbDep, client_ip, load_session
+from yunying.web.deps import SESSION_COOKIE, CtxDep, CurrentUser, DbDep, client_ip
 from yunying.web.errors import WebError
 from yunying.web.security import new_token
 

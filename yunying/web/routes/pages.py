@@ -131,7 +131,8 @@ def import_form(request: Request, ctx: CtxDep, scope: ScopeDep, db: DbDep, user:
 
 @router.get("/jobs/{job_id}")
 def job_page(job_id: int, request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, user: CurrentUser):
-    return render(request, "job.html", {"job": job_view(ctx, cur, user, job_id), "page": "import"})
+    return render(request, "job.html", {"job": job_view(ctx, cur, user, job_id, scope.see_pii),
+                                        "page": "import"})
 
 
 # ---- 系统管理 -------------------------------------------------------------------------------------------------
