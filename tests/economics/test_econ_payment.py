@@ -194,3 +194,16 @@ def test_cost_hook(tiny, tmp_path):
     got = con.execute("select case_cost, margin_cost from econ_case_payment where run_id = ?",
                       [res.run_id]).fetchall()
     assert got == [(6500.0, 1500.0)]
+
+
+def test_explain_payment_spec_example(tiny, tmp_path):
+    from yunying.economics.payment import explain_payment
+
+    con = tiny([case("c1", "GZ13", 7200), case("c2", "GZ13", 26000)])
+    _weights(con, tmp_path)
+    res = simulate(con, "t", method="rate", overrides={"rate": 10000}, year=2022)
+    text = "\n".join(explain_payment(con, res.run_id, "c2"))
+    assert "26,000.00 / 8,000.00 = 3.2500" in text and "高倍率病例：r > 3" in text
+    assert "预计支付 10,000.00 元，盈亏 -16,000.00 元" in text
+    with pytest.raises(EconomicsError, match="没有病案"):
+        explain_payment(con, res.run_id, "nope")

@@ -265,6 +265,25 @@ def margins_cmd(
     _emit(rows, fmt)
 
 
+@drg_app.command("pay-explain")
+def pay_explain_cmd(
+    run: Annotated[str, typer.Option("--run", help="run id printed by yunying drg pay / dip")],
+    mrn: Annotated[str, typer.Option("--mrn", help="病案号")],
+    db: DbOpt = None,
+    admission_no: Annotated[Optional[int], typer.Option(help="住院次数")] = None,
+    hospital: Annotated[Optional[str], typer.Option(help="医疗机构代码")] = None,
+) -> None:
+    """解释单个病案的预计支付 / explain one case's expected payment (class, ratio, cut, formula)."""
+    from yunying.economics.payment import explain_payment
+
+    with open_db(db) as con:
+        try:
+            lines = explain_payment(con, run, mrn, admission_no, hospital)
+        except EconomicsError as e:
+            _err(e)
+    print("\n".join(lines))
+
+
 # ------------------------------------------------------------------------------------------------------------
 # metrics
 # ------------------------------------------------------------------------------------------------------------

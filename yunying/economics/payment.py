@@ -345,3 +345,56 @@ def margins(con: duckdb.DuckDBPyConnection, run_id: str, level: str = "group", t
     cur = con.execute(sql, [run_id])
     cols = [d[0] for d in cur.description]
     return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
+CLASS_ZH = {"normal": "正常病例", "high": "高倍率病例", "low": "低倍率病例", "ungrouped": "未入组病例", "qy": "歧义组病例",
+            "no_weight": "无权重病组", "unstable": "非稳定病组", "excluded": "排除病例（按项目）",
+            "extreme": "极端异常病例", "unmatched": "空白病组"}
+
+
+def explain_payment(con: duckdb.DuckDBPyConnection, run_id: str, mrn: str, admission_no: int | None = None,
+                    hospital_id: str | None = None) -> list[str]:
+    """Chinese lines saying how one case's expected payment was obtained in a run (class, ratio, cut, formula)."""
+    run = con.execute("select kind, params_json, money_per_rw, point_value from econ_run where run_id = ?",
+                      [run_id]).fetchall()
+    if not run:
+        raise EconomicsError(f"ECON-RUN 没有运行 {run_id!r} / no run {run_id!r}")
+    kind, ptext, money, pv = run[0]
+    where = ["run_id = ?", "mrn = ?"]
+    args: list = [run_id, mrn]
+    if admission_no is not None:
+        where.append("admission_no = ?")
+        args.append(admission_no)
+    if hospital_id is not None:
+        where.append("hospital_id = ?")
+        args.append(hospital_id)
+    rows = con.execute(f"select hospital_id, mrn, admission_no, group_code, status, fee_total, base_rw, ref_cost, "
+                       f"ratio, high_cut, low_cut, case_class, points, expected_payment, margin_charges, flags, "
+                       f"payment_category, hospital_level from econ_case_payment where {' and '.join(where)}",
+                       args).fetchall()
+    if not rows:
+        raise EconomicsError(f"ECON-RUN 运行 {run_id} 中没有病案 {mrn} / case not in run")
+    out = []
+    for (h, m, a, g, st, fee, rw, ref, r, hc, lc, cls, pts, pay, margin, flags, pc, lvl) in rows:
+        unit = {"dip": "分值", "drg_points": "点数", "drg_rate": "支付 RW 当量"}[kind]
+        ppr = json.loads(ptext).get("points_per_rw", 100) if kind == "drg_rate" else 1
+        out.append(f"病案 {h}/{m}/{a}：组 {g}（{st}），医保类别 {pc or '-'}，医院等级 {lvl or '-'}，"
+                   f"住院总费用 {fee:,.2f} 元")
+        ref_name = {"drg_rate": "病组支付标准 Std = RW × 费率 × 系数", "drg_points": "病组例均费用 C_g",
+                    "dip": "病种次均费用"}[kind]
+        if r is not None:
+            out.append(f"  费用比 r = 费用 / {ref_name} = {fee:,.2f} / {ref:,.2f} = {r:.4f}")
+        base = "基准分值" if kind == "dip" else "RW"
+        rw_txt = "-" if rw is None else f"{rw:.4f}"
+        if cls == "high":
+            out.append(f"  {CLASS_ZH[cls]}：r > {hc:g}；{unit} = 基准 + {base} × (r − {hc:g})（{base} {rw_txt}）")
+        elif cls == "low":
+            out.append(f"  {CLASS_ZH[cls]}：r < {lc:g}；按比例 {base} × r（或按项目，视参数）")
+        else:
+            out.append(f"  {CLASS_ZH.get(cls, cls)}（{base} {rw_txt}）")
+        m_txt = (f"，每 RW {money:,.2f} 元" if money and kind != "dip" else "") + (f"，点值 {pv:.4f}" if pv else "")
+        out.append(f"  {unit} {(pts or 0) / ppr:,.4f}{m_txt} → 预计支付 {pay:,.2f} 元，盈亏 {margin:+,.2f} 元")
+        if flags:
+            out.append(f"  特病单议/提示：{flags}")
+    out.append(f"  参数：运行 {run_id}（{kind}），参数哈希见 econ_run.params_hash")
+    return out
