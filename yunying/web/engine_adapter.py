@@ -83,7 +83,11 @@ def compute(wh, cur, scope: Scope, hospitals_in_wh: list[str], *, family: str = 
     with _LOCK:
         rows = _CACHE.get(key)
     if rows is None:
-        rows = ind.compute(cur, cat, ids=fam.ids, period=period, grain="year", level=level, hospitals=hs)
+        try:
+            rows = ind.compute(cur, cat, ids=fam.ids, period=period, grain="year", level=level, hospitals=hs)
+        except Exception as exc:  # an engine problem is shown as such; the rest of the app keeps working
+            return {"computed": False, "reason_zh": f"指标引擎计算出错：{exc}",
+                    "reason_en": f"the indicator engine failed: {exc}", "rows": []}
         with _LOCK:
             if len(_CACHE) > 32:
                 _CACHE.clear()

@@ -608,7 +608,10 @@ def drg_summary(wh, cur, scope: Scope, *, scheme=None, year=None, dept=None, hos
         names = pack.names().get("drg", {}) if pack else {}
     except Exception:
         names = {}
-    weights = _weights(cur, tables, scheme, year)
+    try:
+        weights = _weights(cur, tables, scheme, year)
+    except duckdb.Error:
+        weights = {}
     groups = [dict(zip(["drg", "n", "avg_los", "avg_fee"], r)) for r in cur.execute(
         f"select r.drg, count(*), round(avg(d.los_days), 2), round(avg(d.fee_total), 2) {src} "
         f"and r.status = 'SUCCESS' group by 1 order by 2 desc, 1 limit 30", p).fetchall()]
@@ -634,7 +637,10 @@ def drg_summary(wh, cur, scope: Scope, *, scheme=None, year=None, dept=None, hos
     if weights:
         rws = [weights[x] for row in depts for x in (row[5] or []) if x in weights]
         cmi_all = round(sum(rws) / len(rws), 3) if rws else None
-    profit = _profit(cur, tables, scope, scheme, year, hospital, dept, dept_names)
+    try:
+        profit = _profit(cur, tables, scope, scheme, year, hospital, dept, dept_names)
+    except duckdb.Error:          # economics tables of another version: show "not computed", keep the page
+        profit = None
     return {"computed": True, "scheme": scheme, "schemes": all_schemes, "year": year, "years": years,
             "dept": dept, "total": total, "status": status, "profit": profit,
             "grouping_rate": round(100 * status.get("SUCCESS", 0) / total, 2) if total else None,
