@@ -193,8 +193,8 @@ def main() -> None:
             "",
             "What is timed: `yunying.indicators.compute()` for all "
             f"{len(__import__('yunying.indicators', fromlist=['load_catalogue']).load_catalogue(use_env=False).indicators)} "
-            "catalogue entries of all five families (one call per level; month grain; availability checks, 同比/环比, "
-            "growth rates and targets included), median of "
+            "catalogue entries of all five families, month grain, hospital and department levels as two calls and as "
+            "one call with both levels (availability checks, 同比/环比, growth rates and targets included), median of "
             f"{args.runs} runs. Target: ≤ 5 s for hospital + department at scale 1.",
             "", "```text", *lines, "```", ""])
         write_doc(text)
