@@ -114,3 +114,25 @@ def test_given_risk_levels_win(tiny, tmp_path):
     assert h["low_risk_mortality"] == pytest.approx(1.0)
     assert {r["drg"]: r["risk_level_source"] for r in group_risk(con, "t", 2022)} == {"L111": "given",
                                                                                      "L211": "given"}
+
+
+def test_read_only_connection_uses_stored_views(tiny, tmp_path):
+    import duckdb
+
+    from yunying.economics.errors import EconomicsError
+
+    con = _setup(tiny, tmp_path)
+    con.close()
+    ro = duckdb.connect(str(tmp_path / "t.duckdb"), read_only=True)
+    with pytest.raises(EconomicsError, match="ECON-VIEWS"):      # never created in this file yet
+        metrics(ro, "2022", "hospital", "t")
+    ro.close()
+    from yunying.warehouse.db import connect
+
+    rw = connect(tmp_path / "t.duckdb")
+    metrics(rw, "2022", "hospital", "t")                        # a writable run stores the views
+    rw.close()
+    ro = duckdb.connect(str(tmp_path / "t.duckdb"), read_only=True)
+    (h,) = metrics(ro, "2022", "hospital", "t")
+    assert h["cmi"] == pytest.approx(4 / 3)
+    ro.close()

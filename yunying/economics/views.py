@@ -20,5 +20,18 @@ def views_sql() -> str:
 
 
 def create_views(con: duckdb.DuckDBPyConnection) -> None:
-    """Create or replace the economics views (needs migrations 0010 and 0040)."""
-    con.execute(views_sql())
+    """Create or replace the economics views (needs migrations 0010 and 0040).
+
+    On a read-only connection the views already stored in the warehouse are used (they are written by every
+    economics command run on a writable connection); when there are none, an EconomicsError says so.
+    """
+    try:
+        con.execute(views_sql())
+    except duckdb.Error as exc:
+        present = con.execute("select count(*) from duckdb_functions() where function_name = 'drg_metrics_for'"
+                              ).fetchall()[0][0]
+        if not present:
+            from yunying.economics.errors import EconomicsError
+
+            raise EconomicsError(f"ECON-VIEWS 仓库中没有 DRG 经济视图且无法创建（{exc}）；请以可写方式运行一次 yunying drg "
+                                 f"metrics / economics views absent and cannot be created: {exc}") from None
