@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 DEMO   ?= demo-data
 SCALE  ?= 0.1
 
-.PHONY: install demo test bench clean
+.PHONY: install system-deps demo test bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,12 +17,18 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+## Debian packages some tests and reports need (CJK fonts, LibreOffice + poppler for PDF/PNG, chromium for browser
+## tests). Idempotent; skipped with a message when not root or apt is unavailable (those tests then skip).
+system-deps:
+	-sh scripts/setup-reports.sh
+	-sh scripts/setup-browser.sh
+
 ## Generate a synthetic tertiary hospital, import it, run the pipeline, print a summary.
 demo: $(STAMP)
 	$(YY) demo run --out $(DEMO) --scale $(SCALE) --serve
 
 ## Install and run all tests.
-test: $(STAMP)
+test: $(STAMP) system-deps
 	$(PY) -m pytest -q -n 2
 
 bench: $(STAMP)
