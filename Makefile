@@ -24,7 +24,7 @@ system-deps:
 	-sh scripts/setup-browser.sh
 
 ## Generate a synthetic tertiary hospital, import it, run the pipeline, print a summary.
-demo: $(STAMP)
+demo: $(STAMP) system-deps
 	$(YY) demo run --out $(DEMO) --scale $(SCALE) --serve
 
 ## Install and run all tests.
