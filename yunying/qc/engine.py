@@ -277,6 +277,7 @@ def _message_sql(text: str, field_zh: str, field_name: str, empty: str, refs: di
 _COMPILED: dict = {}
 # kinds whose template is a row-local predicate over one source row: evaluated together in one scan per source
 ROW_LOCAL = {"required", "in_domain", "regex", "expr", "expr_equals"}
+SMALL_RUN = 2000        # up to this many records, details are produced by the hit arms' own SELECTs
 
 
 @dataclass
@@ -571,6 +572,7 @@ def run_qc(con: duckdb.DuckDBPyConnection, catalogue: Catalogue | None = None, *
             group = f"row:{r.source}" if r.kind in ROW_LOCAL else f"kind:{r.kind}"
             groups.setdefault(group, []).append((r, rarms))
         done = 0
+        small = con.execute("select count(*) from _qc_rec").fetchall()[0][0] <= SMALL_RUN
         for group, members in groups.items():
             arms = [a for _, rarms in members for a in rarms]
             try:
@@ -579,9 +581,18 @@ def run_qc(con: duckdb.DuckDBPyConnection, catalogue: Catalogue | None = None, *
                     con.execute("create or replace temp table _qc_arms (_a_k integer, _a_rule_id varchar, "
                                 "_a_severity varchar, _a_field varchar, _a_item0 varchar, _a_item1 varchar, "
                                 "_a_points0 double, _a_points1 double, _a_tag varchar, _a_rule_key varchar)")
-                    con.executemany("insert into _qc_arms values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                    con.execute("insert into _qc_arms values " + ", ".join(
+                        "(" + ", ".join(lit(v) for v in row) + ")" for row in rows))
                     con.execute(hits)
-                    con.execute(detail)
+                    hit = [r[0] for r in con.execute("select distinct k from _qc_hits order by 1").fetchall()]
+                    if small:
+                        # few records (pre-submission checks): run only the arms that hit, in their drill-down
+                        # form — planning a handful of small SELECTs beats planning the big CASE detail query
+                        if hit:
+                            con.execute(f"insert into qc_finding (run_id, {FINDING_COLS}) select {lit(run_id)}, * "
+                                        "from (" + "\nunion all\n".join(arms[k].sql for k in hit) + ")")
+                    elif hit:
+                        con.execute(detail)
                 else:
                     con.execute(f"insert into qc_finding (run_id, {FINDING_COLS}) select {lit(run_id)}, * from ("
                                 + "\nunion all\n".join(a.sql for a in arms) + ")")
