@@ -1,4 +1,6 @@
-"""A tiny hand-made warehouse (literal rows) whose indicator values are worked out by hand in test_formulas.py.
+"""Test data for tests/indicators (a module with a unique name, imported by the tests and conftest.py).
+
+A tiny hand-made warehouse (literal rows) whose indicator values are worked out by hand in test_formulas.py.
 
 Hospital H1 (region R1), departments GS (普外科) and IM (内科); year 2022 with 2021 for 同比 and growth rates.
 Every number used in the expectations is visible here.
@@ -6,9 +8,7 @@ Every number used in the expectations is visible here.
 
 from __future__ import annotations
 
-import pytest
 
-from yunying.warehouse.db import connect
 
 
 def insert(con, table: str, rows: list[dict]) -> None:
@@ -179,26 +179,3 @@ def build(con, *, finance=True, drg=True, px_dict=True, ward=True, staff=True) -
     if px_dict:
         con.executemany("insert into ind_px_dict (code, name, category, grade, minimally_invasive) values (?,?,?,?,?)",
                         PX_DICT)
-
-
-@pytest.fixture()
-def wh():
-    con = connect(":memory:")
-    build(con)
-    yield con
-    con.close()
-
-
-@pytest.fixture(scope="module")
-def wh_mod():
-    con = connect(":memory:")
-    build(con)
-    yield con
-    con.close()
-
-
-@pytest.fixture(scope="session")
-def catalogue():
-    from yunying.indicators import load_catalogue
-
-    return load_catalogue(use_env=False)

@@ -16,7 +16,7 @@ from yunying.indicators.catalogue import load_catalogue
 from yunying.indicators.doc import DOC, render
 from yunying.warehouse.db import connect
 
-from conftest import build
+from indfixtures import build
 
 runner = CliRunner()
 

@@ -11,7 +11,7 @@ from yunying.indicators.engine import change_text, direction_word, judgement, pa
 from yunying.indicators.targets import apply_targets
 from yunying.warehouse.db import connect
 
-from conftest import build, insert
+from indfixtures import build, insert
 
 
 def by(rows, **kw):
@@ -103,7 +103,7 @@ def test_region_level_sums_hospitals(catalogue):
     con = connect(":memory:")
     build(con)
     insert(con, "hospital", [dict(hospital_id="H2", hospital_name="二院", region_code="R1")])
-    from conftest import dis
+    from indfixtures import dis
     insert(con, "discharge", [dis("N1", 1, "GS", "2022-05-01 08:00", "2022-05-03 08:00", 2, 1000, hospital_id="H2")])
     rows = compute(con, catalogue, ids=["OP-02", "OP-08"], period="2022", level="region", targets=[])
     r = {x["indicator_id"]: x for x in rows}
