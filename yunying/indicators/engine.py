@@ -94,20 +94,27 @@ def _q(s: str) -> str:
 # ---------------------------------------------------------------- compile
 
 @dataclass
+class ViewQuery:
+    view: str
+    levels: list[str]            # levels answered by this query (several = one scan with GROUPING SETS)
+    sql: str
+    measures: list[str]          # measure SQL in column order (m0, m1 …)
+    needs: list[str]             # columns counted for availability in the requested period (a0, a1 …)
+
+
+@dataclass
 class Plan:
     indicators: list[Indicator]          # requested (expanded: parts of groups)
     needed: dict[str, Indicator]         # requested + dependencies (bases, derived refs)
-    measures: dict[str, list[str]]       # view → distinct measure SQL in column order
-    sql: dict[str, str]                  # view → compiled SQL
-    level: str
+    measures: dict[str, list[str]]       # view → distinct measure SQL
+    sql: dict[str, str]                  # view → compiled SQL (for explain and the SQL hash)
+    levels: list[str]
     grain: str
     start: date
     end: date
     ext_start: date
     scheme: str | None
-    folded_needs: dict[str, list[str]]   # view → needs columns counted in the main query (availability)
-    levels: list[str] | None = None
-    queries: list | None = None
+    queries: list[ViewQuery]
 
 
 def _expand(catalogue: Catalogue, ids: Iterable[str]) -> tuple[list[Indicator], dict[str, Indicator]]:
@@ -191,15 +198,6 @@ def _where(view: str, level: str, start: date, end: date, hospitals: list[str] |
     return " and ".join(conds)
 
 
-@dataclass
-class ViewQuery:
-    view: str
-    levels: list[str]            # levels answered by this query (several = one scan with GROUPING SETS)
-    sql: str
-    measures: list[str]          # measure SQL in column order (m0, m1 …)
-    needs: list[str]             # columns counted for availability in the requested period (a0, a1 …)
-
-
 def _view_sql(view: str, levels: list[str], grain: str, start: date, end: date, ext_start: date,
               hospitals: list[str] | None, scheme: str | None, measures: list[str], needs: list[str]) -> str:
     lf_level = levels[0] if levels[0] != "doctor" else "department"
@@ -276,8 +274,7 @@ def compile_plan(catalogue: Catalogue, ids: Iterable[str], *, period: str, grain
     sql = {}
     for q in queries:
         sql[q.view] = (sql[q.view] + ";\n" if q.view in sql else "") + q.sql
-    return Plan(req, needed, measures, sql, levels[0], grain, start, end, ext_start, scheme,
-                {v: plan_needs.get(v, []) for v in measures}, levels, queries)
+    return Plan(req, needed, measures, sql, levels, grain, start, end, ext_start, scheme, queries)
 
 
 # ---------------------------------------------------------------- run
@@ -714,9 +711,7 @@ def computability(con=None, catalogue: Catalogue | None = None, *, period: str |
     out = {}
     for iid, ind in catalogue.indicators.items():
         if ind.type == "group":
-            parts = [out.get(p) or (True, "") for p in ind.parts]
-            out[iid] = (any(p[0] for p in parts), "；".join(p[1] for p in parts if not p[0]))
-            continue
+            continue                                    # from its parts, below
         if ind.type == "unavailable":
             out[iid] = (False, _missing_reason(ind))
             continue
@@ -727,7 +722,7 @@ def computability(con=None, catalogue: Catalogue | None = None, *, period: str |
         blocked = _blocked(ind, catalogue, avail, units, "hospital")
         ok = bool(units) and len(blocked) < len(units)
         out[iid] = (ok, "" if ok else (next(iter(blocked.values())) if blocked else "无数据 / no data"))
-    for iid, ind in catalogue.indicators.items():   # groups listed before their parts
+    for iid, ind in catalogue.indicators.items():
         if ind.type == "group":
             parts = [out[p] for p in ind.parts]
             out[iid] = (any(p[0] for p in parts), "；".join(p[1] for p in parts if not p[0]))
@@ -810,14 +805,12 @@ def cases(con=None, catalogue: Catalogue | None = None, indicator_id: str = "", 
     from yunying.indicators.catalogue import load_catalogue
 
     catalogue = catalogue or load_catalogue()
-    if con is not None and query is None:
-        cur = con.execute(case_sql(catalogue, indicator_id, period=period, level=level, key=key, part=part,
-                                   scheme=_latest_scheme(duckdb_query(con)), limit=limit))
-        return CaseResult(case_sql(catalogue, indicator_id, period=period, level=level, key=key, part=part,
-                                   limit=limit), [d[0] for d in cur.description], cur.fetchall())
     sql = case_sql(catalogue, indicator_id, period=period, level=level, key=key, part=part, limit=limit,
-                   scheme=_latest_scheme(query))
-    return CaseResult(sql, [], query(sql))
+                   scheme=_latest_scheme(query or duckdb_query(con)))
+    if query is not None:
+        return CaseResult(sql, [], query(sql))
+    cur = con.execute(sql)
+    return CaseResult(sql, [d[0] for d in cur.description], cur.fetchall())
 
 
 # ---------------------------------------------------------------- alerts
