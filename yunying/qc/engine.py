@@ -88,8 +88,11 @@ def _fee_items(model) -> list[str]:
 def _derived_sql(name: str, model) -> str:
     dxa = {"pdx_code", "pdx_name", "pdx_poa", "odx_codes", "all_dx_codes", "n_odx", "tcm_disease_code",
            "tcm_disease_name", "tcm_disease_poa", "n_tcm_syndrome"}
-    if name in ("odx_codes", "all_dx_codes"):
-        return f"coalesce(dxa.{name}, []::varchar[])"
+    if name == "odx_codes":           # unordered: rules test membership, counts and duplicates only
+        return "coalesce(dxa.odx_codes, []::varchar[])"
+    if name == "all_dx_codes":
+        return ("(case when dxa.pdx_code is null then coalesce(dxa.odx_codes, []::varchar[]) "
+                "else list_prepend(dxa.pdx_code, coalesce(dxa.odx_codes, []::varchar[])) end)")
     if name in ("n_odx", "n_tcm_syndrome"):
         return f"coalesce(dxa.{name}, 0)"
     if name in dxa:
@@ -114,8 +117,7 @@ DXA_SQL = """(select hospital_id, mrn, admission_no,
     max(dx_code) filter (where dx_type = 'W' and seq = 0) as pdx_code,
     max(dx_name) filter (where dx_type = 'W' and seq = 0) as pdx_name,
     max(poa) filter (where dx_type = 'W' and seq = 0) as pdx_poa,
-    list(dx_code order by seq) filter (where dx_type = 'W' and seq > 0 and dx_code is not null) as odx_codes,
-    list(dx_code order by seq) filter (where dx_type = 'W' and dx_code is not null) as all_dx_codes,
+    list(dx_code) filter (where dx_type = 'W' and seq > 0 and dx_code is not null) as odx_codes,
     count(*) filter (where dx_type = 'W' and seq > 0) as n_odx,
     max(dx_code) filter (where dx_type = 'TD' and seq = 0) as tcm_disease_code,
     max(dx_name) filter (where dx_type = 'TD' and seq = 0) as tcm_disease_name,
@@ -126,7 +128,7 @@ PXA_SQL = """(select x.hospital_id, x.mrn, x.admission_no,
     max(x.px_code) filter (where x.seq = 1) as ppx_code,
     max(x.px_name) filter (where x.seq = 1) as ppx_name,
     max(x.px_time) filter (where x.seq = 1) as ppx_time,
-    list(x.px_code order by x.seq) filter (where x.px_code is not null) as px_codes,
+    list(x.px_code) filter (where x.px_code is not null) as px_codes,
     count(*) as n_px, count(x.anaesthesia) as n_px_anaesthesia,
     count(*) filter (where d.category = 'surgery') as n_px_surgery,
     count(*) - count(distinct (x.px_code, x.px_time)) as px_dup_rows
