@@ -212,9 +212,10 @@ def explain_cmd(
             rows = [r for r in rows if r["dept_code"] in (dept, "*")]
         out("\n结果 result:", highlight=False)
         for r in rows[:20]:
+            shown = "" if r["value"] is None else f"{r['value']:,.{ind.decimals}f}{ind.unit}"
             out(f"  {r['indicator_id']} {r['period']} {r['hospital_id']} {r['dept_code'] or ''} 分子 {_fmt(r['numerator'])}"
-                f" 分母 {_fmt(r['denominator'])} 值 {_fmt(r['value'])}{ind.unit if r['value'] is not None else ''} "
-                f"{r['yoy_text'] or ''} {r['status'] or ''} {r['reason'] or ''}", highlight=False)
+                f" 分母 {_fmt(r['denominator'])} 值 {shown} {r['yoy_text'] or ''} {r['status'] or ''} "
+                f"{r['reason'] or ''}", highlight=False)
         for part, m in (("numerator", ind.numerator), ("denominator", ind.denominator)):
             if m is None:
                 continue

@@ -573,8 +573,7 @@ def _level_rows(catalogue: Catalogue, plan: Plan, level: str, res: _Results, man
                         if width == 1 or k[1]}
                 for u in units:
                     if not any(k[0] == u for k in keys):
-                        pblocked[u] = (f"不可计算：缺少 {ind.missing_zh or '外部平台/填报数据'}（未录入 ind_manual_value）"
-                                       f" / not computable: missing {ind.missing_en or 'entered value'}")
+                        pblocked[u] = _external_reason(ind)
             for key in sorted(keys):
                 if key[0] in pblocked:
                     continue
@@ -583,6 +582,11 @@ def _level_rows(catalogue: Catalogue, plan: Plan, level: str, res: _Results, man
             for u in sorted(pblocked):
                 rows.append(_blocked_row(base, label, u, level, pblocked[u]))
     return rows
+
+
+def _external_reason(ind: Indicator) -> str:
+    return (f"不可计算：缺少 {ind.missing_zh or '外部平台/填报数据'}（未录入 ind_manual_value）"
+            f" / not computable: missing {ind.missing_en or 'entered value'}")
 
 
 def _missing_reason(ind: Indicator) -> str:
@@ -717,7 +721,7 @@ def computability(con=None, catalogue: Catalogue | None = None, *, period: str |
             continue
         if ind.type == "external":
             ok = any(k[0] == iid for k in manual)
-            out[iid] = (ok, "" if ok else f"不可计算：缺少 {ind.missing_zh or '外部平台/填报数据'}（未录入）")
+            out[iid] = (ok, "" if ok else _external_reason(ind))
             continue
         blocked = _blocked(ind, catalogue, avail, units, "hospital")
         ok = bool(units) and len(blocked) < len(units)
