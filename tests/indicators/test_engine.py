@@ -262,3 +262,22 @@ def test_several_levels_in_one_call_equal_separate_calls(wh_mod, catalogue):
         b = a[key(r)]
         assert (r["numerator"], r["denominator"], r["value"], r["yoy_value"], r["status"]) == \
             (b["numerator"], b["denominator"], b["value"], b["yoy_value"], b["status"])
+
+
+def test_a_failing_formula_becomes_an_error_result_and_the_run_continues(tmp_path, wh_mod):
+    f = tmp_path / "bad_runtime.yaml"
+    f.write_text("""family: mine
+indicators:
+  - id: H-02
+    name_zh: 运行时出错
+    type: count
+    numerator: {over: visit, sql: "sum(visit_type)"}
+    unit: 人次
+    direction: up
+""", encoding="utf-8")
+    cat = load_catalogue(f, use_env=False)
+    rows = {r["indicator_id"]: r for r in compute(wh_mod, cat, ids=["H-02", "OP-01", "G3-01"], period="2022",
+                                                  targets=[])}
+    assert rows["H-02"]["status"] == "错误" and rows["H-02"]["value"] is None
+    assert "SQL" in rows["H-02"]["reason"] and "sum(visit_type)" in rows["H-02"]["reason"]
+    assert rows["OP-01"]["value"] == 6 and rows["G3-01"]["value"] == 1.0     # same view, still computed

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from datetime import date
 from pathlib import Path
@@ -31,6 +31,7 @@ GRAIN_MONTHS = {"month": 1, "quarter": 3, "year": 12}
 LEVEL_KEYS = {"hospital": ["hospital_id"], "department": ["hospital_id", "dept_code"],
               "doctor": ["hospital_id", "dept_code", "doctor_group"], "region": ["region_code"]}
 NOT_COMPUTABLE = "不可计算"
+ERROR = "错误"
 
 Query = Callable[[str], list[tuple]]
 
@@ -115,6 +116,7 @@ class Plan:
     ext_start: date
     scheme: str | None
     queries: list[ViewQuery]
+    hospitals: list[str] | None = None
 
 
 def _expand(catalogue: Catalogue, ids: Iterable[str]) -> tuple[list[Indicator], dict[str, Indicator]]:
@@ -274,7 +276,7 @@ def compile_plan(catalogue: Catalogue, ids: Iterable[str], *, period: str, grain
     sql = {}
     for q in queries:
         sql[q.view] = (sql[q.view] + ";\n" if q.view in sql else "") + q.sql
-    return Plan(req, needed, measures, sql, levels, grain, start, end, ext_start, scheme, queries)
+    return Plan(req, needed, measures, sql, levels, grain, start, end, ext_start, scheme, queries, hospitals)
 
 
 # ---------------------------------------------------------------- run
@@ -299,31 +301,63 @@ class _Results:
     values: dict[tuple[str, str], dict[tuple, float | None]]     # (view, sql) → {(key, pstart): v}
     present: dict[str, set[tuple[str, date]]]                    # view → {(unit, pstart)}
     avail: dict[str, dict[str, bool]]                            # 'view.col' → {unit: has data}
+    errors: dict[tuple[str, str], str] = field(default_factory=dict)   # (view, sql) → database error
+
+
+def _split_on_error(plan: Plan, q: ViewQuery, query: Query) -> list[tuple[ViewQuery, list[tuple] | str]]:
+    """Run a view's query; when the database rejects it, run each measure alone so that one bad measure (a user
+    formula the database cannot evaluate) becomes an error result for its indicators and the rest still runs."""
+    try:
+        return [(q, query(q.sql))]
+    except Exception as exc:  # noqa: BLE001 — any database error
+        first = str(exc).splitlines()[0][:300]
+    if len(q.measures) <= 1:
+        return [(q, first)]
+    out = []
+    parts = [([], q.needs)] + [([m], []) for m in q.measures]
+    for ms, needs in parts:
+        sub = ViewQuery(q.view, q.levels, _view_sql(q.view, q.levels, plan.grain, plan.start, plan.end,
+                                                     plan.ext_start, plan.hospitals, plan.scheme, ms, needs), ms, needs)
+        try:
+            out.append((sub, query(sub.sql)))
+        except Exception as exc:  # noqa: BLE001
+            out.append((sub, str(exc).splitlines()[0][:300]))
+    return out
 
 
 def _run_plan(plan: Plan, query: Query) -> dict[str, _Results]:
     out = {lv: _Results({}, {}, {}) for lv in plan.levels}
-    for q in plan.queries:
-        for lv in q.levels:
-            res = out[lv]
-            res.present.setdefault(q.view, set())
-            for s in q.measures:
-                res.values[(q.view, s)] = {}
-            for c in q.needs:
-                res.avail[f"{q.view}.{c}"] = {}
-        nm = len(q.measures)
-        for r in query(q.sql):
-            lv = r[0]
-            res = out[lv]
-            key = tuple(r[1:1 + len(LEVEL_KEYS[lv])])
-            p = _to_date(r[4])
-            res.present[q.view].add((key[0], p))
-            for i, s in enumerate(q.measures):
-                res.values[(q.view, s)][(key, p)] = _num(r[5 + i])
-            for i, c in enumerate(q.needs):
-                if r[5 + nm + i]:
-                    res.avail[f"{q.view}.{c}"][key[0]] = True
+    for q0 in plan.queries:
+        for q, rows in _split_on_error(plan, q0, query):
+            _collect(out, q, rows)
     return out
+
+
+def _collect(out: dict[str, _Results], q: ViewQuery, rows: list[tuple] | str) -> None:
+    if isinstance(rows, str):
+        for lv in q.levels:
+            for s in q.measures:
+                out[lv].errors[(q.view, s)] = rows
+        return
+    for lv in q.levels:
+        res = out[lv]
+        res.present.setdefault(q.view, set())
+        for s in q.measures:
+            res.values[(q.view, s)] = {}
+        for c in q.needs:
+            res.avail[f"{q.view}.{c}"] = {}
+    nm = len(q.measures)
+    for r in rows:
+        lv = r[0]
+        res = out[lv]
+        key = tuple(r[1:1 + len(LEVEL_KEYS[lv])])
+        p = _to_date(r[4])
+        res.present[q.view].add((key[0], p))
+        for i, s in enumerate(q.measures):
+            res.values[(q.view, s)][(key, p)] = _num(r[5 + i])
+        for i, c in enumerate(q.needs):
+            if r[5 + nm + i]:
+                res.avail[f"{q.view}.{c}"][key[0]] = True
 
 
 def _availability(plan: Plan, level: str, query: Query, hospitals: list[str] | None,
@@ -348,7 +382,11 @@ def _availability(plan: Plan, level: str, query: Query, hospitals: list[str] | N
                f" from {VIEWS[v].sql_name} where {where} group by 1")
         for c in cs:
             out[f"{v}.{c}"] = {}
-        for r in query(sql):
+        try:
+            rows = query(sql)
+        except Exception:  # noqa: BLE001 — view absent or broken: its data counts as missing
+            rows = []
+        for r in rows:
             for i, c in enumerate(cs):
                 out[f"{v}.{c}"][r[0]] = (r[i + 1] or 0) > 0
     return out
@@ -563,6 +601,9 @@ def _level_rows(catalogue: Catalogue, plan: Plan, level: str, res: _Results, man
                 "national_monitor": ind.national_monitor, "family": ind.family, "name_en": ind.name_en,
                 "catalogue_version": catalogue.version, "sql_hash": sql_hash, "level": level}
         blocked = _blocked(ind, catalogue, avail, units, level)
+        err = _measure_error(ind, catalogue, res)
+        if err:
+            blocked = {u: err for u in units}
         for p in out_periods:
             label = period_label(p, grain)
             pblocked = dict(blocked)
@@ -582,6 +623,18 @@ def _level_rows(catalogue: Catalogue, plan: Plan, level: str, res: _Results, man
             for u in sorted(pblocked):
                 rows.append(_blocked_row(base, label, u, level, pblocked[u]))
     return rows
+
+
+def _measure_error(ind: Indicator, catalogue: Catalogue, res: _Results) -> str:
+    """The database error of any measure this indicator (or its base / derived references) uses, else ''."""
+    for m in _measures_of(ind):
+        if (m.over, m.sql) in res.errors:
+            return f"{ERROR}：SQL 执行失败 {res.errors[(m.over, m.sql)]} / SQL error in {m.over}: {m.sql}"
+    for r in ([ind.base] if ind.base else []) + REF_RE.findall(ind.expr):
+        e = _measure_error(catalogue[r], catalogue, res)
+        if e:
+            return e
+    return ""
 
 
 def _external_reason(ind: Indicator) -> str:
@@ -629,7 +682,8 @@ def _blocked_row(base: dict, label: str, unit: str, level: str, reason: str) -> 
     row = dict.fromkeys(COLUMNS + EXTRA_COLUMNS)
     row.update(base)
     row.update({"period": label, "hospital_id": unit, "dept_code": "" if level in ("hospital", "region") else "*",
-                "status": NOT_COMPUTABLE, "reason": reason, "doctor_group": ""})
+                "status": ERROR if reason.startswith(ERROR) else NOT_COMPUTABLE, "reason": reason,
+                "doctor_group": ""})
     return row
 
 
