@@ -9,7 +9,7 @@ import yaml
 
 from yunying.ingest.profiles import ProfileError, load_profiles
 from yunying.model.catalogue import load_model
-from yunying.model.doc import render
+from yunying.ingest.doc import render
 from yunying.warehouse.db import connect, migration_files
 
 REPO = Path(__file__).resolve().parents[2]
@@ -77,4 +77,4 @@ def test_fee_subsets_point_to_fee_items():
 
 def test_data_model_doc_is_current():
     assert (REPO / "docs" / "data-model.md").read_text(encoding="utf-8") == render(), \
-        "run: python -m yunying.model.doc > docs/data-model.md"
+        "run: python -m yunying.ingest.doc > docs/data-model.md"

@@ -1,6 +1,6 @@
 """Render docs/data-model.md from the catalogue, so the document cannot drift from the schema.
 
-    python -m yunying.model.doc > docs/data-model.md      (tests/model/test_model.py checks it is current)
+    python -m yunying.ingest.doc > docs/data-model.md      (tests/model/test_model.py checks it is current)
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from yunying.model.catalogue import load_model
 
 INTRO = """# Data model 数据模型
 
-Generated from `yunying/model/tables.yaml` and `yunying/model/domains.yaml` by `python -m yunying.model.doc`;
+Generated from `yunying/model/tables.yaml` and `yunying/model/domains.yaml` by `python -m yunying.ingest.doc`;
 do not edit by hand (a test compares this file with the catalogue).
 
 The warehouse is one DuckDB file. Every fact table carries `hospital_id`, so one database can hold a 医联体 or a
