@@ -90,8 +90,17 @@ def run_records(records: list[dict], *, dictionaries="demo", departments: list[t
                     [h, d, d])
     for q in sql or []:
         con.execute(q)
-    cat = catalogue or load_catalogue(overrides, use_env=False)
+    cat = catalogue or (load_catalogue(overrides, use_env=False) if overrides else _default_catalogue())
     return con, run_qc(con, cat)
+
+
+_CAT = []
+
+
+def _default_catalogue():
+    if not _CAT:
+        _CAT.append(load_catalogue(use_env=False))
+    return _CAT[0]
 
 
 def findings(con, bah: str) -> list[tuple]:

@@ -306,7 +306,7 @@ def compile_rule(cat: Catalogue, r: Rule, hospitals: list[str] | None = None) ->
 
 
 def compile_arms(cat: Catalogue, r: Rule, hospitals: list[str] | None = None) -> list[Arm]:
-    key = (id(cat), cat.hash, r.key, r.severity, r.points, tuple(r.score or ()) if r.score is not None else None,
+    key = (cat.hash, r.key, r.enabled, r.severity, r.points, tuple(r.score or ()) if r.score is not None else None,
            tuple(sorted(r.params.items())), tuple(hospitals) if hospitals is not None else None)
     if key not in _COMPILED:
         if len(_COMPILED) > 5000:
