@@ -85,9 +85,10 @@ def create_app(settings: WebSettings) -> FastAPI:
         from yunying.web.pages_common import render
         return render(request, "error.html", {"error": err}, status_code=422)
 
-    from yunying.web.routes import admin, api, auth, pages
+    from yunying.web.routes import admin, api, auth, pages, reports
     app.include_router(auth.router)
     app.include_router(api.router)
     app.include_router(admin.router)
+    app.include_router(reports.router)
     app.include_router(pages.router)
     return app

@@ -14,7 +14,8 @@ _templates: Jinja2Templates | None = None
 
 NAV = [("overview", "/overview", "nav_overview"), ("dept", "/dept", "nav_dept"),
        ("indicators", "/engine", "nav_engine"), ("drg", "/drg", "nav_drg"),
-       ("qc", "/qc", "nav_qc"), ("import", "/import", "nav_import"), ("admin", "/admin", "nav_admin")]
+       ("qc", "/qc", "nav_qc"), ("export", "/reports", "nav_reports"), ("import", "/import", "nav_import"),
+       ("admin", "/admin", "nav_admin")]
 
 
 def templates() -> Jinja2Templates:
