@@ -122,7 +122,7 @@ def test_logout_ends_session(app):
 def test_csrf_required_for_state_changes(app):
     c = login(app, "admin")
     good = c.headers.pop("X-CSRF-Token")
-    body = {"indicator_id": "BAS-02", "value": 8.0}
+    body = {"indicator_id": "OP-08", "value": 8.0}
     r = c.post("/api/admin/targets", json=body)
     assert r.status_code == 403 and r.json()["error"]["code"] == "WEB-CSRF"
     r = c.post("/api/admin/targets", json=body, headers={"X-CSRF-Token": "forged"})
@@ -131,9 +131,9 @@ def test_csrf_required_for_state_changes(app):
     assert c.post("/api/admin/targets", json=body, headers={"X-CSRF-Token": other}).status_code == 403
     assert c.post("/api/admin/targets", json=body, headers={"X-CSRF-Token": good}).status_code == 200
     # HTML forms carry it as a field
-    r = c.post("/admin/targets", data={"indicator_id": "BAS-02", "value": "8"}, follow_redirects=False)
+    r = c.post("/admin/targets", data={"indicator_id": "OP-08", "value": "8"}, follow_redirects=False)
     assert r.status_code == 403
-    r = c.post("/admin/targets", data={"indicator_id": "BAS-02", "value": "8", "csrf_token": good},
+    r = c.post("/admin/targets", data={"indicator_id": "OP-08", "value": "8", "csrf_token": good},
                follow_redirects=False)
     assert r.status_code == 303
     # logout is state-changing too

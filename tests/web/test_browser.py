@@ -92,13 +92,13 @@ def test_login_drill_down_upload_logout(browser, server, demo_folder, tmp_path):
         shutil.copy(shot, Path(os.environ["YUNYING_SCREENSHOTS"]) / "overview.png")
 
     # drill down: indicator → cases → one case with its DRG explanation
-    page.click("[data-indicator='BAS-06']")
-    page.wait_for_url("**/indicator/BAS-06**")
+    page.click("[data-indicator='OP-28']")
+    page.wait_for_url("**/indicator/OP-28**")
     page.wait_for_selector("#breakdown-chart canvas")
     assert "住院患者死亡率" in page.locator("h1").inner_text()
-    page.click("#view-cases")
-    page.wait_for_url("**/cases?**")
-    assert int(page.locator("#case-total").inner_text()) > 0
+    page.click("#view-cases")                                   # the engine's drill-down
+    page.wait_for_url("**/engine/cases?**")
+    assert page.locator("#engine-case-table tbody tr").count() > 0
     page.locator("a.case-link").first.click()
     page.wait_for_url("**/case/**")
     drg = page.locator("#drg-section").inner_text()

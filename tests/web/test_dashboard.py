@@ -21,51 +21,94 @@ def _sql(app, sql, params=()):
 
 
 def test_overview_values_and_yoy(app, clients):
+    """全院概览 shows the indicator engine's key indicators; values follow the engine's definitions (semantic view
+    v_discharge: 出院科别, discharge time, drug fee = 西药+中成药+中草药), checked against hand-written SQL."""
     ov = clients["admin"].get("/api/overview?year=2022").json()
+    assert ov["source"] == "engine" and ov["hospital"] == "H001"
     cards = {c["id"]: c for c in ov["indicators"]}
+    from yunying.web.engine_adapter import key_indicators
+    assert [c["id"] for c in ov["indicators"]] == key_indicators()["overview"]
     n22 = _sql(app, "select count(*) from discharge where year(discharge_time) = 2022")[0][0]
     n21 = _sql(app, "select count(*) from discharge where year(discharge_time) = 2021")[0][0]
-    assert cards["BAS-01"]["value"] == n22 and cards["BAS-01"]["previous"] == n21
-    assert cards["BAS-01"]["yoy_pct"] == round((n22 - n21) / n21 * 100, 1)
-    los, n = _sql(app, "select sum(los_days), count(los_days) from discharge where year(discharge_time) = 2022")[0]
-    assert cards["BAS-02"]["numerator"] == los and cards["BAS-02"]["denominator"] == n
-    assert cards["BAS-02"]["value"] == round(los / n, 2)
-    # DRG results exist (demo scheme) → computed; QC has not run in the fixture → "not computed", never 0
-    assert cards["BAS-08"]["computed"] and cards["BAS-08"]["value"] > 90
-    if not _sql(app, "select count(*) from information_schema.tables where table_name = 'qc_record'")[0][0] or \
-            not _sql(app, "select count(*) from qc_record")[0][0]:
-        assert cards["BAS-09"]["value"] is None and cards["BAS-09"]["status"] == "not_computed"
-        assert "尚未计算" in cards["BAS-09"]["reason_zh"]
+    assert cards["OP-02"]["value"] == n22 and cards["OP-02"]["yoy_value"] == n21      # 出院人次, 同比 = 2021
+    assert cards["OP-02"]["yoy_change"] == n22 - n21
+    assert cards["OP-02"]["yoy_word"] == ("增长" if n22 > n21 else "下降" if n22 < n21 else "持平")
+    los, n = _sql(app, "select sum(los_days), count(*) from discharge where year(discharge_time) = 2022")[0]
+    assert cards["OP-08"]["numerator"] == los and cards["OP-08"]["denominator"] == n        # 平均住院日
+    assert abs(cards["OP-08"]["value"] - los / n) < 1e-9
+    drug, fee = _sql(app, "select sum(fee_western_drug + fee_patent_tcm + fee_herbal), sum(fee_total) "
+                          "from discharge where year(discharge_time) = 2022")[0]
+    assert abs(cards["OP-03.dept"]["value"] - float(drug) / float(fee) * 100) < 1e-6          # 住院药占比（首页）
+    deaths = _sql(app, "select count(*) from discharge where year(discharge_time) = 2022 "
+                       "and discharge_disposition = '5'")[0][0]
+    assert abs(cards["OP-28"]["value"] - deaths / n22 * 100) < 1e-9
+    # one month: the engine's month period with 同比 against the same month of 2021
+    m3 = clients["admin"].get("/api/overview?year=2022&month=3").json()
+    n3 = _sql(app, "select count(*) from discharge where discharge_time >= '2022-03-01' "
+                   "and discharge_time < '2022-04-01'")[0][0]
+    assert m3["period"] == "2022-03" and m3["indicators"][0]["value"] == n3
+    # DRG results exist (demo scheme) → computed; CMI has no weights → the engine's reason, never a 0
+    assert cards["DRG-08"]["computed"] and cards["DRG-08"]["value"] > 90
+    assert cards["DRG-03"]["value"] is None and cards["DRG-03"]["status"] == "不可计算"
+    assert cards["DRG-03"]["reason"].startswith("不可计算：缺少")
 
 
 def test_target_status_and_alert(app, clients):
+    """One target store: 系统管理 writes the engine's ind_target; status is the engine's apply_targets."""
     admin = clients["admin"]
-    assert admin.post("/api/admin/targets", json={"indicator_id": "BAS-02", "value": 1.0}).status_code == 200
+    assert admin.post("/api/admin/targets", json={"indicator_id": "OP-08", "value": 1.0}).status_code == 200
+    assert _sql(app, "select op, value, hospital_id, dept_code from ind_target where indicator_id = 'OP-08'") == \
+        [("<=", 1.0, None, None)]                                  # direction 逐步降低 → ≤
+    assert not _sql(app, "select 1 from duckdb_tables() where table_name = 'web_target'")
     ov = admin.get("/api/overview?year=2022").json()
-    alos = next(c for c in ov["indicators"] if c["id"] == "BAS-02")
-    assert alos["target"] == 1.0 and alos["status"] == "not_met"        # direction down: 7.x days > 1 day
-    assert any(a["indicator"] == "BAS-02" and a["kind"] == "target" for a in ov["alerts"])
+    alos = next(c for c in ov["indicators"] if c["id"] == "OP-08")
+    assert alos["target"] == "<= 1" and alos["status"] == "未达标"        # 7.x days > 1 day
+    assert any(a["indicator"] == "OP-08" and a["kind"] == "target" for a in ov["alerts"])
+    # the engine page shows the same status for the same value
+    eng = admin.get("/api/engine?family=operating&period=2022").json()
+    assert next(r for r in eng["rows"] if r["indicator_id"] == "OP-08")["status"] == "未达标"
     # a department-specific target wins over the hospital-wide one
-    admin.post("/api/admin/targets", json={"indicator_id": "BAS-02", "value": 99.0, "dept_code": OWN_DEPT})
+    admin.post("/api/admin/targets", json={"indicator_id": "OP-08", "value": 99.0, "dept_code": OWN_DEPT})
     d = admin.get(f"/api/dept/{OWN_DEPT}?year=2022").json()
-    assert next(c for c in d["indicators"] if c["id"] == "BAS-02")["status"] == "met"
+    own = next(c for c in d["indicators"] if c["id"] == "OP-08")
+    assert own["status"] == "达标" and own["target"] == "<= 99"
+    assert {t["dept_code"] for t in admin.get("/api/admin/targets").json()} == {None, OWN_DEPT}
+    # monitoring indicators need an explicit operator; unknown ids are 404
+    r = admin.post("/api/admin/targets", json={"indicator_id": "OP-02", "value": 1.0})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "WEB-TARGET"
+    assert admin.post("/api/admin/targets", json={"indicator_id": "NOPE", "value": 1.0}).status_code == 404
+
+
+def test_dept_view_peers_and_rank(app, clients):
+    d = clients["admin"].get(f"/api/dept/{OWN_DEPT}?year=2022").json()
+    los = dict(_sql(app, "select discharge_dept_code, sum(los_days) / count(*) from discharge "
+                         "where year(discharge_time) = 2022 group by 1"))
+    card = next(c for c in d["indicators"] if c["id"] == "OP-08")
+    assert abs(card["value"] - los[OWN_DEPT]) < 1e-9 and card["n_peers"] == len(los)
+    order = sorted(los, key=lambda k: los[k])                      # 逐步降低: shortest stay ranks first
+    assert card["rank"] == order.index(OWN_DEPT) + 1
+    assert [p["dept"] for p in card["peers"]] == order
 
 
 def test_drill_down_matches_numerator(app, clients):
     c = clients["admin"]
-    det = c.get("/api/indicators/BAS-06?year=2022").json()
+    det = c.get("/api/indicators/OP-28?year=2022").json()
     deaths = det["value"]["numerator"]
     assert deaths == _sql(app, "select count(*) from discharge where year(discharge_time) = 2022 "
                                "and discharge_disposition = '5'")[0][0]
-    listed = c.get("/api/cases?indicator=BAS-06&year=2022").json()
-    assert listed["total"] == deaths
+    listed = c.get("/api/engine/cases?indicator=OP-28&period=2022").json()      # the engine's drill-down
+    assert len({(r["mrn"], r["admission_no"]) for r in listed["rows"]}) == deaths
     assert len(det["trend"]) == 24 and det["breakdown"]
     assert sum(b["numerator"] or 0 for b in det["breakdown"]) == deaths
     # one case: diagnoses and a DRG explanation in Chinese
     row = listed["rows"][0]
     case = c.get(f"/api/cases/{row['hospital_id']}/{row['mrn']}/{row['admission_no']}").json()
-    assert case["diagnoses"] and case["drg"]["trace"] and case["drg"]["drg"] == row["drg"]
+    drg = _sql(app, "select drg from drg_result where hospital_id = ? and mrn = ? and admission_no = ?",
+               [row["hospital_id"], row["mrn"], row["admission_no"]])[0][0]
+    assert case["diagnoses"] and case["drg"]["trace"] and case["drg"]["drg"] == drg
     assert any("主要诊断" in s["zh"] for s in case["drg"]["trace"])
+    page = c.get("/indicator/OP-28?year=2022").text
+    assert "/engine/cases?indicator=OP-28&period=2022" in page        # a card drills into the engine
 
 
 def test_drg_page_and_not_computed_economics(clients):
@@ -97,9 +140,10 @@ def test_language_switch(clients):
 
 
 def test_pages_render_for_each_role(clients):
-    pages = {"admin": ["/overview", "/dept", f"/dept/{OWN_DEPT}", "/indicator/BAS-03", "/cases?indicator=BAS-05",
-                       "/drg", "/qc", "/import", "/admin"],
-             "card1": [f"/dept/{OWN_DEPT}", "/indicator/BAS-03", "/drg", "/qc"],
+    pages = {"admin": ["/overview", "/overview?year=2022&month=3", "/dept", f"/dept/{OWN_DEPT}",
+                       "/indicator/OP-03.dept", "/indicator/DRG-03", "/cases?year=2022", "/drg", "/qc", "/import",
+                       "/admin", "/overview?lang=en", f"/dept/{OWN_DEPT}?lang=en", "/indicator/OP-08?lang=en"],
+             "card1": [f"/dept/{OWN_DEPT}", "/indicator/OP-03.dept", "/drg", "/qc"],
              "qc": ["/overview", "/qc"]}
     for user, urls in pages.items():
         for url in urls:

@@ -61,9 +61,9 @@ def test_admin_writes_on_postgres(app):
     admin = login(app, "admin")
     assert admin.post("/api/admin/users", json={"username": "pg_user", "password": PASSWORD, "role": "office",
                                                  "office": "qc"}).status_code == 201
-    assert admin.post("/api/admin/targets", json={"indicator_id": "BAS-02", "value": 7.5}).status_code == 200
+    assert admin.post("/api/admin/targets", json={"indicator_id": "OP-08", "value": 7.5}).status_code == 200
     ov = admin.get("/api/overview?year=2022").json()
-    alos = next(c for c in ov["indicators"] if c["id"] == "BAS-02")
-    assert alos["target"] == 7.5 and alos["status"] in ("met", "not_met")
+    alos = next(c for c in ov["indicators"] if c["id"] == "OP-08")
+    assert alos["target"] == "<= 7.5" and alos["status"] in ("达标", "未达标")
     assert login(app, "pg_user").get("/api/qc").status_code == 200
     assert admin.post("/api/admin/users/pg_user/disable").status_code == 200

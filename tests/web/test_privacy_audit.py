@@ -65,18 +65,20 @@ def test_case_list_and_export_masked(app, clients):
 def test_case_views_and_exports_are_audited(app, clients):
     h, mrn, adm = case_of_dept(app, OWN_DEPT)
     c = clients["card1"]
-    c.get(f"/api/cases?indicator=BAS-02&year=2022&dept={OWN_DEPT}")
+    c.get(f"/api/cases?year=2022&dept={OWN_DEPT}")
+    c.get(f"/api/engine/cases?indicator=OP-28&period=2022&dept={OWN_DEPT}")
     c.get(f"/api/cases/{h}/{mrn}/{adm}")
     c.get(f"/case/{h}/{mrn}/{adm}")
-    c.get("/api/export/cases.csv?indicator=BAS-06&year=2022")
-    c.get("/api/export/indicator/BAS-02.csv?year=2022")
+    c.get("/api/export/cases.csv?year=2022")
+    c.get("/api/export/indicator/OP-08.csv?year=2022")
     listed = audit_rows(app, username="card1", action="case_list")
-    assert any(json.loads(r.filters) == {"indicator": "BAS-02", "year": 2022, "dept": OWN_DEPT, "offset": 0}
-               for r in listed)
+    assert any(json.loads(r.filters) == {"year": 2022, "dept": OWN_DEPT, "offset": 0} for r in listed)
+    assert any(r.target == "engine:OP-28" and json.loads(r.filters) == {"period": "2022", "dept": OWN_DEPT,
+                                                                         "part": "numerator"} for r in listed)
     viewed = audit_rows(app, username="card1", action="case_view")
     assert len([r for r in viewed if r.target == f"{h}/{mrn}/{adm}"]) >= 2      # API and page
     exports = audit_rows(app, username="card1", action="export")
-    assert {r.target for r in exports} >= {"cases.csv indicator:BAS-06", "indicator:BAS-02.csv"}
+    assert {r.target for r in exports} >= {"cases.csv", "indicator:OP-08.csv"}
     for r in listed + viewed + exports:
         assert r.role == "dept_head" and r.client_ip and r.at is not None
 

@@ -19,16 +19,17 @@ def _code(r):
 
 @pytest.mark.parametrize("url", [
     f"/api/dept/{OTHER_DEPT}",
-    f"/api/indicators/BAS-02?dept={OTHER_DEPT}",
+    f"/api/indicators/OP-08?dept={OTHER_DEPT}",
     f"/api/cases?dept={OTHER_DEPT}",
-    f"/api/cases?indicator=BAS-06&dept={OTHER_DEPT}",
+    f"/api/engine/cases?indicator=OP-28&period=2022&dept={OTHER_DEPT}",
     f"/api/export/cases.csv?dept={OTHER_DEPT}",
-    f"/api/export/indicator/BAS-02.csv?dept={OTHER_DEPT}",
+    f"/api/export/indicator/OP-08.csv?dept={OTHER_DEPT}",
     f"/api/drg?dept={OTHER_DEPT}",
     f"/api/qc?dept={OTHER_DEPT}",
     f"/api/qc/records?dept={OTHER_DEPT}",
     f"/dept/{OTHER_DEPT}",
-    f"/indicator/BAS-02?dept={OTHER_DEPT}",
+    f"/indicator/OP-08?dept={OTHER_DEPT}",
+    f"/engine/cases?indicator=OP-28&period=2022&dept={OTHER_DEPT}",
     f"/cases?dept={OTHER_DEPT}",
 ])
 def test_dept_head_other_department_is_403(clients, url):
@@ -57,7 +58,7 @@ def test_dept_head_sees_only_own_department(clients):
     assert r.status_code == 200
     for card in r.json()["indicators"]:
         assert "peers" not in card                                # other departments stay anonymous
-    d = c.get("/api/indicators/BAS-02").json()
+    d = c.get("/api/indicators/OP-08").json()
     assert d["dept"] == OWN_DEPT and [b["dept"] for b in d["breakdown"]] == [OWN_DEPT]
     rows = c.get("/api/cases?limit=200").json()["rows"]
     assert rows and {x["dept_code"] for x in rows} == {OWN_DEPT}
@@ -77,7 +78,7 @@ def test_dept_head_counts_match_own_department(app, clients):
                     [OWN_DEPT]).fetchall()[0][0]
     cur.close()
     r = clients["card1"].get(f"/api/dept/{OWN_DEPT}?year=2022").json()
-    assert r["indicators"][0]["id"] == "BAS-01" and r["indicators"][0]["value"] == n
+    assert r["indicators"][0]["id"] == "OP-02" and r["indicators"][0]["value"] == n
     assert clients["card1"].get("/api/cases?year=2022").json()["total"] == n
 
 

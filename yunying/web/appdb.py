@@ -1,4 +1,5 @@
-"""Application database (SQLAlchemy 2): users, sessions, login attempts, audit log, indicator targets.
+"""Application database (SQLAlchemy 2): users, sessions, login attempts, audit log (indicator targets live in the
+warehouse table ind_target of the indicator engine).
 
 SQLite by default (a file beside the warehouse), PostgreSQL by URL (postgresql+psycopg://…).
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from sqlalchemy import (Boolean, DateTime, Float, ForeignKey, Integer, String, Text, create_engine, event,
+from sqlalchemy import (Boolean, DateTime, ForeignKey, Integer, String, Text, create_engine, event,
                         func, select)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -86,18 +87,6 @@ class AuditLog(Base):
     client_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
-class Target(Base):
-    __tablename__ = "web_target"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    indicator_id: Mapped[str] = mapped_column(String(32), index=True)
-    hospital_id: Mapped[str] = mapped_column(String(64), default="*")
-    dept_code: Mapped[str] = mapped_column(String(64), default="*")
-    year: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    value: Mapped[float] = mapped_column(Float)
-    updated_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
-
-
 def make_engine(url: str) -> Engine:
     # requests hold a pooled connection only briefly (each read ends its transaction); a pool larger than the
     # thread pool's share keeps 20+ concurrent users from ever waiting for one
@@ -113,6 +102,8 @@ def make_engine(url: str) -> Engine:
             cur.execute("pragma foreign_keys=on")
             cur.close()
     Base.metadata.create_all(engine)
+    with engine.begin() as con:     # targets live in the warehouse (ind_target) since the one-target-store change
+        con.exec_driver_sql("drop table if exists web_target")
     return engine
 
 

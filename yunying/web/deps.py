@@ -11,7 +11,6 @@ from typing import Annotated, AsyncIterator, Iterator
 
 import duckdb
 from fastapi import Depends, Request
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from yunying.web.appdb import User, WebSession, utcnow, write_audit
@@ -36,8 +35,9 @@ class Context:
     jobs: JobQueue
     _hosp: tuple[int, list[str]] | None = None
     # a few seconds of memory for sessions and targets: the app DB is read once per user every few seconds, not
-    # twice per request. Logout, disabling and target changes made through the app invalidate at once; changes
-    # made in the database directly (or by the CLI in another process) take effect within SESSION_CACHE_SECONDS.
+    # twice per request; targets (the engine's ind_target) are read once every few seconds. Logout, disabling and
+    # target changes made through the app invalidate at once; changes made in the database directly (or by the
+    # CLI in another process) take effect within SESSION_CACHE_SECONDS.
     session_cache: dict = field(default_factory=dict)
     targets_cache: tuple[float, list[dict]] | None = None
 
@@ -182,13 +182,13 @@ def require_admin(user: CurrentUser) -> User:
 AdminUser = Annotated[User, Depends(require_admin)]
 
 
-def targets_of(db: Session, ctx: Context | None = None) -> list[dict]:
-    from yunying.web.appdb import Target
-    if ctx is not None and ctx.targets_cache and ctx.targets_cache[0] > time.monotonic():
-        return ctx.targets_cache[1]
-    out = [{"indicator_id": t.indicator_id, "hospital_id": t.hospital_id, "dept_code": t.dept_code,
-            "year": t.year, "value": t.value} for t in db.scalars(select(Target)).all()]
-    db.commit()          # release the connection
-    if ctx is not None:
-        ctx.targets_cache = (time.monotonic() + SESSION_CACHE_SECONDS, out)
+def targets_of(cur: duckdb.DuckDBPyConnection, ctx: Context) -> list[dict]:
+    """The indicator engine's targets (shipped targets.yaml + warehouse table ind_target), remembered for
+    SESSION_CACHE_SECONDS; edits on 系统管理 invalidate at once."""
+    from yunying.web.engine_adapter import load_targets
+    cached = ctx.targets_cache
+    if cached and cached[0] > time.monotonic():
+        return cached[1]
+    out = load_targets(cur)
+    ctx.targets_cache = (time.monotonic() + SESSION_CACHE_SECONDS, out)
     return out

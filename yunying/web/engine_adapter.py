@@ -1,11 +1,26 @@
-"""The indicator engine (yunying.indicators, issue 6) as the web app sees it: national-assessment families
-(三级综合 / 三级中医 / 二级 / 运营 / DRG) computed per hospital or department, cached per data version, filtered by
-the user's Scope, with drill-down to the contributing records. When the engine is not installed every call
-answers "not computed yet"."""
+"""The indicator engine (yunying.indicators, issue 6) as the web app sees it.
+
+* 全院概览 / 科室视图 show the key indicators listed in catalogue/key_indicators.yaml (engine ids);
+* 指标详情 shows one engine indicator (definition, value, monthly trend, department breakdown);
+* 绩效指标 shows whole families;
+* drill-down lists the records behind a value (`yunying.indicators.cases`).
+
+Values, 同比, status and the not-computable reason are the engine's. Engine results are computed without targets
+and cached in-process per (warehouse, data version, catalogue version, indicators, period, grain, levels,
+hospitals); the data version rises when an import / regroup job finishes, which invalidates them. Targets (the
+engine's: shipped YAML + warehouse table ind_target) are applied per request with the engine's `apply_targets` on
+copies of the cached rows, so a target edited on 系统管理 shows at once. Every function takes the user's Scope."""
 
 from __future__ import annotations
 
+import os
 import threading
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from statistics import median
+
+import yaml
 
 from yunying.web.errors import bad_request, forbidden, not_found
 from yunying.web.privacy import mask_rows
@@ -13,7 +28,11 @@ from yunying.web.scope import Scope
 
 _CACHE: dict[tuple, list[dict]] = {}
 _LOCK = threading.Lock()
+_KEY_LOCKS: dict[tuple, threading.Lock] = {}
 CASE_LIMIT = 200
+ROW_FIELDS = ("indicator_id", "name", "name_en", "period", "hospital_id", "dept_code", "numerator", "denominator",
+              "value", "unit", "yoy_value", "yoy_change", "yoy_word", "yoy_text", "target", "status", "gap",
+              "judgement", "direction", "national_monitor", "reason", "catalogue_version", "sql_hash")
 
 
 def engine():
@@ -27,7 +46,7 @@ def engine():
 _CAT: list = []
 
 
-def _catalogue():
+def catalogue():
     """The shipped catalogue, loaded once per process (parsing and validating it takes about a second)."""
     ind = engine()
     if ind is None:
@@ -38,7 +57,7 @@ def _catalogue():
 
 
 def families() -> list[dict]:
-    cat = _catalogue()
+    cat = catalogue()
     if cat is None:
         return []
     return [{"key": f.key, "name_zh": f.name_zh, "name_en": f.name_en, "n": len(f.ids)} for f in cat.families.values()]
@@ -49,16 +68,280 @@ def not_installed() -> dict:
             "reason_en": "not computed yet: the indicator engine is not installed", "rows": []}
 
 
-def _hospital_default(scope: Scope, hospitals_in_wh: list[str], hospital: str | None) -> str | None:
+# ---------------------------------------------------------------------------------------------------------------
+# key indicators, targets, cached engine results
+# ---------------------------------------------------------------------------------------------------------------
+
+@cache
+def key_indicators() -> dict[str, list[str]]:
+    """{"overview": [ids], "dept": [ids]} from catalogue/key_indicators.yaml (or YUNYING_WEB_KEY_INDICATORS),
+    checked against the engine catalogue."""
+    path = os.environ.get("YUNYING_WEB_KEY_INDICATORS")
+    text = Path(path).read_text(encoding="utf-8") if path else \
+        resources.files("yunying.web").joinpath("catalogue/key_indicators.yaml").read_text(encoding="utf-8")
+    doc = yaml.safe_load(text) or {}
+    out = {page: [str(i) for i in doc.get(page) or []] for page in ("overview", "dept")}
+    cat = catalogue()
+    if cat is not None:
+        unknown = [i for ids in out.values() for i in ids if i not in cat.indicators]
+        if unknown:
+            raise ValueError(f"key_indicators.yaml: 指标引擎中没有 {', '.join(unknown)} / unknown engine ids")
+    return out
+
+
+def load_targets(cur) -> list[dict]:
+    """The engine's targets: shipped targets.yaml + the warehouse table ind_target (edited on 系统管理)."""
+    from yunying.indicators.targets import load_targets as _load
+    return _load(query=lambda sql: cur.execute(sql).fetchall())
+
+
+def _raw(wh, cur, ids: tuple[str, ...], period: str, grain: str, levels: tuple[str, ...],
+         hospitals: tuple[str, ...] | None = None) -> list[dict]:
+    """Engine rows without targets, cached per data version. One computation per key at a time (concurrent
+    requests for the same key wait for it instead of computing it again)."""
+    ind = engine()
+    cat = catalogue()
+    key = (wh.uid, wh.version, cat.version, ids, period, grain, levels, hospitals)
+    with _LOCK:
+        rows = _CACHE.get(key)
+        if rows is not None:
+            return rows
+        klock = _KEY_LOCKS.setdefault(key, threading.Lock())
+    with klock:
+        with _LOCK:
+            rows = _CACHE.get(key)
+        if rows is None:
+            rows = ind.compute(cur, cat, ids=list(ids), period=period, grain=grain, level=list(levels),
+                               hospitals=list(hospitals) if hospitals is not None else None, targets=[])
+            with _LOCK:
+                if len(_CACHE) > 64:
+                    _CACHE.clear()
+                    _KEY_LOCKS.clear()
+                _CACHE[key] = rows
+    return rows
+
+
+def _with_targets(rows: list[dict], targets: list[dict]) -> list[dict]:
+    """Copies of engine rows with the engine's target status applied (the cached rows stay untouched)."""
+    from yunying.indicators.targets import apply_targets
+    out = [{k: r.get(k) for k in ROW_FIELDS} | {"level": r.get("level")} for r in rows]
+    apply_targets(out, targets)
+    return out
+
+
+def _years(wh, cur) -> list[int]:
+    key = (wh.uid, wh.version)
+    found = _YEARS.get(key)
+    if found is None:
+        found = [r[0] for r in cur.execute("select distinct year(discharge_time) y from discharge "
+                                           "where discharge_time is not null order by 1").fetchall()]
+        _YEARS.clear()
+        _YEARS[key] = found
+    return found
+
+
+_YEARS: dict[tuple, list[int]] = {}
+
+
+def _period(wh, cur, year: int | None, month: int | None) -> tuple[int, list[int], str, str]:
+    """(year, months, engine period label, grain)."""
+    years = _years(wh, cur)
+    year = year or (years[-1] if years else 2022)
+    if month is not None:
+        if not 1 <= month <= 12:
+            raise bad_request("WEB-PARAM", f"月份应为 1–12，收到 {month}", f"month must be 1–12, got {month}")
+        return year, [month], f"{year}-{month:02d}", "month"
+    return year, list(range(1, 13)), str(year), "year"
+
+
+def _rows_for(wh, cur, ids: tuple[str, ...], year: int, label: str, grain: str) -> list[dict]:
+    rows = _raw(wh, cur, ids, str(year), grain, ("hospital", "department"))
+    return [r for r in rows if r["period"] == label]
+
+
+def _hospital(scope: Scope, hospitals_in_wh: list[str], hospital: str | None) -> tuple[str | None, list[str]]:
+    """The hospital a page shows: the requested one, else the only (or first) hospital the user may see."""
+    allowed = sorted(hospitals_in_wh if scope.hospitals is None else
+                     [h for h in scope.hospitals if h in hospitals_in_wh])
     if hospital:
-        return hospital
-    allowed = hospitals_in_wh if scope.hospitals is None else list(scope.hospitals)
-    return allowed[0] if len(allowed) == 1 else None
+        return hospital, allowed
+    return (allowed[0] if allowed else None), allowed
 
 
-def compute(wh, cur, scope: Scope, hospitals_in_wh: list[str], *, family: str = "tertiary-general",
-            period: str | None = None, level: str = "hospital", dept: str | None = None,
-            hospital: str | None = None) -> dict:
+def _ind_public(ind) -> dict:
+    return {"id": ind.id, "name_zh": ind.name_zh, "name_en": ind.name_en or ind.name_zh, "unit": ind.unit,
+            "type": ind.type, "direction": ind.direction, "direction_zh": ind.direction_zh,
+            "national_monitor": ind.national_monitor, "family": ind.family, "definition_zh": ind.definition_zh,
+            "reading_zh": ind.reading_zh, "source": ind.source,
+            "numerator": ind.numerator.label_zh if ind.numerator else None,
+            "denominator": ind.denominator.label_zh if ind.denominator else None}
+
+
+def _card(ind, row: dict | None) -> dict:
+    """One indicator as the dashboard shows it: the engine row's fields (value, 同比, target, status, reason)."""
+    r = row or {}
+    value = r.get("value")
+    return {"id": ind.id, "name_zh": ind.name_zh, "name_en": ind.name_en or ind.name_zh, "unit": ind.unit,
+            "direction": ind.direction, "national_monitor": ind.national_monitor, "value": value,
+            "numerator": r.get("numerator"), "denominator": r.get("denominator"),
+            "yoy_value": r.get("yoy_value"), "yoy_change": r.get("yoy_change"), "yoy_word": r.get("yoy_word"),
+            "yoy_text": r.get("yoy_text"), "judgement": r.get("judgement"), "target": r.get("target"),
+            "status": r.get("status") or "", "gap": r.get("gap"), "reason": r.get("reason") or "",
+            "computed": value is not None, "period": r.get("period"), "sql_hash": r.get("sql_hash")}
+
+
+def _alerts(cards: list[dict]) -> list[dict]:
+    out = []
+    for c in sorted((c for c in cards if c["status"] == "未达标"), key=lambda c: not c["national_monitor"]):
+        v = f"{c['value']:.2f}".rstrip("0").rstrip(".")
+        out.append({"indicator": c["id"], "kind": "target",
+                    "zh": f"{c['name_zh']} {v}{c['unit']} 未达目标值 {c['target']}",
+                    "en": f"{c['name_en']} {v} misses its target {c['target']}"})
+    return out
+
+
+def _pick(rows: list[dict], ind_id: str, hospital: str, dept: str | None) -> dict | None:
+    """The engine row of one unit; a department of a hospital where the indicator is blocked gets the
+    hospital's not-computable row (dept_code '*')."""
+    found = blocked = None
+    for r in rows:
+        if r["indicator_id"] != ind_id or r["hospital_id"] != hospital:
+            continue
+        if dept is None:
+            if r["level"] == "hospital":
+                return r
+        elif r["level"] == "department":
+            if r["dept_code"] == dept:
+                found = r
+            elif r["dept_code"] == "*":
+                blocked = r
+    return found or blocked
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# pages' data
+# ---------------------------------------------------------------------------------------------------------------
+
+def overview(wh, cur, scope: Scope, hospitals_in_wh: list[str], targets: list[dict], *, year=None, month=None,
+             hospital=None) -> dict:
+    scope.require("overview")
+    hospital, _ = scope.resolve(hospital, None)
+    if engine() is None:
+        return {**not_installed(), "indicators": [], "alerts": []}
+    hospital, allowed = _hospital(scope, hospitals_in_wh, hospital)
+    year, months, label, grain = _period(wh, cur, year, month)
+    cat = catalogue()
+    ids = tuple(key_indicators()["overview"])
+    rows = _with_targets([r for r in _rows_for(wh, cur, ids, year, label, grain)
+                          if r["hospital_id"] == hospital and r["level"] == "hospital"], targets)
+    cards = [_card(cat[i], _pick(rows, i, hospital, None)) for i in ids]
+    return {"computed": True, "level": "hospital", "hospital": hospital, "hospitals": allowed, "year": year,
+            "months": months, "period": label, "years": _years(wh, cur), "indicators": cards,
+            "alerts": _alerts(cards), "source": "engine", "catalogue_version": cat.version}
+
+
+def dept_view(wh, cur, scope: Scope, hospitals_in_wh: list[str], targets: list[dict], dept: str, *, year=None,
+              month=None, hospital=None, dept_names: dict | None = None, dept_codes: set | None = None) -> dict:
+    scope.require("dept")
+    hospital, dept = scope.resolve(hospital, dept)
+    if not dept:
+        raise bad_request("WEB-PARAM", "请指定科室", "a department is required")
+    names = dept_names or {}
+    if dept not in (dept_codes or set()) and dept not in names:
+        raise not_found(f"没有科室 {dept}", f"no department {dept}")
+    if engine() is None:
+        return {**not_installed(), "dept": dept, "dept_name": names.get(dept, dept), "indicators": [], "alerts": []}
+    hospital, allowed = _hospital(scope, hospitals_in_wh, hospital)
+    year, months, label, grain = _period(wh, cur, year, month)
+    cat = catalogue()
+    ids = tuple(key_indicators()["dept"])
+    mine = [r for r in _rows_for(wh, cur, ids, year, label, grain) if r["hospital_id"] == hospital]
+    own_rows = _with_targets([r for r in mine if r["level"] == "hospital" or r["dept_code"] in (dept, "*")],
+                             targets)
+    cards = []
+    for i in ids:
+        ind = cat[i]
+        card = _card(ind, _pick(own_rows, i, hospital, dept))
+        whole = _pick(own_rows, i, hospital, None)
+        peer_values = {r["dept_code"]: r["value"] for r in mine if r["indicator_id"] == i
+                       and r["level"] == "department" and r["value"] is not None and r["dept_code"] not in ("", "*")}
+        card["hospital_value"] = whole.get("value") if whole else None
+        card["peer_median"] = median(peer_values.values()) if peer_values else None
+        card["n_peers"] = len(peer_values)
+        order = sorted(peer_values, key=lambda d: peer_values[d], reverse=(ind.direction != "down"))
+        card["rank"] = order.index(dept) + 1 if dept in peer_values else None
+        if not scope.is_dept_head:      # peers by name only for whole-hospital roles
+            card["peers"] = [{"dept": d, "dept_name": names.get(d, d), "value": peer_values[d], "rank": n + 1}
+                             for n, d in enumerate(order)]
+        cards.append(card)
+    return {"computed": True, "level": "dept", "dept": dept, "dept_name": names.get(dept, dept),
+            "hospital": hospital, "hospitals": allowed, "year": year, "months": months, "period": label,
+            "years": _years(wh, cur), "indicators": cards, "alerts": _alerts(cards), "source": "engine",
+            "catalogue_version": cat.version}
+
+
+def trend(wh, cur, ind_id: str, hospital: str | None, dept: str | None = None) -> list[dict]:
+    """Monthly values of one engine indicator over every year of data (hospital, or one department); the
+    caller has checked the scope."""
+    out = []
+    for y in _years(wh, cur):
+        for r in _raw(wh, cur, (ind_id,), str(y), "month", ("hospital", "department")):
+            if r["hospital_id"] == hospital and r["indicator_id"] == ind_id and \
+                    ((dept is None and r["level"] == "hospital") or (dept and r["dept_code"] == dept)):
+                out.append({"month": r["period"], "value": r["value"], "numerator": r["numerator"],
+                            "denominator": r["denominator"]})
+    return out
+
+
+def indicator_detail(wh, cur, scope: Scope, hospitals_in_wh: list[str], targets: list[dict], ind_id: str, *,
+                     year=None, month=None, dept=None, hospital=None, dept_names: dict | None = None) -> dict:
+    """指标详情 of one engine indicator: definition, value, 同比, target status, monthly trend (every year of
+    data), department breakdown; drill-down goes to the engine's records (/engine/cases)."""
+    scope.require("indicators")
+    hospital, dept = scope.resolve(hospital, dept)
+    if engine() is None:
+        raise not_found("指标引擎未安装", "the indicator engine is not installed")
+    cat = catalogue()
+    if ind_id not in cat.indicators:
+        raise not_found(f"没有指标 {ind_id}", f"no indicator {ind_id}")
+    ind = cat[ind_id]
+    hospital, allowed = _hospital(scope, hospitals_in_wh, hospital)
+    year, months, label, grain = _period(wh, cur, year, month)
+    names = dept_names or {}
+    ids = (ind_id,)
+    rows = [r for r in _rows_for(wh, cur, ids, year, label, grain) if r["hospital_id"] == hospital]
+    value = _card(ind, _pick(_with_targets([r for r in rows if r["level"] == "hospital" or
+                                            r["dept_code"] in (dept, "*")], targets), ind_id, hospital, dept))
+    series = trend(wh, cur, ind_id, hospital, dept)
+    breakdown = [{"dept": r["dept_code"], "dept_name": names.get(r["dept_code"], r["dept_code"]),
+                  "value": r["value"], "numerator": r["numerator"], "denominator": r["denominator"],
+                  "yoy_change": r["yoy_change"], "yoy_text": r["yoy_text"], "judgement": r["judgement"],
+                  "reason": r["reason"]}
+                 for r in rows if r["level"] == "department" and r["dept_code"] not in ("", "*")
+                 and (not scope.is_dept_head or r["dept_code"] == scope.dept)]
+    breakdown.sort(key=lambda b: (b["value"] is None, -(b["value"] or 0) if ind.direction != "down"
+                                  else (b["value"] or 0)))
+    return {"indicator": _ind_public(ind), "value": value, "year": year, "months": months, "period": label,
+            "years": _years(wh, cur), "dept": dept, "dept_name": names.get(dept, dept) if dept else None,
+            "hospital": hospital, "hospitals": allowed, "trend": series, "breakdown": breakdown}
+
+
+def catalogue_list() -> list[dict]:
+    """Engine indicators that can carry a target (for the 系统管理 target editor)."""
+    cat = catalogue()
+    if cat is None:
+        return []
+    return [{"id": i.id, "name_zh": i.name_zh, "name_en": i.name_en or i.name_zh, "direction": i.direction}
+            for i in cat.indicators.values() if i.type not in ("group", "unavailable")]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 绩效指标 (families) and drill-down
+# ---------------------------------------------------------------------------------------------------------------
+
+def compute(wh, cur, scope: Scope, hospitals_in_wh: list[str], targets: list[dict], *,
+            family: str = "tertiary-general", period: str | None = None, level: str = "hospital",
+            dept: str | None = None, hospital: str | None = None) -> dict:
     ind = engine()
     if ind is None:
         return not_installed()
@@ -68,37 +351,29 @@ def compute(wh, cur, scope: Scope, hospitals_in_wh: list[str], *, family: str = 
         level = "department"          # a 科主任 sees department values of their own department only
     scope.require("overview" if level == "hospital" else "dept")
     hospital, dept = scope.resolve(hospital, dept)
-    cat = _catalogue()
+    cat = catalogue()
     try:
         fam = cat.family(family)
     except KeyError as exc:
         raise not_found(str(exc).split(" / ")[0].strip("'\""), f"unknown family {family}") from None
     if period is None:
-        y = cur.execute("select max(year(discharge_time)) from discharge").fetchall()[0][0]
-        period = str(y) if y else "2022"
+        years = _years(wh, cur)
+        period = str(years[-1]) if years else "2022"
     if not (period.isdigit() and len(period) == 4):
         raise bad_request("WEB-PARAM", f"期间应为年份（如 2022），收到 {period!r}", f"period must be a year, got {period!r}")
-    hs = None if scope.hospitals is None else list(scope.hospitals)
-    key = (wh.uid, wh.version, cat.version, fam.key, period, level, tuple(hs) if hs is not None else None)
-    with _LOCK:
-        rows = _CACHE.get(key)
-    if rows is None:
-        try:
-            rows = ind.compute(cur, cat, ids=fam.ids, period=period, grain="year", level=level, hospitals=hs)
-        except Exception as exc:  # an engine problem is shown as such; the rest of the app keeps working
-            return {"computed": False, "reason_zh": f"指标引擎计算出错：{exc}",
-                    "reason_en": f"the indicator engine failed: {exc}", "rows": []}
-        with _LOCK:
-            if len(_CACHE) > 32:
-                _CACHE.clear()
-            _CACHE[key] = rows
+    hs = None if scope.hospitals is None else tuple(scope.hospitals)
+    try:
+        rows = _raw(wh, cur, tuple(fam.ids), period, "year", (level,), hs)
+    except Exception as exc:  # an engine problem is shown as such; the rest of the app keeps working
+        return {"computed": False, "reason_zh": f"指标引擎计算出错：{exc}",
+                "reason_en": f"the indicator engine failed: {exc}", "rows": []}
     out = [r for r in rows if (hospital is None or r.get("hospital_id") == hospital)
            and (dept is None or (r.get("dept_code") or "") == dept)]
-    clean = [{k: r.get(k) for k in ("indicator_id", "name", "name_en", "period", "hospital_id", "dept_code",
-                                    "numerator", "denominator", "value", "unit", "yoy_value", "yoy_change",
-                                    "yoy_text", "target", "status", "judgement", "direction", "national_monitor",
-                                    "reason", "catalogue_version", "sql_hash")} for r in out]
+    clean = _with_targets(out, targets)
     for r in clean:
+        r.pop("level", None)
+        r.pop("gap", None)
+        r.pop("yoy_word", None)
         if isinstance(r["value"], float):
             r["value"] = round(r["value"], 4)
     return {"computed": True, "family": {"key": fam.key, "name_zh": fam.name_zh, "name_en": fam.name_en},
@@ -115,12 +390,14 @@ def cases(wh, cur, scope: Scope, hospitals_in_wh: list[str], indicator_id: str, 
         return not_installed()
     scope.require("cases")
     hospital, dept = scope.resolve(hospital, dept)
-    hospital = _hospital_default(scope, hospitals_in_wh, hospital)
+    if not hospital:
+        allowed = hospitals_in_wh if scope.hospitals is None else list(scope.hospitals)
+        hospital = allowed[0] if len(allowed) == 1 else None
     if hospital is None:
         raise bad_request("WEB-PARAM", "请指定医院 hospital", "a hospital is required")
     if part not in ("numerator", "denominator"):
         raise bad_request("WEB-PARAM", "part 应为 numerator 或 denominator", "part must be numerator or denominator")
-    cat = _catalogue()
+    cat = catalogue()
     if indicator_id not in cat.indicators:
         raise not_found(f"没有指标 {indicator_id}", f"no indicator {indicator_id}")
     level = "department" if dept else "hospital"

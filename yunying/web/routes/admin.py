@@ -10,11 +10,12 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from yunying.web import auth as auth_logic
-from yunying.web.appdb import AuditLog, Target, User, UserError, add_user, utcnow
+from yunying.web import engine_adapter as ea
+from yunying.web import targets as tg
+from yunying.web.appdb import AuditLog, User, UserError, add_user
 from yunying.web.deps import AdminUser, CtxDep, CursorDep, DbDep, audit
 from yunying.web.errors import bad_request, not_found
 from yunying.web.jobs import regroup_job
-from yunying.web.queries import indicator
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
@@ -66,41 +67,34 @@ def disable(username: str, request: Request, db: DbDep, admin: AdminUser):
 
 
 class TargetBody(BaseModel):
+    """A target of the indicator engine (table ind_target). hospital_id: omitted / "*" = every hospital;
+    dept_code: omitted = hospital level, "*" = every department; op omitted = by the indicator's direction."""
     indicator_id: str
     value: float
-    hospital_id: str = "*"
-    dept_code: str = "*"
-    year: int | None = None
+    op: str | None = None
+    value_hi: float | None = None
+    hospital_id: str | None = None
+    dept_code: str | None = None
+    note_zh: str | None = None
 
 
-def set_target(db, body: TargetBody, by: str) -> Target:
-    indicator(body.indicator_id)          # 404 for unknown ids
-    t = db.scalar(select(Target).where(Target.indicator_id == body.indicator_id,
-                                       Target.hospital_id == (body.hospital_id or "*"),
-                                       Target.dept_code == (body.dept_code or "*"),
-                                       Target.year.is_(None) if body.year is None else Target.year == body.year))
-    if t is None:
-        t = Target(indicator_id=body.indicator_id, hospital_id=body.hospital_id or "*",
-                   dept_code=body.dept_code or "*", year=body.year)
-        db.add(t)
-    t.value, t.updated_by, t.updated_at = body.value, by, utcnow()
-    db.commit()
-    return t
+def set_target(ctx, cur, body: TargetBody, by: str) -> dict:
+    out = tg.set_target(cur, ea.catalogue(), **body.model_dump(), by=by)
+    ctx.targets_cache = None            # pages show the new status at once
+    return out
 
 
 @router.get("/targets")
-def targets(db: DbDep, admin: AdminUser):
-    return [{"indicator_id": t.indicator_id, "hospital_id": t.hospital_id, "dept_code": t.dept_code,
-             "year": t.year, "value": t.value, "updated_by": t.updated_by}
-            for t in db.scalars(select(Target).order_by(Target.indicator_id)).all()]
+def targets(cur: CursorDep, admin: AdminUser):
+    """Targets of the warehouse table ind_target (merged by the engine over its shipped targets.yaml)."""
+    return tg.list_targets(cur)
 
 
 @router.post("/targets")
-def post_target(body: TargetBody, request: Request, db: DbDep, admin: AdminUser):
-    t = set_target(db, body, admin.username)
-    request.app.state.ctx.targets_cache = None
-    audit(request, db, admin, "target_set", target=t.indicator_id, filters=body.model_dump())
-    return {"indicator_id": t.indicator_id, "value": t.value}
+def post_target(body: TargetBody, request: Request, ctx: CtxDep, cur: CursorDep, db: DbDep, admin: AdminUser):
+    t = set_target(ctx, cur, body, admin.username)
+    audit(request, db, admin, "target_set", target=t["indicator_id"], filters=body.model_dump())
+    return t
 
 
 def audit_rows(db, *, username=None, action=None, limit=200, offset=0) -> list[dict]:

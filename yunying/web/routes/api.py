@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 
+from yunying.web import engine_adapter as ea
 from yunying.web import queries as q
 from yunying.web.deps import CtxDep, CurrentUser, CursorDep, DbDep, ScopeDep, audit, targets_of
 from yunying.web.errors import bad_request, not_found
@@ -36,16 +37,17 @@ Hosp = Annotated[str | None, Query(description="医疗机构代码 hospital id")
 
 @router.get("/meta", tags=["dashboard"])
 def meta(ctx: CtxDep, cur: CursorDep, scope: ScopeDep):
-    """Indicator catalogue, departments visible to the user, installed engines."""
-    return {"indicators": [i.public() for i in q.indicators()], "departments": q.departments(ctx.wh, cur, scope),
+    """Key indicators of 全院概览 / 科室视图 (engine ids), departments visible to the user, installed engines."""
+    return {"key_indicators": ea.key_indicators(), "departments": q.departments(ctx.wh, cur, scope),
             "engines": q.engine_status(), "modules": sorted(scope.modules), "see_pii": scope.see_pii}
 
 
 @router.get("/overview", tags=["dashboard"])
-def overview(ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep, year: Year = None, month: Month = None,
+def overview(ctx: CtxDep, cur: CursorDep, scope: ScopeDep, year: Year = None, month: Month = None,
              hospital: Hosp = None):
-    """全院概览: key indicators with 同比, target status and alerts."""
-    return fast_json(q.overview(ctx.wh, cur, scope, targets_of(db, ctx), year=year, month=month, hospital=hospital))
+    """全院概览: the key indicators of the indicator engine with 同比, target status and alerts."""
+    return fast_json(ea.overview(ctx.wh, cur, scope, ctx.hospitals(cur), targets_of(cur, ctx), year=year,
+                                 month=month, hospital=hospital))
 
 
 @router.get("/departments", tags=["dashboard"])
@@ -54,37 +56,39 @@ def departments(ctx: CtxDep, cur: CursorDep, scope: ScopeDep):
 
 
 @router.get("/dept/{dept}", tags=["dashboard"])
-def dept_view(dept: str, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep, year: Year = None,
-              month: Month = None, hospital: Hosp = None):
-    """科室视图: the department's indicators ranked against its peers."""
-    return fast_json(q.dept_view(ctx.wh, cur, scope, targets_of(db, ctx), dept, year=year, month=month,
-                                 hospital=hospital))
+def dept_view(dept: str, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, year: Year = None, month: Month = None,
+              hospital: Hosp = None):
+    """科室视图: the department's key indicators (engine) with hospital value, peer median and rank."""
+    return fast_json(ea.dept_view(ctx.wh, cur, scope, ctx.hospitals(cur), targets_of(cur, ctx), dept, year=year,
+                                  month=month, hospital=hospital, dept_names=q.dept_names(ctx.wh, cur),
+                                  dept_codes=q.dept_codes(ctx.wh, cur)))
 
 
 @router.get("/indicators/{ind_id}", tags=["dashboard"])
-def indicator_detail(ind_id: str, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep, year: Year = None,
+def indicator_detail(ind_id: str, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, year: Year = None,
                      month: Month = None, dept: Dept = None, hospital: Hosp = None):
-    """指标详情: definition, numerator/denominator, monthly trend, department breakdown."""
-    return fast_json(q.indicator_detail(ctx.wh, cur, scope, targets_of(db, ctx), ind_id, year=year, month=month,
-                                        dept=dept, hospital=hospital))
+    """指标详情 of an engine indicator: definition, numerator/denominator, 同比, target status, monthly trend,
+    department breakdown."""
+    return fast_json(ea.indicator_detail(ctx.wh, cur, scope, ctx.hospitals(cur), targets_of(cur, ctx), ind_id,
+                                         year=year, month=month, dept=dept, hospital=hospital,
+                                         dept_names=q.dept_names(ctx.wh, cur)))
 
 
-def _case_filters(indicator, year, month, dept, hospital, drg, qc_grade) -> dict:
-    return {"indicator": indicator, "year": year, "month": month, "dept": dept, "hospital": hospital, "drg": drg,
-            "qc_grade": qc_grade}
+def _case_filters(year, month, dept, hospital, drg, qc_grade) -> dict:
+    return {"year": year, "month": month, "dept": dept, "hospital": hospital, "drg": drg, "qc_grade": qc_grade}
 
 
 @router.get("/cases", tags=["cases"])
 def cases(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep, user: CurrentUser,
-          indicator: str | None = None, year: Year = None, month: Month = None, dept: Dept = None,
-          hospital: Hosp = None, drg: str | None = None, qc_grade: str | None = None,
-          limit: Annotated[int, Query(ge=1, le=q.CASE_LIST_LIMIT)] = 50, offset: Annotated[int, Query(ge=0)] = 0):
-    """病例清单 behind an indicator (drill-down). Identifiers masked unless the role allows; audit-logged."""
-    f = _case_filters(indicator, year, month, dept, hospital, drg, qc_grade)
-    res = q.cases(ctx.wh, cur, scope, indicator_id=indicator, year=year, month=month, dept=dept, hospital=hospital,
-                  drg=drg, qc_grade=qc_grade, limit=limit, offset=offset)
-    audit(request, db, user, "case_list", target=f"indicator:{indicator}" if indicator else "cases",
-          filters={**f, "offset": offset}, rows=len(res["rows"]))
+          year: Year = None, month: Month = None, dept: Dept = None, hospital: Hosp = None, drg: str | None = None,
+          qc_grade: str | None = None, limit: Annotated[int, Query(ge=1, le=q.CASE_LIST_LIMIT)] = 50,
+          offset: Annotated[int, Query(ge=0)] = 0):
+    """病例清单 by period, department, DRG or record grade (an indicator's records: /api/engine/cases).
+    Identifiers masked unless the role allows; audit-logged."""
+    f = _case_filters(year, month, dept, hospital, drg, qc_grade)
+    res = q.cases(ctx.wh, cur, scope, year=year, month=month, dept=dept, hospital=hospital, drg=drg,
+                  qc_grade=qc_grade, limit=limit, offset=offset)
+    audit(request, db, user, "case_list", target="cases", filters={**f, "offset": offset}, rows=len(res["rows"]))
     return res
 
 
@@ -119,29 +123,30 @@ EXPORT_COLUMNS = [("hospital_id", "医疗机构 hospital"), ("mrn", "病案号 m
 
 @router.get("/export/cases.csv", tags=["export"])
 def export_cases(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep, user: CurrentUser,
-                 indicator: str | None = None, year: Year = None, month: Month = None, dept: Dept = None,
-                 hospital: Hosp = None, drg: str | None = None, qc_grade: str | None = None):
+                 year: Year = None, month: Month = None, dept: Dept = None, hospital: Hosp = None,
+                 drg: str | None = None, qc_grade: str | None = None):
     """导出病例清单 (CSV, UTF-8 with BOM). Masked unless the role allows; audit-logged."""
-    f = _case_filters(indicator, year, month, dept, hospital, drg, qc_grade)
-    res = q.cases(ctx.wh, cur, scope, indicator_id=indicator, year=year, month=month, dept=dept, hospital=hospital,
-                  drg=drg, qc_grade=qc_grade, export=True)
-    audit(request, db, user, "export", target=f"cases.csv indicator:{indicator}", filters=f, rows=len(res["rows"]))
-    return _csv_response(res["rows"], EXPORT_COLUMNS, f"cases-{indicator or 'all'}.csv")
+    f = _case_filters(year, month, dept, hospital, drg, qc_grade)
+    res = q.cases(ctx.wh, cur, scope, year=year, month=month, dept=dept, hospital=hospital, drg=drg,
+                  qc_grade=qc_grade, export=True)
+    audit(request, db, user, "export", target="cases.csv", filters=f, rows=len(res["rows"]))
+    return _csv_response(res["rows"], EXPORT_COLUMNS, f"cases-{drg or dept or 'all'}.csv")
 
 
 @router.get("/export/indicator/{ind_id}.csv", tags=["export"])
 def export_indicator(ind_id: str, request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep,
                      user: CurrentUser, year: Year = None, month: Month = None, dept: Dept = None,
                      hospital: Hosp = None):
-    """导出指标的科室分布 (CSV). Audit-logged."""
+    """导出指标（引擎）的科室分布 (CSV). Audit-logged."""
     scope.require("export")
-    res = q.indicator_detail(ctx.wh, cur, scope, targets_of(db, ctx), ind_id, year=year, month=month, dept=dept,
-                             hospital=hospital)
+    res = ea.indicator_detail(ctx.wh, cur, scope, ctx.hospitals(cur), targets_of(cur, ctx), ind_id, year=year,
+                              month=month, dept=dept, hospital=hospital, dept_names=q.dept_names(ctx.wh, cur))
     audit(request, db, user, "export", target=f"indicator:{ind_id}.csv",
           filters={"year": year, "month": month, "dept": dept, "hospital": hospital}, rows=len(res["breakdown"]))
     cols = [("dept", "科室代码 dept"), ("dept_name", "科室 dept_name"), ("value", "本期值 value"),
-            ("numerator", "分子 numerator"), ("denominator", "分母 denominator"), ("yoy_pct", "同比% yoy")]
-    return _csv_response(res["breakdown"], cols, f"{ind_id}-{res['year']}.csv")
+            ("numerator", "分子 numerator"), ("denominator", "分母 denominator"), ("yoy_change", "同比变化 yoy"),
+            ("reason", "说明 reason")]
+    return _csv_response(res["breakdown"], cols, f"{ind_id}-{res['period']}.csv")
 
 
 @router.get("/drg", tags=["drg"])
@@ -256,16 +261,14 @@ def engine_values(ctx: CtxDep, cur: CursorDep, scope: ScopeDep, family: str = "t
                   period: str | None = None, level: str = "hospital", dept: Dept = None, hospital: Hosp = None):
     """国考/运营指标 from the indicator engine: value, numerator/denominator, 同比, target, status, or the reason
     it is not computable. A 科主任 gets department values of their own department only."""
-    from yunying.web import engine_adapter as ea
-    return fast_json(ea.compute(ctx.wh, cur, scope, ctx.hospitals(cur), family=family, period=period, level=level,
-                                dept=dept, hospital=hospital))
+    return fast_json(ea.compute(ctx.wh, cur, scope, ctx.hospitals(cur), targets_of(cur, ctx), family=family,
+                                period=period, level=level, dept=dept, hospital=hospital))
 
 
 @router.get("/engine/cases", tags=["indicators"])
 def engine_cases(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep, user: CurrentUser,
                  indicator: str, period: str, dept: Dept = None, hospital: Hosp = None, part: str = "numerator"):
     """Records behind an engine value (drill-down; audit-logged)."""
-    from yunying.web import engine_adapter as ea
     res = ea.cases(ctx.wh, cur, scope, ctx.hospitals(cur), indicator, period=period, dept=dept, hospital=hospital,
                    part=part)
     audit(request, db, user, "case_list", target=f"engine:{indicator}",

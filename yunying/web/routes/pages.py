@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse
 
+from yunying.web import engine_adapter as ea
 from yunying.web import queries as q
 from yunying.web.deps import AdminUser, CtxDep, CurrentUser, CursorDep, DbDep, ScopeDep, audit, targets_of
 from yunying.web.errors import WebError
@@ -37,11 +38,15 @@ def home(scope: ScopeDep):
 
 
 @router.get("/overview")
-def overview(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep, year: str | None = None,
+def overview(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, year: str | None = None,
              month: str | None = None, hospital: str | None = None):
-    data = q.overview(ctx.wh, cur, scope, targets_of(db, ctx), year=_int(year), month=_int(month),
-                      hospital=hospital or None)
-    trend = q.indicator_detail(ctx.wh, cur, scope, [], "BAS-01", hospital=hospital or None)["trend"]
+    data = ea.overview(ctx.wh, cur, scope, ctx.hospitals(cur), targets_of(cur, ctx), year=_int(year),
+                       month=_int(month), hospital=hospital or None)
+    trend = []
+    if data.get("computed") and data["indicators"]:
+        first = data["indicators"][0]        # monthly trend of the first key indicator (出院人次)
+        trend = ea.trend(ctx.wh, cur, first["id"], data["hospital"])
+        data["trend_indicator"] = {"name_zh": first["name_zh"], "name_en": first["name_en"]}
     return render(request, "overview.html", {"data": data, "trend": trend, "page": "overview"})
 
 
@@ -54,29 +59,32 @@ def dept_list(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep):
 
 
 @router.get("/dept/{dept}")
-def dept(dept: str, request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep,
-         year: str | None = None, month: str | None = None):
-    data = q.dept_view(ctx.wh, cur, scope, targets_of(db, ctx), dept, year=_int(year), month=_int(month))
+def dept(dept: str, request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, year: str | None = None,
+         month: str | None = None, hospital: str | None = None):
+    data = ea.dept_view(ctx.wh, cur, scope, ctx.hospitals(cur), targets_of(cur, ctx), dept, year=_int(year),
+                        month=_int(month), hospital=hospital or None, dept_names=q.dept_names(ctx.wh, cur),
+                        dept_codes=q.dept_codes(ctx.wh, cur))
     return render(request, "dept.html", {"data": data, "page": "dept"})
 
 
 @router.get("/indicator/{ind_id}")
-def indicator(ind_id: str, request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep,
-              year: str | None = None, month: str | None = None, dept: str | None = None):
-    data = q.indicator_detail(ctx.wh, cur, scope, targets_of(db, ctx), ind_id, year=_int(year), month=_int(month),
-                              dept=dept or None)
+def indicator(ind_id: str, request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, year: str | None = None,
+              month: str | None = None, dept: str | None = None, hospital: str | None = None):
+    data = ea.indicator_detail(ctx.wh, cur, scope, ctx.hospitals(cur), targets_of(cur, ctx), ind_id,
+                               year=_int(year), month=_int(month), dept=dept or None, hospital=hospital or None,
+                               dept_names=q.dept_names(ctx.wh, cur))
     return render(request, "indicator.html", {"data": data, "page": "indicator"})
 
 
 @router.get("/cases")
 def cases(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep, user: CurrentUser,
-          indicator: str | None = None, year: str | None = None, month: str | None = None, dept: str | None = None,
-          drg: str | None = None, qc_grade: str | None = None, offset: str | None = None):
+          year: str | None = None, month: str | None = None, dept: str | None = None, drg: str | None = None,
+          qc_grade: str | None = None, offset: str | None = None):
     off = _int(offset) or 0
-    data = q.cases(ctx.wh, cur, scope, indicator_id=indicator or None, year=_int(year), month=_int(month),
-                   dept=dept or None, drg=drg or None, qc_grade=qc_grade or None, limit=50, offset=off)
-    audit(request, db, user, "case_list", target=f"indicator:{indicator}" if indicator else "cases",
-          filters={**data["filters"], "offset": off}, rows=len(data["rows"]))
+    data = q.cases(ctx.wh, cur, scope, year=_int(year), month=_int(month), dept=dept or None, drg=drg or None,
+                   qc_grade=qc_grade or None, limit=50, offset=off)
+    audit(request, db, user, "case_list", target="cases", filters={**data["filters"], "offset": off},
+          rows=len(data["rows"]))
     from urllib.parse import urlencode
     params = {k: v for k, v in data["filters"].items() if v not in (None, "")}
     return render(request, "cases.html", {"data": data, "page": "cases", "query": urlencode(params),
@@ -141,8 +149,9 @@ def job_page(job_id: int, request: Request, ctx: CtxDep, cur: CursorDep, scope: 
 def admin(request: Request, ctx: CtxDep, cur: CursorDep, db: DbDep, admin: AdminUser, scope: ScopeDep,
           audit_user: str | None = None, audit_action: str | None = None):
     return render(request, "admin.html", {
-        "users": admin_routes.users_list(db), "targets": admin_routes.targets(db, admin),
-        "schemes": admin_routes.schemes(cur, admin), "indicators": q.indicators(),
+        "users": admin_routes.users_list(db), "targets": admin_routes.targets(cur, admin),
+        "schemes": admin_routes.schemes(cur, admin), "indicators": ea.catalogue_list(),
+        "depts": q.departments(ctx.wh, cur, scope),
         "audit": admin_routes.audit_rows(db, username=audit_user or None, action=audit_action or None, limit=200),
         "audit_user": audit_user or "", "audit_action": audit_action or "", "page": "admin",
         "jobs": [j.public() for j in ctx.jobs.list(10)]})
@@ -167,13 +176,19 @@ def admin_disable(username: str, request: Request, db: DbDep, admin: AdminUser):
 
 
 @router.post("/admin/targets")
-def admin_target(request: Request, db: DbDep, admin: AdminUser, indicator_id: Annotated[str, Form()],
-                 value: Annotated[float, Form()], dept_code: Annotated[str | None, Form()] = None,
-                 year: Annotated[str | None, Form()] = None):
-    body = admin_routes.TargetBody(indicator_id=indicator_id, value=value, dept_code=dept_code or "*",
-                                   year=_int(year))
-    admin_routes.set_target(db, body, admin.username)
-    request.app.state.ctx.targets_cache = None
+def admin_target(request: Request, ctx: CtxDep, cur: CursorDep, db: DbDep, admin: AdminUser,
+                 indicator_id: Annotated[str, Form()], value: Annotated[float, Form()],
+                 op: Annotated[str | None, Form()] = None, value_hi: Annotated[str | None, Form()] = None,
+                 hospital_id: Annotated[str | None, Form()] = None, dept_code: Annotated[str | None, Form()] = None):
+    hi = None
+    if value_hi not in (None, ""):
+        try:
+            hi = float(value_hi)
+        except ValueError:
+            raise WebError(422, "WEB-PARAM", f"上限应为数值，收到 {value_hi!r}", "value_hi: not a number") from None
+    body = admin_routes.TargetBody(indicator_id=indicator_id, value=value, op=op or None, value_hi=hi,
+                                   hospital_id=hospital_id or None, dept_code=dept_code or None)
+    admin_routes.set_target(ctx, cur, body, admin.username)
     audit(request, db, admin, "target_set", target=indicator_id, filters=body.model_dump())
     return RedirectResponse("/admin", status_code=303)
 
@@ -188,9 +203,8 @@ def admin_regroup(request: Request, ctx: CtxDep, cur: CursorDep, db: DbDep, admi
 @router.get("/engine")
 def engine_page(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, family: str = "tertiary-general",
                 period: str | None = None, level: str = "hospital", dept: str | None = None):
-    from yunying.web import engine_adapter as ea
-    data = ea.compute(ctx.wh, cur, scope, ctx.hospitals(cur), family=family, period=period or None,
-                      level=level, dept=dept or None)
+    data = ea.compute(ctx.wh, cur, scope, ctx.hospitals(cur), targets_of(cur, ctx), family=family,
+                      period=period or None, level=level, dept=dept or None)
     depts = q.departments(ctx.wh, cur, scope)
     return render(request, "engine.html", {"data": data, "depts": depts, "page": "indicators"})
 
@@ -199,7 +213,6 @@ def engine_page(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, 
 def engine_cases_page(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep,
                       user: CurrentUser, indicator: str, period: str, dept: str | None = None,
                       part: str = "numerator"):
-    from yunying.web import engine_adapter as ea
     data = ea.cases(ctx.wh, cur, scope, ctx.hospitals(cur), indicator, period=period, dept=dept or None, part=part)
     audit(request, db, user, "case_list", target=f"engine:{indicator}",
           filters={"period": period, "dept": dept, "part": part}, rows=len(data["rows"]))
