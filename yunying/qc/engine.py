@@ -183,6 +183,9 @@ def build_sources(con, rules: list[Rule], hospital: str | None = None) -> dict[s
     sel += [f"{_derived_sql(c, model)} as {c}" for c in derived if c not in agg]
     dj = " join _qc_derived d using (hospital_id, mrn, admission_no)" if agg else ""
     con.execute(f"create or replace temp view _qc_rec as select {', '.join(sel)} from discharge r{dj} {rwhere}")
+    # the same records without the derived join: for consumers that read only stored columns
+    con.execute(f"create or replace temp view _qc_base as select * from discharge {where}")
+    base_only = lambda cols: set(cols) <= base                      # noqa: E731
     rec_all = set(need["rec"]) - set(KEY)
     dx_own = set(model.tables["discharge_diagnosis"].column_names) - set(KEY)
     dx_cols = sorted(need["dx"] & dx_own)
@@ -194,7 +197,7 @@ def build_sources(con, rules: list[Rule], hospital: str | None = None) -> dict[s
         djoin = (" left join (select kind, code, category from qc_dictionary) d on d.kind = "
                  "(case x.dx_type when 'W' then 'dx' else 'tcm' end) and d.code = x.dx_code")
     con.execute(f"create or replace temp table _qc_dx as select {', '.join(dsel)} from discharge_diagnosis x "
-                f"join _qc_rec r using (hospital_id, mrn, admission_no){djoin}")
+                f"join {'_qc_base' if base_only(dx_rec) else '_qc_rec'} r using (hospital_id, mrn, admission_no){djoin}")
     px_own = set(model.tables["discharge_procedure"].column_names) - set(KEY)
     px_cols = sorted(need["px"] & px_own)
     px_rec = sorted((need["px"] - px_own - set(KEY) - {"px_category", "px_dict_level"}) & rec_all)
@@ -205,14 +208,14 @@ def build_sources(con, rules: list[Rule], hospital: str | None = None) -> dict[s
         pjoin = (" left join (select code, category, level from qc_dictionary where kind = 'px') d "
                  "on d.code = x.px_code")
     con.execute(f"create or replace temp table _qc_px as select {', '.join(psel)} from discharge_procedure x "
-                f"join _qc_rec r using (hospital_id, mrn, admission_no){pjoin}")
+                f"join {'_qc_base' if base_only(px_rec) else '_qc_rec'} r using (hospital_id, mrn, admission_no){pjoin}")
     return need
 
 
 # ---- applicability ---------------------------------------------------------------------------------------------
 def applicability(con, rules: list[Rule]) -> dict[tuple[str, str], str | None]:
     """(rule_key, hospital_id) -> None when applicable, else the not_applicable reason (Chinese / English)."""
-    hospitals = [r[0] for r in con.execute("select distinct hospital_id from _qc_rec order by 1").fetchall()]
+    hospitals = [r[0] for r in con.execute("select distinct hospital_id from _qc_base order by 1").fetchall()]
     dicts = dict(con.execute("select kind, count(*) from qc_dictionary group by kind").fetchall())
     depts = dict(con.execute("select hospital_id, count(*) from department group by 1").fetchall())
     rec_cols = set(r[0] for r in con.execute("select column_name from (describe _qc_rec)").fetchall())
@@ -375,6 +378,8 @@ def _compile_rule(cat: Catalogue, r: Rule, hospitals: list[str] | None) -> list[
         source = SOURCE_TABLE[r.source]
         if r.kind in KIND_COLUMNS:      # window / self-join kinds: a narrow projection, not the wide record view
             cols = sorted((set(KEY) | r.columns) & source_columns(r.source))
+            if r.source == "rec" and not set(cols) & set(DERIVED):
+                source = "_qc_base"     # stored columns only: skip the derived-column join
             source = f"(select {', '.join(cols)} from {source})"
         vals = {"select": select, "source": source, "applies_when": applies, "f": f or "",
                 "when": frag(r.when, "false"), "expected": expected,
@@ -493,7 +498,7 @@ scored as (select r.hospital_id, r.mrn, r.admission_no,
                   coalesce(c.n_info, 0) as n_info, coalesce(c.pdx_code_defect, false) as pdx_code_defect,
                   coalesce(c.pdx_defect, false) as pdx_defect, coalesce(c.ppx_defect, false) as ppx_defect,
                   not coalesce(c.incomplete, false) as complete
-           from _qc_rec r left join rec_ded d using (hospital_id, mrn, admission_no)
+           from _qc_base r left join rec_ded d using (hospital_id, mrn, admission_no)
            left join cnt c using (hospital_id, mrn, admission_no))
 select {lit(run_id)}, hospital_id, mrn, admission_no, discharge_month, discharge_dept_code, attending_physician,
        resident_physician, score, {grade} as grade, score >= {pass_min} as passed, score >= {sc.excellent_min},
@@ -574,7 +579,7 @@ def run_qc(con: duckdb.DuckDBPyConnection, catalogue: Catalogue | None = None, *
             group = f"row:{r.source}" if r.kind in ROW_LOCAL else f"kind:{r.kind}"
             groups.setdefault(group, []).append((r, rarms))
         done = 0
-        small = con.execute("select count(*) from _qc_rec").fetchall()[0][0] <= SMALL_RUN
+        small = con.execute("select count(*) from _qc_base").fetchall()[0][0] <= SMALL_RUN
         for group, members in groups.items():
             arms = [a for _, rarms in members for a in rarms]
             try:
