@@ -1,9 +1,12 @@
 """QC engine: compile the enabled catalogue entries into a few UNION ALL queries (one per rule kind), run them
 set-based on the warehouse, store findings, rule status and per-record scores.
 
-Sources are materialised once per run as temp tables: `_qc_rec` (one row per 首页 with derived columns such as the
-principal diagnosis), `_qc_dx` (diagnosis rows + record columns), `_qc_px` (procedure rows + record columns +
-procedure-dictionary attributes). Every kind template returns violating rows; counts, scores and rates are
+Sources: `_qc_rec` (a view: one row per 首页, `discharge` joined to the narrow temp table `_qc_derived` of child-table
+aggregates such as the principal diagnosis, plus scalar derived columns), `_qc_base` (the same records, stored columns
+only), and the temp tables `_qc_dx` (diagnosis rows + record columns) and `_qc_px` (procedure rows + record columns
++ procedure-dictionary attributes), each with just the columns the enabled rules read. Row-local kinds are evaluated
+in one scan per source (`row_local_sql`); the other kinds run as one UNION ALL query per kind.
+Every kind template returns violating rows; counts, scores and rates are
 aggregations of those rows, so a number and its drill-down cannot disagree.
 """
 
