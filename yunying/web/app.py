@@ -15,6 +15,7 @@ from urllib.parse import quote
 from yunying.web.appdb import make_engine, session_factory, write_audit
 from yunying.web.config import WebSettings
 from yunying.web.deps import Context, client_ip
+from yunying.web.engine_adapter import key_indicators, warm
 from yunying.web.errors import WebError
 from yunying.web.jobs import JobQueue
 from yunying.web.warehouse import Warehouse
@@ -23,7 +24,9 @@ from yunying.web.warehouse import Warehouse
 def create_app(settings: WebSettings) -> FastAPI:
     wh = Warehouse(settings.db, memory_limit=settings.memory_limit, threads=settings.threads)
     engine = make_engine(settings.app_db)
-    ctx = Context(settings=settings, wh=wh, sessions=session_factory(engine), jobs=JobQueue(wh))
+    key_indicators()        # the dashboard's engine ids are checked (and the engine catalogue loaded) at start
+    jobs = JobQueue(wh, on_data=(lambda cur: warm(wh, cur)) if settings.warm_cache else None)
+    ctx = Context(settings=settings, wh=wh, sessions=session_factory(engine), jobs=jobs)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

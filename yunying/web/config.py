@@ -27,6 +27,7 @@ class WebSettings(BaseModel):
     default_lang: str = "zh"
     memory_limit: str | None = None
     threads: int | None = None
+    warm_cache: bool = True                 # compute the key indicators of every year at start and after each job
 
     @property
     def app_db(self) -> str:

@@ -121,6 +121,18 @@ def _raw(wh, cur, ids: tuple[str, ...], period: str, grain: str, levels: tuple[s
     return rows
 
 
+def warm(wh, cur) -> None:
+    """Compute the key indicators of 全院概览 / 科室视图 for every year of data, year and month grains (the job
+    worker calls this at start and after every import / regroup, i.e. for each new data version)."""
+    if engine() is None:
+        return
+    pages = {tuple(ids) for ids in key_indicators().values()}
+    for y in reversed(_years(wh, cur)):
+        for grain in ("year", "month"):
+            for ids in pages:
+                _raw(wh, cur, ids, str(y), grain, ("hospital", "department"))
+
+
 def _with_targets(rows: list[dict], targets: list[dict]) -> list[dict]:
     """Copies of engine rows with the engine's target status applied (the cached rows stay untouched)."""
     from yunying.indicators.targets import apply_targets

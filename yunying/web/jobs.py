@@ -60,14 +60,20 @@ class Job:
 
 
 class JobQueue:
-    def __init__(self, wh: Warehouse, on_done: Callable[[Job], None] | None = None):
+    def __init__(self, wh: Warehouse, on_done: Callable[[Job], None] | None = None,
+                 on_data: Callable[[object], None] | None = None):
+        """on_data(cursor) runs on the worker at start and after every job (new data version): it warms the
+        dashboard's caches so that users do not wait for the first computation."""
         self.wh = wh
         self.jobs: dict[int, Job] = {}
         self._ids = itertools.count(1)
-        self._q: queue.Queue[tuple[Job, Callable] | None] = queue.Queue()
+        self._q: queue.Queue[tuple[Job | None, Callable] | None] = queue.Queue()
         self._on_done = on_done
+        self._on_data = on_data
         self._worker = threading.Thread(target=self._run, name="yunying-jobs", daemon=True)
         self._worker.start()
+        if on_data is not None:
+            self._q.put((None, on_data))
 
     def submit(self, kind: str, username: str, label: str, params: dict, fn: Callable) -> Job:
         job = Job(id=next(self._ids), kind=kind, username=username, label=label, params=params)
@@ -93,8 +99,11 @@ class JobQueue:
         done.set()
         return not any(j.status in ("queued", "running") for j in self.jobs.values())
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 30) -> None:
+        """Stop the worker after what is queued (a cache warm-up in progress finishes before the warehouse closes)."""
         self._q.put(None)
+        if threading.current_thread() is not self._worker:
+            self._worker.join(timeout)
 
     def _run(self) -> None:
         while True:
@@ -102,6 +111,15 @@ class JobQueue:
             if item is None:
                 return
             job, fn = item
+            if job is None:                  # cache warm-up: never fails the worker
+                cur = self.wh.cursor()
+                try:
+                    fn(cur)
+                except Exception:  # noqa: BLE001 — the pages compute on demand instead
+                    pass
+                finally:
+                    cur.close()
+                continue
             job.status, job.started_at = "running", dt.datetime.now()
             cur = self.wh.cursor()
 
@@ -124,6 +142,8 @@ class JobQueue:
                 self.wh.bump()
                 if self._on_done:
                     self._on_done(job)
+                if self._on_data is not None:
+                    self._q.put((None, self._on_data))
 
 
 def import_job(kind: str, paths: list[Path], hospital: str | None, reject_dir: Path):
