@@ -47,10 +47,13 @@ def test_overview_values_and_yoy(app, clients):
     n3 = _sql(app, "select count(*) from discharge where discharge_time >= '2022-03-01' "
                    "and discharge_time < '2022-04-01'")[0][0]
     assert m3["period"] == "2022-03" and m3["indicators"][0]["value"] == n3
-    # DRG results exist (demo scheme) → computed; CMI has no weights → the engine's reason, never a 0
+    # DRG results exist (demo scheme) → computed; CMI without weights → the engine's reason, never a 0
     assert cards["DRG-08"]["computed"] and cards["DRG-08"]["value"] > 90
-    assert cards["DRG-03"]["value"] is None and cards["DRG-03"]["status"] == "不可计算"
-    assert cards["DRG-03"]["reason"].startswith("不可计算：缺少")
+    eng = {r["indicator_id"]: r for r in clients["admin"].get("/api/engine?family=drg&period=2022").json()["rows"]}
+    for i in ("DRG-08", "DRG-03"):                  # status and reason exactly as the engine gives them
+        assert (cards[i]["status"], cards[i]["reason"]) == (eng[i]["status"], eng[i]["reason"] or "")
+    if cards["DRG-03"]["value"] is None:
+        assert cards["DRG-03"]["status"] == "不可计算" and cards["DRG-03"]["reason"].startswith("不可计算：缺少")
 
 
 def test_target_status_and_alert(app, clients):
