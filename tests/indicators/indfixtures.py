@@ -161,7 +161,15 @@ DRG = [dict(hospital_id="H1", mrn=m, admission_no=a, scheme="s1", scheme_hash="x
                            ("M3", 2, "FAIL", "0000")]]
 
 
-def build(con, *, finance=True, drg=True, px_dict=True, ward=True, staff=True) -> None:
+# DRG economics for s1 2022 (read by v_drg_case through drg_metric_case): weights GB11 2.5, ES21 0.8; an imported
+# benchmark GB11 (cost 10000, LOS 5, risk level 1 低风险) and ES21 (cost 6000, LOS 2, risk level 2 中低风险)
+WEIGHT_SETS = [dict(scheme="s1", year=2022, source="import:test.csv", content_hash="h")]
+WEIGHTS = [dict(scheme="s1", year=2022, drg="GB11", rw=2.5), dict(scheme="s1", year=2022, drg="ES21", rw=0.8)]
+BENCHMARKS = [dict(scheme="s1", year=2022, drg="GB11", region="R1", mean_cost=10000, mean_los=5, risk_level=1),
+              dict(scheme="s1", year=2022, drg="ES21", region="R1", mean_cost=6000, mean_los=2, risk_level=2)]
+
+
+def build(con, *, finance=True, drg=True, px_dict=True, ward=True, staff=True, weights=True) -> None:
     insert(con, "hospital", [dict(hospital_id="H1", hospital_name="一院", region_code="R1")])
     insert(con, "department", DEPARTMENTS)
     insert(con, "discharge", DISCHARGES)
@@ -176,6 +184,10 @@ def build(con, *, finance=True, drg=True, px_dict=True, ward=True, staff=True) -
         insert(con, "ward_month", WARD)
     if drg:
         insert(con, "drg_result", DRG)
+    if drg and weights:
+        insert(con, "econ_weight_set", WEIGHT_SETS)
+        insert(con, "econ_weight", WEIGHTS)
+        insert(con, "econ_benchmark", BENCHMARKS)
     if px_dict:
         con.executemany("insert into ind_px_dict (code, name, category, grade, minimally_invasive) values (?,?,?,?,?)",
                         PX_DICT)

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from yunying.cli.main import app
+from yunying.economics.views import create_views
 from yunying.indicators.catalogue import load_catalogue
 from yunying.indicators.doc import DOC, render
 from yunying.warehouse.db import connect
@@ -45,6 +46,7 @@ def dbfile(tmp_path_factory):
     path = tmp_path_factory.mktemp("cli") / "w.duckdb"
     con = connect(path)
     build(con)
+    create_views(con)     # stored in the file as by every economics command (weights import / calibrate)
     con.close()
     return path
 
@@ -89,7 +91,21 @@ def test_list_with_db_shows_computability(dbfile):
     assert res.exit_code == 0, res.output
     rows = {r["id"]: r for r in csv.DictReader(io.StringIO(res.stdout))}
     assert rows["DRG-01"]["computable"] == "是"
-    assert rows["DRG-03"]["computable"] == "否" and "DRG相对权重" in rows["DRG-03"]["reason"]
+    assert rows["DRG-03"]["computable"] == "是"          # weights in the warehouse (read-only: stored views)
+    assert rows["DRG-10"]["computable"] == "否" and "医保DRG支付标准" in rows["DRG-10"]["reason"]
+
+
+def test_list_without_weights_says_so(tmp_path):
+    path = tmp_path / "w.duckdb"
+    con = connect(path)
+    build(con, weights=False)
+    create_views(con)
+    con.close()
+    res = runner.invoke(app, ["indicators", "list", "--db", str(path), "--family", "DRG", "--format", "csv"])
+    assert res.exit_code == 0, res.output
+    rows = {r["id"]: r for r in csv.DictReader(io.StringIO(res.stdout))}
+    assert rows["DRG-03"]["computable"] == "否" and "未导入/校准 DRG 权重" in rows["DRG-03"]["reason"]
+    assert rows["DRG-04"]["computable"] == "是"          # own-data benchmark fallback (as yunying drg metrics)
 
 
 def test_explain_prints_sql_and_cases(dbfile):
@@ -120,3 +136,16 @@ def test_load_px_dict_and_demo_stage(tmp_path, capsys):
     res = runner.invoke(app, ["indicators", "load-px-dict", str(csvf), "--db", str(db)])
     assert res.exit_code == 0, res.output
     demo_stage(db)          # must not fail; prints key lines to the console (stderr)
+
+
+def test_demo_stage_prints_cmi_when_weights_exist(tmp_path, capsys):
+    from yunying.cli.indicators import demo_stage
+
+    db = tmp_path / "d.duckdb"
+    con = connect(db)
+    build(con)                      # weights of s1 2022 imported (indfixtures.py): CMI 5.8 / 3
+    con.close()
+    demo_stage(db)
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert "病例组合指数 CMI 1.9333（方案 s1，weights 2022 (import:test.csv)）" in text, text

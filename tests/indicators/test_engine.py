@@ -124,7 +124,7 @@ def test_not_computable_when_data_missing(catalogue):
     rows = {r["indicator_id"]: r for r in compute(con, catalogue, period="2022", targets=[])}
     for iid, words in [("OP-03", "药品收入"), ("G3-27", "门急诊收入"), ("DRG-01", "DRG分组结果"),
                        ("DRG-08", "DRG分组结果"), ("G3-05", "微创手术目录"), ("OP-09", "病房动态月报"),
-                       ("G3-17", "药事数据"), ("DRG-03", "DRG相对权重")]:
+                       ("G3-17", "药事数据"), ("DRG-03", "未导入/校准 DRG 权重")]:
         r = rows[iid]
         assert r["value"] is None and r["numerator"] is None and r["status"] == "不可计算", iid
         assert r["reason"].startswith("不可计算：缺少") and words in r["reason"], (iid, r["reason"])

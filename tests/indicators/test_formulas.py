@@ -103,6 +103,16 @@ CASES = [
     # ---- DRG
     ("DRG-01", 2, None, 2.0),              # GB11, ES21 (D4 failed)
     ("DRG-08", 3, 4, 75.0),                # grouped D1 D2 D3 / 4 discharges
+    # ---- DRG economics (v_drg_case; weights and imported benchmark in indfixtures.py): D1 GB11 fee 10000 los 5,
+    #      D2 GB11 fee 20000 los 10 died, D3 ES21 fee 3000 los 3; D4 not grouped. GB11 rw 2.5, C 10000, L 5,
+    #      risk 1; ES21 rw 0.8, C 6000, L 2, risk 2
+    ("DRG-02", 5.8, None, 5.8),            # 2.5 + 2.5 + 0.8
+    ("DRG-03", 5.8, 3, 5.8 / 3),           # CMI 5.8 / 3 grouped cases with a weight = 1.9333
+    ("DRG-04", 3.5, 3, 3.5 / 3),           # cost ratios 10000/10000 + 20000/10000 + 3000/6000 = 1 + 2 + 0.5
+    ("DRG-05", 4.5, 3, 1.5),               # LOS ratios 5/5 + 10/5 + 3/2 = 1 + 2 + 1.5
+    ("G3-14", 1, 2, 50.0),                 # low-risk GB11: D2 died / D1 D2
+    ("DRG-07", 0, 1, 0.0),                 # mid-low-risk ES21: no death / D3
+    ("DRG-09", 2, 3, 200 / 3),             # RW ≥ 2: D1 D2 (GB11) / 3 weighted grouped cases
     # ---- growth rates (2022 vs 2021)
     ("G3-37", 160000, 640000, 25.0),       # medical revenue 800k vs 640k
     ("G3-38", -50000, 100000, -50.0),      # OP-22: 300k/6 = 50,000 vs 200k/2 = 100,000

@@ -44,8 +44,14 @@ def test_duckdb_equals_spark(spark, wh_mod, catalogue, tmp_path, level, grain):
 
     register_tables(spark, wh_mod, tmp_path)
     assert "v_discharge" in create_views(spark)
-    duck = compute(wh_mod, catalogue, period="2022", level=level, grain=grain, targets=[])
-    spk = compute(catalogue=catalogue, period="2022", level=level, grain=grain, targets=[], query=spark_query(spark))
+    # v_drg_case (migration 0050) reads the DRG economics views (DuckDB table macros): DuckDB only
+    def econ(ind):
+        ind = catalogue[ind.same_as] if ind.same_as else ind
+        return any(m is not None and m.over == "drg_case" for m in (ind.numerator, ind.denominator))
+    ids = [i for i, ind in catalogue.indicators.items() if not econ(ind)]
+    duck = compute(wh_mod, catalogue, ids=ids, period="2022", level=level, grain=grain, targets=[])
+    spk = compute(catalogue=catalogue, ids=ids, period="2022", level=level, grain=grain, targets=[],
+                  query=spark_query(spark))
     key = lambda r: (r["level"], r["indicator_id"], r["period"], r["hospital_id"], r["dept_code"])  # noqa: E731
     d, s = {key(r): r for r in duck}, {key(r): r for r in spk}
     assert d.keys() == s.keys()

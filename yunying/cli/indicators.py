@@ -292,7 +292,7 @@ def load_px_dict_cmd(
 def demo_stage(db: Path) -> None:
     """Demo: hospital-level year indicators of 三级综合 for the latest year, with a few key lines."""
     from yunying.indicators.catalogue import load_catalogue
-    from yunying.indicators.engine import compute, demo_px_dict_rows, load_px_dict
+    from yunying.indicators.engine import _latest_scheme, compute, demo_px_dict_rows, duckdb_query, load_px_dict
 
     cat = load_catalogue()
     with open_db(db) as con:
@@ -305,8 +305,11 @@ def demo_stage(db: Path) -> None:
         if year is None:
             console.print("  指标 indicators: 无出院数据 / no discharges")
             return
-        ids = cat.family("tertiary-general").ids + ["OP-02", "OP-08", "OP-03", "OP-04"]
+        ids = cat.family("tertiary-general").ids + ["OP-02", "OP-08", "OP-03", "OP-04", "DRG-03"]
         rows = compute(con, cat, ids=ids, period=str(year), grain="year", level="hospital")
+        scheme = _latest_scheme(duckdb_query(con))
+        src = con.execute("select min(weight_source) from v_drg_case where scheme = ? and year(period_month) = ?"
+                          " and rw is not null", [scheme, year]).fetchall()[0][0] if scheme else None
     by_id = {}
     for r in rows:
         by_id.setdefault(r["indicator_id"], r)
@@ -327,3 +330,8 @@ def demo_stage(db: Path) -> None:
         extra = f"，{r['yoy_text']}" if r["yoy_text"] else ""
         judge = f"（{r['judgement']}）" if r["judgement"] not in ("", "—", None) else ""
         console.print(f"    {label} {v}{unit}{'人次' if ind.unit == '人次' else ''}{extra}{judge}", highlight=False)
+    cmi = [r for r in rows if r["indicator_id"] == "DRG-03"]
+    if cmi and cmi[0]["value"] is not None:       # computable once weights exist (the demo calibrates them first)
+        console.print(f"    病例组合指数 CMI {cmi[0]['value']:.4f}（方案 {scheme}，{src}）", highlight=False)
+    elif cmi:
+        console.print(f"    病例组合指数 CMI: {cmi[0]['reason']}", highlight=False)

@@ -20,7 +20,7 @@ import sqlglot
 from sqlglot import exp
 
 from yunying.indicators.catalogue import REF_RE, Catalogue, Indicator, Measure
-from yunying.indicators.views import VIEWS, need_label
+from yunying.indicators.views import SCHEME_VIEWS, VIEWS, need_label
 
 COLUMNS = ["indicator_id", "name", "period", "hospital_id", "dept_code", "numerator", "denominator", "value",
            "unit", "yoy_value", "yoy_change", "target", "status"]
@@ -195,7 +195,7 @@ def _where(view: str, level: str, start: date, end: date, hospitals: list[str] |
         conds.append(lf)
     if hospitals:
         conds.append("hospital_id in (" + ", ".join(_q(h) for h in hospitals) + ")")
-    if view == "drg" and scheme:
+    if view in SCHEME_VIEWS and scheme:
         conds.append(f"scheme = {_q(scheme)}")
     return " and ".join(conds)
 
@@ -282,11 +282,34 @@ def compile_plan(catalogue: Catalogue, ids: Iterable[str], *, period: str, grain
 # ---------------------------------------------------------------- run
 
 def _latest_scheme(query: Query) -> str | None:
+    """The most recently grouped DRG scheme that has a weight set (econ_weight_set), else the most recently
+    grouped one: all DRG indicators of a run read this one scheme (`--scheme` overrides)."""
     try:
-        rows = query("select scheme, max(grouped_at) as t from drg_result group by scheme order by t desc limit 1")
+        rows = query("select scheme, max(grouped_at) as t from drg_result group by scheme order by t desc")
     except Exception:  # noqa: BLE001 — no DRG table in a foreign warehouse
         return None
-    return rows[0][0] if rows else None
+    if not rows:
+        return None
+    try:
+        weighted = {r[0] for r in query("select distinct scheme from econ_weight_set")}
+    except Exception:  # noqa: BLE001 — warehouse without the economics tables
+        weighted = set()
+    return next((r[0] for r in rows if r[0] in weighted), rows[0][0])
+
+
+def _economics_views(con, views: Iterable[str]) -> None:
+    """v_drg_case reads the DRG economics view drg_metric_case: (re)create the economics views first (on a
+    read-only warehouse the stored ones are used; without any, v_drg_case reads migration 0050's empty
+    placeholder and the indicators are reported not computable)."""
+    if con is None or "drg_case" not in set(views):
+        return
+    from yunying.economics.errors import EconomicsError
+    from yunying.economics.views import create_views
+
+    try:
+        create_views(con)
+    except EconomicsError:
+        pass
 
 
 def _hospitals(query: Query, hospitals: list[str] | None) -> list[tuple[str, str]]:
@@ -569,6 +592,7 @@ def compute(con=None, catalogue: Catalogue | None = None, *, family: str | None 
         ids = catalogue.family(family).ids if family else list(catalogue.indicators)
     scheme = scheme or _latest_scheme(query)
     plan = compile_plan(catalogue, ids, period=period, grain=grain, level=level, hospitals=hospitals, scheme=scheme)
+    _economics_views(con, plan.measures)
     results = _run_plan(plan, query)
     manual = _manual_values(query)
     hosp = _hospitals(query, hospitals)
@@ -763,6 +787,7 @@ def computability(con=None, catalogue: Catalogue | None = None, *, period: str |
     ids = [i for i, ind in catalogue.indicators.items() if ind.type != "group"]
     scheme = _latest_scheme(query)
     plan = compile_plan(catalogue, ids, period=period, grain="year", level="hospital", scheme=scheme)
+    _economics_views(con, plan.measures)
     avail = _availability(plan, "hospital", query, None)
     manual = _manual_values(query)
     units = sorted({u for a in avail.values() for u in a} | {h for h, _ in _hospitals(query, None)})
@@ -863,6 +888,8 @@ def cases(con=None, catalogue: Catalogue | None = None, indicator_id: str = "", 
     from yunying.indicators.catalogue import load_catalogue
 
     catalogue = catalogue or load_catalogue()
+    ind = catalogue[indicator_id]
+    _economics_views(con, [m.over for m in (ind.numerator, ind.denominator) if m is not None])
     sql = case_sql(catalogue, indicator_id, period=period, level=level, key=key, part=part, limit=limit,
                    scheme=_latest_scheme(query or duckdb_query(con)))
     if query is not None:

@@ -1,4 +1,4 @@
-"""The fixed semantic views of the indicator marts (defined in migration 0030_indicators.sql) and their metadata.
+"""The fixed semantic views of the indicator marts (defined in migrations 0030_indicators.sql and 0050_indicator_drg.sql) and their metadata.
 
 Catalogue entries name a view by its short name (`over: discharge` → `v_discharge`) and use only its columns.
 """
@@ -30,7 +30,13 @@ VIEWS: dict[str, View] = {v.name: v for v in [
     View("staff", "v_staff", "人员数", ("hospital_id", "period_month", "dept_code", "staff_category", "title_level")),
     View("ward", "v_ward", "病房动态（床日）", ("hospital_id", "period_month", "dept_code")),
     View("drg", "v_drg", "DRG分组结果", ("hospital_id", "mrn", "admission_no", "scheme"), has_doctor=True),
+    # migration 0050: per-case weights / benchmarks / risk levels from the DRG economics view drg_metric_case
+    View("drg_case", "v_drg_case", "DRG病例权重与标杆（经济测算）", ("hospital_id", "mrn", "admission_no", "scheme"),
+         has_doctor=True),
 ]}
+
+# views read through the DRG scheme filter (--scheme, else the latest grouped scheme with weights)
+SCHEME_VIEWS = ("drg", "drg_case")
 
 # Chinese labels for columns named in `needs` (used in "not computable: missing …" reasons)
 COLUMN_LABELS_ZH: dict[str, str] = {
@@ -71,6 +77,12 @@ COLUMN_LABELS_ZH: dict[str, str] = {
     "ward.period_month": "病房动态月报（床日）",
     "ward.open_beds": "实际开放床位",
     "drg.period_month": "DRG分组结果（请先运行 yunying drg group）",
+    "drg_case.period_month": "DRG分组结果及其经济测算视图（请先运行 yunying drg group；只读仓库需已运行过 yunying drg "
+                             "weights/metrics 以存入视图）",
+    "drg_case.rw": "DRG 相对权重：未导入/校准 DRG 权重（yunying drg weights calibrate 或 weights import）",
+    "drg_case.cost_ratio": "DRG 标杆例均费用（yunying drg benchmark import，或本院上年/本期数据）",
+    "drg_case.los_ratio": "DRG 标杆平均住院日（yunying drg benchmark import，或本院上年/本期数据）",
+    "drg_case.risk_level": "DRG 风险分级（标杆死亡率或本院数据计算）",
 }
 
 FINANCE_ITEM_LABELS_ZH = {
