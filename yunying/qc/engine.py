@@ -434,8 +434,10 @@ def row_local_sql(arms: list[Arm], source: str, run_id: str) -> tuple[str, str, 
     # the record source is a view: violations keep the record key; child sources are tables: they keep rowid
     rid = "hospital_id, mrn, admission_no" if source == "rec" else "rowid as rid"
     on = "using (hospital_id, mrn, admission_no)" if source == "rec" else "on s.rowid = h.rid"
-    hits = (f"create or replace temp table _qc_hits as select * from (select {rid}, "
-            f"unnest(list_filter([{conds}], lambda x: x is not null)) as k from {table}) ")
+    # rows with no violation (most of them) are dropped by one OR filter before the per-row arm list is built
+    hits = (f"create or replace temp table _qc_hits as select {rid}, "
+            f"unnest(list_filter([{conds}], lambda x: x is not null)) as k from {table} "
+            f"where {' or '.join(f'({a.predicate})' for a in arms)}")
     first = 0 if source == "dx" else 1
     seq = "s.seq" if source in ("dx", "px") else "cast(null as integer)"
 
