@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import resource
 import sys
 import tempfile
@@ -36,22 +35,8 @@ from yunying.economics.payment import margins, simulate  # noqa: E402
 from yunying.economics.views import create_views  # noqa: E402
 from yunying.economics.weights import calibrate  # noqa: E402
 from yunying.warehouse.db import connect  # noqa: E402
+from machine import machine  # noqa: E402  (bench/machine.py)
 
-
-def machine() -> dict:
-    import duckdb
-
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    return {"cpus": os.cpu_count(), "cpu_model": model or platform.processor(), "python": platform.python_version(),
-            "duckdb": duckdb.__version__, "platform": platform.platform(), "load_avg_1m": load}
 
 
 def synthesise(con, n: int, hospitals: int, drgs: int) -> None:

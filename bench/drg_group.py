@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import resource
 import sys
 import time
 from pathlib import Path
@@ -28,26 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 from yunying.drg.grouper import Grouper, _default_workers, compile_pack  # noqa: E402
 from yunying.drg.pack import Pack, load_pack  # noqa: E402
+from machine import machine, peak_rss_mb  # noqa: E402  (bench/machine.py)
 
-
-def machine() -> dict:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import duckdb
-
-    return {"cpus": os.cpu_count(), "cpu_model": model or platform.processor(), "python": platform.python_version(),
-            "duckdb": duckdb.__version__, "pyarrow": pa.__version__, "numpy": np.__version__,
-            "platform": platform.platform()}
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
 
 # ------------------------------------------------------------------------------------------------------------

@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import resource
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+from machine import machine  # noqa: E402  (bench/machine.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
@@ -97,15 +95,6 @@ def compact_copy(src: Path, dst: Path) -> None:
             while chunk := s.read(8 << 20):
                 d.write(enc.encode(dec.decode(chunk)))
 
-
-def machine() -> dict:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
-    import duckdb
-
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return {"cpus": os.cpu_count(), "cpu_model": model, "memory_gb": round(mem, 1),
-            "python": platform.python_version(), "duckdb": duckdb.__version__}
 
 
 def child(code: str, *args: str) -> dict:

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import time
 from pathlib import Path
+from machine import machine  # noqa: E402  (bench/machine.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -30,28 +29,6 @@ sys.path.insert(0, str(ROOT))
 OUT = ROOT / "bench" / "out"
 SECTION = "## Indicators (issue 6)"
 
-
-def machine() -> dict:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = ""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GB"
-    except OSError:
-        pass
-    import duckdb
-
-    return {"cpus": os.cpu_count(), "cpu_model": model or platform.processor(), "memory": mem,
-            "load_average": " ".join(f"{x:.2f}" for x in os.getloadavg()), "python": platform.python_version(),
-            "duckdb": duckdb.__version__, "platform": platform.platform()}
 
 
 def prepare(folder: Path, *, years: list[int], scale: float, drg: bool) -> Path:
@@ -188,8 +165,8 @@ def main() -> None:
             f"Command: {cmd} (data generated once into bench/out/, seed 3; the demo procedure dictionary and the "
             "bundled demo DRG scheme are loaded so that every indicator whose data exists is computed).",
             "",
-            f"Machine: {m['cpus']} × {m['cpu_model']}, {m['memory']}, Python {m['python']}, DuckDB {m['duckdb']}; "
-            f"load average at the end {m['load_average']} (the 2 cores are shared with other engineers' runs).",
+            f"Machine: {m['cpus']} × {m['cpu_model']}, {m['memory_gb']} GB, Python {m['python']}, DuckDB {m['duckdb']}; "
+            f"load average at the end {m['load_avg_1min']} (the 2 cores are shared with other engineers' runs).",
             "",
             "What is timed: `yunying.indicators.compute()` for all "
             f"{len(__import__('yunying.indicators', fromlist=['load_catalogue']).load_catalogue(use_env=False).indicators)} "

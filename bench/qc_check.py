@@ -11,35 +11,14 @@ Prints machine info, records/s and peak memory (RSS of this process). Target: >=
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import resource
 import sys
 import time
 from pathlib import Path
+from machine import machine_line as machine, peak_rss_mb  # noqa: E402  (bench/machine.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-
-def machine() -> str:
-    import duckdb
-
-    cpu = "?"
-    try:
-        for line in open("/proc/cpuinfo", encoding="utf-8"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{os.cpu_count()} CPU ({cpu}), {platform.system()} {platform.release()}, Python "
-            f"{platform.python_version()}, DuckDB {duckdb.__version__}, load avg {load:.1f}")
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main() -> None:

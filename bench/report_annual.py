@@ -13,34 +13,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import sys
 import time
 from datetime import date
 from pathlib import Path
+from machine import machine  # noqa: E402  (bench/machine.py)
+from yunying.reports.writers import soffice  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 SECTION = "## Reports (issue 8)"
 
-
-def machine() -> dict:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import duckdb
-
-    from yunying.reports.writers import soffice
-    return {"cpus": os.cpu_count(), "cpu_model": model or platform.processor(), "python": platform.python_version(),
-            "duckdb": duckdb.__version__, "libreoffice": bool(soffice()), "platform": platform.platform()}
 
 
 def append_doc(lines: list[str]) -> None:
@@ -128,7 +113,7 @@ def main() -> None:
         append_doc([
             f"`{' '.join(['.venv/bin/python', 'bench/report_annual.py'] + sys.argv[1:])}` — {date.today()}, "
             f"{info['cpus']} CPUs ({info['cpu_model']}), Python {info['python']}, DuckDB {info['duckdb']}, "
-            f"LibreOffice {'yes' if info['libreoffice'] else 'no'}",
+            f"LibreOffice {'yes' if soffice() else 'no'}",
             "",
             "| hospital | discharges | visits | build_annual | charts + docx + xlsx | pdf | total | target | peak RSS |",
             "|---|---|---|---|---|---|---|---|---|",

@@ -15,8 +15,6 @@ Results go to docs/benchmarks.md under "## Web (issue 7)" (appended; other secti
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import random
 import shutil
 import socket
@@ -27,6 +25,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from machine import machine_line as machine  # noqa: E402  (bench/machine.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -35,26 +34,6 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
 
-
-def machine() -> str:
-    cpu = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = ""
-    try:
-        kb = int(next(line for line in Path("/proc/meminfo").read_text().splitlines()
-                      if line.startswith("MemTotal")).split()[1])
-        mem = f", {kb / 1024 / 1024:.0f} GB RAM"
-    except (OSError, StopIteration, ValueError):
-        pass
-    import duckdb
-    return (f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs ({cpu}){mem}, "
-            f"Python {platform.python_version()}, duckdb {duckdb.__version__}")
 
 
 def prepare(args) -> Path:
