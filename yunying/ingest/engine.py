@@ -323,9 +323,10 @@ class Importer:
             if col.req == "required" and typed == q(col.name):
                 arms.append(f"select _row_no, {lit(col.name)}, {lit(header)}, null, 'IMP-REQUIRED', null "
                             f"from _good where {typed} is null")
-        self.con.execute("create or replace temp view _good as select * exclude (_parse_bad) from _typed "
-                         "where _row_no not in (select row_no from _err where row_no is not null) "
-                         "and _row_no not in (select row_no from _skip)")
+        clean = self.con.execute("select (select count(*) from _err) + (select count(*) from _skip)").fetchall()[0][0] == 0
+        self.con.execute("create or replace temp view _good as select * exclude (_parse_bad) from _typed" + (
+            "" if clean else " where not _parse_bad and _row_no not in (select row_no from _err where row_no is not null) "
+                             "and _row_no not in (select row_no from _skip)"))
         if arms:
             self.con.execute("insert into _warn " + " union all ".join(arms))
 
