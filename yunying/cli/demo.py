@@ -168,7 +168,8 @@ def _print_overview(db: Path) -> None:
                    round(1000 * avg(case when discharge_disposition = '5' then 1 else 0 end), 2) as deaths
             from discharge group by 1 order by 1""").fetchall()
         visits = dict(con.execute("select year(reg_time), count(*) from outpatient_visit group by 1").fetchall())
-    console.print("年度   出院人次  平均住院日  药占比%  耗占比%  死亡率‰   门急诊人次")
-    console.print("year discharges     ALOS   drug%   mat.%  deaths‰      visits")
+    console.print("首页直接统计（住院费用口径）/ straight from the abstracts (inpatient charges):")
+    console.print("年度   出院人次  平均住院日 住院药占比% 住院耗占比%  死亡率‰   门急诊人次")
+    console.print("year discharges     ALOS     drug%      mat.%    deaths‰      visits")
     for y, n, alos, drug, mat, deaths in rows:
-        console.print(f"{y} {n:>10,} {alos:>8} {drug:>7} {mat:>7} {deaths:>8} {visits.get(y, 0):>11,}")
+        console.print(f"{y} {n:>10,} {alos:>8} {drug:>9} {mat:>10} {deaths:>10} {visits.get(y, 0):>11,}")
