@@ -35,7 +35,8 @@ from yunying.economics.payment import margins, simulate  # noqa: E402
 from yunying.economics.views import create_views  # noqa: E402
 from yunying.economics.weights import calibrate  # noqa: E402
 from yunying.warehouse.db import connect  # noqa: E402
-from machine import machine  # noqa: E402  (bench/machine.py)
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/machine.py, also when loaded by path
+from machine import machine  # noqa: E402
 
 
 

@@ -26,7 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 from yunying.drg.grouper import Grouper, _default_workers, compile_pack  # noqa: E402
 from yunying.drg.pack import Pack, load_pack  # noqa: E402
-from machine import machine, peak_rss_mb  # noqa: E402  (bench/machine.py)
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/machine.py, also when loaded by path
+from machine import machine, peak_rss_mb  # noqa: E402
 
 
 

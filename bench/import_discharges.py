@@ -21,7 +21,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from machine import machine  # noqa: E402  (bench/machine.py)
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/machine.py, also when loaded by path
+from machine import machine  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"

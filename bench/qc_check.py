@@ -14,7 +14,8 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from machine import machine_line as machine, peak_rss_mb  # noqa: E402  (bench/machine.py)
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/machine.py, also when loaded by path
+from machine import machine_line as machine, peak_rss_mb  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))

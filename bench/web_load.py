@@ -25,7 +25,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from machine import machine_line as machine  # noqa: E402  (bench/machine.py)
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/machine.py, also when loaded by path
+from machine import machine_line as machine  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
