@@ -17,6 +17,7 @@ import pyarrow as pa
 from yunying.drg.explain import interpreter
 from yunying.drg.grouper import Grouper
 from yunying.drg.pack import TABLES, Pack, PackError, _check_header, validate
+from yunying.warehouse.db import transaction
 
 KEY = ("hospital_id", "mrn", "admission_no")
 
@@ -42,8 +43,7 @@ def _to_csv(rows: list[dict[str, str]], header: list[str] | None = None) -> str:
 
 def register_pack(con: duckdb.DuckDBPyConnection, pack: Pack, name: str) -> None:
     """Store a validated pack under ``name`` (replacing a pack of the same name)."""
-    con.execute("begin")
-    try:
+    with transaction(con):
         con.execute("delete from drg_scheme_file where scheme = ?", [name])
         con.execute("delete from drg_scheme where name = ?", [name])
         con.execute(
@@ -53,10 +53,6 @@ def register_pack(con: duckdb.DuckDBPyConnection, pack: Pack, name: str) -> None
         files = [(f"{t}.csv", "table", _to_csv(rows, _columns(t, rows))) for t, rows in pack.tables.items()]
         files += [(f"{t}.csv", "extra", _to_csv(rows)) for t, rows in pack.extra.items()]
         con.executemany("insert into drg_scheme_file values (?, ?, ?, ?)", [(name, f, k, c) for f, k, c in files])
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
 
 
 def _columns(table: str, rows: list[dict[str, str]]) -> list[str]:
@@ -178,17 +174,12 @@ def run_grouping(con: duckdb.DuckDBPyConnection, pack: Pack, scheme_name: str, p
         "scheme_hash": pa.array([pack.content_hash] * cases.num_rows, type=pa.string()),
         "status": res["status"], "mdc": res["mdc"], "adrg": res["adrg"], "drg": res["drg"],
     })
-    con.execute("begin")
-    try:
+    with transaction(con):
         con.execute("delete from drg_result where scheme = ?", [scheme_name])
         con.register("_drg_out", out)
         con.execute("insert into drg_result (hospital_id, mrn, admission_no, scheme, scheme_hash, status, mdc, "
                     "adrg, drg) select * from _drg_out")
         con.unregister("_drg_out")
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
     counts = dict(con.execute("select status, count(*) from drg_result where scheme = ? group by status",
                               [scheme_name]).fetchall())
     return {"cases": cases.num_rows, "by_status": counts}
@@ -276,15 +267,10 @@ def reconcile(con: duckdb.DuckDBPyConnection, pack: Pack, scheme_name: str, paye
         else:
             raise DrgDataError("DRG-PAYER 医保文件未给出医疗机构编码且仓库中有多家医院，请加列 hospital_id 或用 "
                                "--hospital 指定 / hospital_id missing and the warehouse holds several hospitals")
-    con.execute("begin")
-    try:
+    with transaction(con):
         con.executemany(
             "insert or replace into drg_payer_result (hospital_id, mrn, admission_no, payer_drg, payer_file) "
             "values (?, ?, ?, ?, ?)", [(h, m, a, d, str(payer_file)) for h, m, a, d in rows])
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
     # group again so that our side reflects the warehouse as it is now (set-based: seconds per 100k cases)
     run_grouping(con, pack, scheme_name)
     keys = pa.table({"hospital_id": [r[0] for r in rows], "mrn": [r[1] for r in rows],

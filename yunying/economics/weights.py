@@ -19,6 +19,7 @@ import duckdb
 from yunying.economics.errors import EconomicsError
 from yunying.economics.tables import need_columns, num, read_rows
 from yunying.economics.views import create_views
+from yunying.warehouse.db import transaction
 
 TRIM_METHODS = ("iqr", "sd3", "log_sd3", "percentile", "none")
 
@@ -66,8 +67,7 @@ def _store(con, scheme: str, year: int, source: str, method: dict, overall_mean:
            rows: list[tuple]) -> str:
     """rows: (drg, rw, avg_cost, avg_los, high_cut, low_cut, n_cases, n_trimmed, cv, stable, note)."""
     h = _weights_hash(rows)
-    con.execute("begin")
-    try:
+    with transaction(con):
         con.execute("delete from econ_weight where scheme = ? and year = ?", [scheme, year])
         con.execute("delete from econ_weight_set where scheme = ? and year = ?", [scheme, year])
         con.execute("insert into econ_weight_set (scheme, year, source, method_json, overall_mean, content_hash) "
@@ -75,10 +75,6 @@ def _store(con, scheme: str, year: int, source: str, method: dict, overall_mean:
                     [scheme, year, source, json.dumps(method, ensure_ascii=False, sort_keys=True), overall_mean, h])
         con.executemany("insert into econ_weight values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [(scheme, year) + tuple(r) for r in rows])
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
     return h
 
 
@@ -321,15 +317,10 @@ def import_benchmark(con: duckdb.DuckDBPyConnection, scheme: str, path: Path, ye
         if r["drg"] in got:
             raise EconomicsError(f"ECON-DUP {path} 第{i}行 DRG {r['drg']} 重复 / row {i}: duplicate DRG")
         got[r["drg"]] = rec
-    con.execute("begin")
-    try:
+    with transaction(con):
         for y, recs in by_year.items():
             con.execute("delete from econ_benchmark where scheme = ? and year = ?", [scheme, y])
             con.executemany("insert into econ_benchmark (scheme, year, drg, region, mean_cost, mean_los, cases, "
                             "deaths, mortality, risk_level, rw, source) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                             list(recs.values()))
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
     return {y: len(v) for y, v in by_year.items()}

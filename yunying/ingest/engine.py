@@ -19,7 +19,8 @@ import pyarrow as pa
 from yunying.ingest import profiles as prof
 from yunying.ingest.errors import ROW_REASONS, WARN_REASONS, ImportFailed
 from yunying.ingest.readers import Progress, Source, open_source, sha256_of
-from yunying.model.catalogue import Column, Model, Table, load_model
+from yunying.model.catalogue import Column, Model, load_model
+from yunying.warehouse.db import transaction
 
 DATE_FORMATS = [
     "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d",
@@ -365,8 +366,7 @@ class Importer:
         con.execute("create or replace temp table _fields as select distinct on (field) * from _fields_arrow")
         con.unregister("_fields_arrow")
         join = " and ".join(f"t.{k} = k.{k}" for k in key)
-        con.execute("begin transaction")
-        try:
+        with transaction(con):
             res.updated = con.execute(f"select count(*) from {self.table.name} t semi join _keys k on {join}").fetchall()[0][0]
             con.execute(f"delete from {self.table.name} t using _keys k where {join}")
             for child in self.children:
@@ -402,10 +402,6 @@ class Importer:
                 [import_id, self.kind, path.name, digest, size, res.encoding, res.profile, started, res.rows_read,
                  res.inserted, res.updated, res.unchanged_duplicates, res.rejected, res.warnings,
                  "; ".join(res.notes) or None])
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
 
     def _log_failure(self, res: FileResult, path: Path, digest, size, started) -> None:
         try:

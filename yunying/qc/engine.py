@@ -25,6 +25,7 @@ import duckdb
 from yunying.model.catalogue import load_model
 from yunying.qc.loader import (DERIVED, KIND_COLUMNS, KIND_PROVIDES, Catalogue, Rule, column_zh, kind_template, load_catalogue,
                                rewrite_fragment, source_columns)
+from yunying.warehouse.db import transaction
 
 KEY = ("hospital_id", "mrn", "admission_no")
 REC_ALWAYS = ["discharge_time", "discharge_dept_code", "attending_physician", "resident_physician"]
@@ -557,8 +558,7 @@ def run_qc(con: duckdb.DuckDBPyConnection, catalogue: Catalogue | None = None, *
     hospitals = sorted({h for (_, h) in appl})
     started = dt.datetime.now()
     hfilter = f"where hospital_id = {lit(hospital)}" if hospital else ""
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         for t in ("qc_finding", "qc_record", "qc_rule_status"):
             con.execute(f"delete from {t} {hfilter}")
         con.execute("insert into qc_run (run_id, started_at, catalogue_hash, overrides, parameters, status) "
@@ -647,10 +647,6 @@ def run_qc(con: duckdb.DuckDBPyConnection, catalogue: Catalogue | None = None, *
             f"select grade, count(*) from qc_record where run_id = {lit(run_id)} group by 1 order by 1").fetchall())
         con.execute("update qc_run set finished_at = ?, n_records = ?, n_findings = ?, status = 'ok' where run_id = ?",
                     [dt.datetime.now(), summary.n_records, summary.n_findings, run_id])
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     progress("qc-score", 1, 1)
     summary.statuses = list(statuses.values())
     summary.seconds = round(time.perf_counter() - t0, 3)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
@@ -18,6 +19,18 @@ def migration_files() -> list[tuple[str, str]]:
     return [(name, root.joinpath(name).read_text(encoding="utf-8")) for name in files]
 
 
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection):
+    """Run the block in one transaction: commit at the end, roll back (and re-raise) on any error."""
+    con.execute("begin transaction")
+    try:
+        yield con
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
 def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Apply pending migrations, each in its own transaction. Returns the names applied."""
     con.execute(
@@ -30,17 +43,12 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
     for name, sql in migration_files():
         if name in done:
             continue
-        con.execute("begin")
-        try:
+        with transaction(con):
             con.execute(sql)
             con.execute(
                 "insert into schema_migrations (version, sha256) values (?, ?)",
                 [name, hashlib.sha256(sql.encode()).hexdigest()],
             )
-            con.execute("commit")
-        except Exception:
-            con.execute("rollback")
-            raise
         applied.append(name)
     return applied
 

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from yunying.web.errors import bad_request, not_found
+from yunying.warehouse.db import transaction
 
 OPS = ("<", "<=", ">", ">=", "=", "between")
 COLUMNS = ["indicator_id", "hospital_id", "dept_code", "op", "value", "value_hi", "note_zh", "source", "updated_at"]
@@ -40,17 +41,12 @@ def set_target(cur, catalogue, *, indicator_id: str, value: float, op: str | Non
         raise bad_request("WEB-TARGET", "between 需要上限 value_hi", "between needs value_hi")
     hospital_id = None if hospital_id in (None, "", "*") else hospital_id
     dept_code = None if dept_code in (None, "") else dept_code
-    cur.execute("begin transaction")
-    try:
+    with transaction(cur):
         cur.execute("delete from ind_target where indicator_id = ? and hospital_id is not distinct from ? "
                     "and dept_code is not distinct from ?", [indicator_id, hospital_id, dept_code])
         cur.execute("insert into ind_target (indicator_id, hospital_id, dept_code, op, value, value_hi, note_zh, "
                     "source, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)",
                     [indicator_id, hospital_id, dept_code, op, float(value),
                      None if value_hi is None else float(value_hi), note_zh or None, f"web:{by}"])
-        cur.execute("commit")
-    except Exception:
-        cur.execute("rollback")
-        raise
     return {"indicator_id": indicator_id, "hospital_id": hospital_id, "dept_code": dept_code, "op": op,
             "value": float(value), "value_hi": value_hi}
