@@ -427,18 +427,20 @@ def _compile_rule(cat: Catalogue, r: Rule, hospitals: list[str] | None) -> list[
     return arms
 
 
-def row_local_sql(arms: list[Arm], source: str, run_id: str) -> tuple[str, str, list[tuple]]:
-    """(hits SQL, detail INSERT SQL, arm rows) for the row-local arms of one source: one scan evaluates every
-    predicate and keeps (rowid, arm number) of violations; details are computed for violating rows only."""
+def row_local_sql(arms: list[Arm], source: str, run_id: str) -> tuple[list[str], str, list[tuple]]:
+    """(SQL steps, detail INSERT SQL, arm rows) for the row-local arms of one source.
+
+    1. one scan evaluates the `or` of every predicate and copies the violating rows (≈ 8 % of records) into the
+       dense temp table `_qc_viol` — the per-row work below then runs on full vectors, not on sparse selections;
+    2. for those rows only, the list of violated arm numbers is built and unnested into `_qc_hits (rid, k)`;
+    3. details (value, expected, messages) are computed for the hits from `_qc_viol` (no second pass over the
+       source)."""
     table = SOURCE_TABLE[source]
     conds = ", ".join(f"case when {a.predicate} then {i} end" for i, a in enumerate(arms))
-    # the record source is a view: violations keep the record key; child sources are tables: they keep rowid
-    rid = "hospital_id, mrn, admission_no" if source == "rec" else "rowid as rid"
-    on = "using (hospital_id, mrn, admission_no)" if source == "rec" else "on s.rowid = h.rid"
-    # rows with no violation (most of them) are dropped by one OR filter before the per-row arm list is built
-    hits = (f"create or replace temp table _qc_hits as select {rid}, "
-            f"unnest(list_filter([{conds}], lambda x: x is not null)) as k from {table} "
-            f"where {' or '.join(f'({a.predicate})' for a in arms)}")
+    steps = [f"create or replace temp table _qc_viol as select * from {table} "
+             f"where {' or '.join(f'({a.predicate})' for a in arms)}",
+             f"create or replace temp table _qc_hits as select rowid as rid, "
+             f"unnest(list_filter([{conds}], lambda x: x is not null)) as k from _qc_viol"]
     first = 0 if source == "dx" else 1
     seq = "s.seq" if source in ("dx", "px") else "cast(null as integer)"
 
@@ -455,10 +457,10 @@ def row_local_sql(arms: list[Arm], source: str, run_id: str) -> tuple[str, str, 
               f"select {lit(run_id)}, s.hospital_id, s.mrn, s.admission_no, a._a_rule_id, a._a_severity, a._a_field, "
               f"{seq}, {case('value')}, {case('expected')}, {case('msg_zh')}, {case('msg_en')}, "
               f"cast({points} as decimal(6,2)), {item}, {tag}, a._a_rule_key "
-              f"from _qc_hits h join {table} s {on} join _qc_arms a on a._a_k = h.k")
+              f"from _qc_hits h join _qc_viol s on s.rowid = h.rid join _qc_arms a on a._a_k = h.k")
     rows = [(i, a.rule.id, a.rule.severity, a.field, a.item0, a.item1, a.points0, a.points1, a.rule.tag, a.rule.key)
             for i, a in enumerate(arms)]
-    return hits, detail, rows
+    return steps, detail, rows
 
 
 FINDING_COLS = ("hospital_id, mrn, admission_no, rule_id, severity, field, seq, value, expected, message_zh, "
@@ -544,9 +546,9 @@ def run_qc(con: duckdb.DuckDBPyConnection, catalogue: Catalogue | None = None, *
         for src in ("rec", "dx", "px"):
             arms = [a for r in enabled if r.kind in ROW_LOCAL and r.source == src for a in compile_arms(cat, r)]
             if arms:
-                hits, detail, _ = row_local_sql(arms, src, run_id)
+                steps, detail, _ = row_local_sql(arms, src, run_id)
                 summary.sql.append(f"-- row-local kinds on source {src} as executed: {len(arms)} predicates in one "
-                                   f"scan, then details for violating rows\n{hits};\n{detail};")
+                                   f"scan, then details for violating rows\n" + ";\n".join(steps + [detail]) + ";")
         summary.sql.append(f"-- scoring\ninsert into qc_record ({RECORD_COLS})" + score_sql(cat, run_id) + ";")
         return summary
 
@@ -589,13 +591,14 @@ def run_qc(con: duckdb.DuckDBPyConnection, catalogue: Catalogue | None = None, *
             arms = [a for _, rarms in members for a in rarms]
             try:
                 if group.startswith("row:"):
-                    hits, detail, rows = row_local_sql(arms, group[4:], run_id)
+                    steps, detail, rows = row_local_sql(arms, group[4:], run_id)
                     con.execute("create or replace temp table _qc_arms (_a_k integer, _a_rule_id varchar, "
                                 "_a_severity varchar, _a_field varchar, _a_item0 varchar, _a_item1 varchar, "
                                 "_a_points0 double, _a_points1 double, _a_tag varchar, _a_rule_key varchar)")
                     con.execute("insert into _qc_arms values " + ", ".join(
                         "(" + ", ".join(lit(v) for v in row) + ")" for row in rows))
-                    con.execute(hits)
+                    for step in steps:
+                        con.execute(step)
                     hit = [r[0] for r in con.execute("select distinct k from _qc_hits order by 1").fetchall()]
                     if small:
                         # few records (pre-submission checks): run only the arms that hit, in their drill-down
