@@ -286,25 +286,19 @@ def _message_sql(text: str, field_zh: str, field_name: str, empty: str, refs: di
 _COMPILED: dict = {}
 # kinds whose template is a row-local predicate over one source row: evaluated together in one scan per source
 ROW_LOCAL = {"required", "in_domain", "regex", "expr", "expr_equals"}
-SMALL_RUN = 2000        # up to this many records, details are produced by the hit arms' own SELECTs
+SMALL_RUN = 2000        # up to this many records, only the arms that fire are planned
 
 
 @dataclass
 class Arm:
-    """One rule entry × one field, compiled: predicate, value/expected/message SQL and score constants."""
+    """One rule entry × one field, compiled: its union-arm SELECT (finding columns) and, for row-local kinds, the
+    predicate over one source row and the same SELECT reading the violating rows `_qc_viol` instead of the source."""
     rule: Rule
     field: str
     source: str
     sql: str                     # union-arm SELECT (finding columns), for every kind
     predicate: str | None        # row-local kinds: WHERE predicate over the source row
-    value: str
-    expected: str
-    msg_zh: str                  # concat() over source columns (row-local form)
-    msg_en: str
-    item0: str | None            # item / points for the first child row (principal) and the others
-    item1: str | None
-    points0: float
-    points1: float
+    viol_sql: str | None         # row-local kinds: `sql` reading _qc_viol
 
 
 def compile_rule(cat: Catalogue, r: Rule, hospitals: list[str] | None = None) -> list[str]:
@@ -409,58 +403,38 @@ def _compile_rule(cat: Catalogue, r: Rule, hospitals: list[str] | None) -> list[
             tag = f"(case when seq = {first} then {lit(r.tag)} end)"
         else:
             tag = lit(r.tag) if r.tag else "cast(null as varchar)"
-        sql = (f"select hospital_id, mrn, admission_no, {lit(r.id)} as rule_id, {lit(r.severity)} as severity, "
-               f"{lit(f)} as field, seq, value, expected, "
-               f"{_message_sql(r.message_zh, fzh, f or '', '空')} as message_zh, "
-               f"{_message_sql(r.message_en, f or '', f or '', '(empty)')} as message_en, "
-               f"cast({points} as decimal(6,2)) as points, cast({item} as varchar) as item, {tag} as tag, "
-               f"{lit(r.key)} as rule_key from (\n{inner.strip()}\n) _v")
-        predicate = None
+        head = (f"select hospital_id, mrn, admission_no, {lit(r.id)} as rule_id, {lit(r.severity)} as severity, "
+                f"{lit(f)} as field, seq, value, expected, "
+                f"{_message_sql(r.message_zh, fzh, f or '', '空')} as message_zh, "
+                f"{_message_sql(r.message_en, f or '', f or '', '(empty)')} as message_en, "
+                f"cast({points} as decimal(6,2)) as points, cast({item} as varchar) as item, {tag} as tag, "
+                f"{lit(r.key)} as rule_key from (\n")
+        sql = f"{head}{inner.strip()}\n) _v"
+        predicate = viol_sql = None
         if r.kind in ROW_LOCAL:
             body = "\n".join(x for x in inner.splitlines() if not x.strip().startswith("--"))
             predicate = body.split("\nwhere ", 1)[1].strip()
-        v_sql, e_sql = f"cast(({value}) as varchar)", f"cast(({expected}) as varchar)"
-        refs = {"value": v_sql, "expected": e_sql, "seq": seq} | {c: f"cast({c} as varchar)" for c in msg_cols}
-        arms.append(Arm(r, f or "", r.source, sql, predicate, v_sql, e_sql,
-                        _message_sql(r.message_zh, fzh, f or "", "空", refs),
-                        _message_sql(r.message_en, f or "", f or "", "(empty)", refs), i0, i1, p0, p1))
+            viol_sql = f"{head}{_render(tmpl, vals | {'source': '_qc_viol'}).strip()}\n) _v"
+        arms.append(Arm(r, f or "", r.source, sql, predicate, viol_sql))
     return arms
 
 
-def row_local_sql(arms: list[Arm], source: str, run_id: str) -> tuple[list[str], str, list[tuple]]:
-    """(SQL steps, detail INSERT SQL, arm rows) for the row-local arms of one source.
+def row_local_sql(arms: list[Arm], source: str, run_id: str) -> tuple[str, str, str]:
+    """(violations, hits, findings) SQL for the row-local arms of one source.
 
-    1. one scan evaluates the `or` of every predicate and copies the violating rows (≈ 8 % of records) into the
-       dense temp table `_qc_viol` — the per-row work below then runs on full vectors, not on sparse selections;
-    2. for those rows only, the list of violated arm numbers is built and unnested into `_qc_hits (rid, k)`;
-    3. details (value, expected, messages) are computed for the hits from `_qc_viol` (no second pass over the
-       source)."""
+    `violations`: one scan evaluates the `or` of every predicate and copies the violating rows (≈ 8 % of records,
+    < 1 % of diagnosis rows) into the dense temp table `_qc_viol`; `findings`: every arm's own SELECT over those
+    rows only, as one UNION ALL insert. `hits` (arm numbers per violating row) lets a small run (a pre-submission
+    check) plan only the arms that fire."""
     table = SOURCE_TABLE[source]
+    viol = (f"create or replace temp table _qc_viol as select * from {table} "
+            f"where {' or '.join(f'({a.predicate})' for a in arms)}")
     conds = ", ".join(f"case when {a.predicate} then {i} end" for i, a in enumerate(arms))
-    steps = [f"create or replace temp table _qc_viol as select * from {table} "
-             f"where {' or '.join(f'({a.predicate})' for a in arms)}",
-             f"create or replace temp table _qc_hits as select rowid as rid, "
-             f"unnest(list_filter([{conds}], lambda x: x is not null)) as k from _qc_viol"]
-    first = 0 if source == "dx" else 1
-    seq = "s.seq" if source in ("dx", "px") else "cast(null as integer)"
-
-    def case(attr):
-        return "case h.k " + " ".join(f"when {i} then {getattr(a, attr)}" for i, a in enumerate(arms)) + " end"
-
-    if source in ("dx", "px"):
-        item = f"case when s.seq = {first} then a._a_item0 else a._a_item1 end"
-        points = f"case when s.seq = {first} then a._a_points0 else a._a_points1 end"
-        tag = f"case when s.seq = {first} then a._a_tag end"
-    else:
-        item, points, tag = "a._a_item0", "a._a_points0", "a._a_tag"
-    detail = (f"insert into qc_finding (run_id, {FINDING_COLS}) "
-              f"select {lit(run_id)}, s.hospital_id, s.mrn, s.admission_no, a._a_rule_id, a._a_severity, a._a_field, "
-              f"{seq}, {case('value')}, {case('expected')}, {case('msg_zh')}, {case('msg_en')}, "
-              f"cast({points} as decimal(6,2)), {item}, {tag}, a._a_rule_key "
-              f"from _qc_hits h join _qc_viol s on s.rowid = h.rid join _qc_arms a on a._a_k = h.k")
-    rows = [(i, a.rule.id, a.rule.severity, a.field, a.item0, a.item1, a.points0, a.points1, a.rule.tag, a.rule.key)
-            for i, a in enumerate(arms)]
-    return steps, detail, rows
+    hits = (f"select distinct unnest(list_filter([{conds}], lambda x: x is not null)) as k from _qc_viol "
+            f"order by 1")
+    findings = (f"insert into qc_finding (run_id, {FINDING_COLS}) select {lit(run_id)}, * from (\n"
+                + "\nunion all\n".join(a.viol_sql for a in arms) + "\n)")
+    return viol, hits, findings
 
 
 FINDING_COLS = ("hospital_id, mrn, admission_no, rule_id, severity, field, seq, value, expected, message_zh, "
@@ -546,9 +520,10 @@ def run_qc(con: duckdb.DuckDBPyConnection, catalogue: Catalogue | None = None, *
         for src in ("rec", "dx", "px"):
             arms = [a for r in enabled if r.kind in ROW_LOCAL and r.source == src for a in compile_arms(cat, r)]
             if arms:
-                steps, detail, _ = row_local_sql(arms, src, run_id)
+                viol, _, findings = row_local_sql(arms, src, run_id)
                 summary.sql.append(f"-- row-local kinds on source {src} as executed: {len(arms)} predicates in one "
-                                   f"scan, then details for violating rows\n" + ";\n".join(steps + [detail]) + ";")
+                                   f"scan copying the violating rows, then every arm over those rows\n"
+                                   f"{viol};\n{findings};")
         summary.sql.append(f"-- scoring\ninsert into qc_record ({RECORD_COLS})" + score_sql(cat, run_id) + ";")
         return summary
 
@@ -591,23 +566,22 @@ def run_qc(con: duckdb.DuckDBPyConnection, catalogue: Catalogue | None = None, *
             arms = [a for _, rarms in members for a in rarms]
             try:
                 if group.startswith("row:"):
-                    steps, detail, rows = row_local_sql(arms, group[4:], run_id)
-                    con.execute("create or replace temp table _qc_arms (_a_k integer, _a_rule_id varchar, "
-                                "_a_severity varchar, _a_field varchar, _a_item0 varchar, _a_item1 varchar, "
-                                "_a_points0 double, _a_points1 double, _a_tag varchar, _a_rule_key varchar)")
-                    con.execute("insert into _qc_arms values " + ", ".join(
-                        "(" + ", ".join(lit(v) for v in row) + ")" for row in rows))
-                    for step in steps:
-                        con.execute(step)
-                    hit = [r[0] for r in con.execute("select distinct k from _qc_hits order by 1").fetchall()]
+                    viol, hits, findings = row_local_sql(arms, group[4:], run_id)
+                    con.execute(viol)
                     if small:
-                        # few records (pre-submission checks): run only the arms that hit, in their drill-down
-                        # form — planning a handful of small SELECTs beats planning the big CASE detail query
+                        # few records (pre-submission checks): plan only the arms that fire
+                        hit = [r[0] for r in con.execute(hits).fetchall()]
                         if hit:
                             con.execute(f"insert into qc_finding (run_id, {FINDING_COLS}) select {lit(run_id)}, * "
-                                        "from (" + "\nunion all\n".join(arms[k].sql for k in hit) + ")")
-                    elif hit:
-                        con.execute(detail)
+                                        "from (" + "\nunion all\n".join(arms[k].viol_sql for k in hit) + ")")
+                    else:
+                        # findings carry no order; letting DuckDB interleave the union arms runs them in parallel
+                        keep = con.execute("select current_setting('preserve_insertion_order')").fetchall()[0][0]
+                        con.execute("set preserve_insertion_order = false")
+                        try:
+                            con.execute(findings)
+                        finally:
+                            con.execute(f"set preserve_insertion_order = {str(bool(keep)).lower()}")
                 else:
                     con.execute(f"insert into qc_finding (run_id, {FINDING_COLS}) select {lit(run_id)}, * from ("
                                 + "\nunion all\n".join(a.sql for a in arms) + ")")
