@@ -247,3 +247,14 @@ def test_l001_discharge_before_admission():
                          sql=["update discharge set discharge_time = admit_time - interval 1 day where mrn = 'L1'"])
     assert ("L001", "discharge_time") in [f[:2] for f in findings(con, "L1")]
     assert not any(f[0] == "L001" for f in findings(con, "L2"))
+
+
+def test_malformed_id_numbers_are_findings_not_errors():
+    # a letter inside the number or a wrong length: V009 fires and no rule fails with a SQL error (the check-digit
+    # arithmetic must not raise on strings the 18-digit pattern rejects)
+    con, summary = run_records([record("ID1", SFZH="1101051949123100X2"), record("ID2", SFZH="12345678901234"),
+                                record("ID3")])
+    assert [s.rule_key for s in summary.statuses if s.status == "error"] == []
+    assert any(f[0] == "V009" for f in findings(con, "ID1"))
+    assert any(f[0] == "V009" for f in findings(con, "ID2"))
+    assert not any(f[0] == "V009" for f in findings(con, "ID3"))

@@ -33,16 +33,23 @@ SOURCE_TABLE = {"rec": "_qc_rec", "dx": "_qc_dx", "px": "_qc_px"}
 Progress = Callable[[str, int, int], None]
 
 MACROS = [
-    # GB 11643 check digit (18 chars) or 15 digits; the weighted sum is spelled out (no lambda per row)
+    # GB 11643 check digit (18 chars) or 15 digits; the weighted sum is spelled out (no lambda per row);
+    # try_cast: DuckDB may evaluate the sum on rows the regex rejects, which must not raise
     "create or replace temp macro qc_id_ok(s) as (regexp_full_match(s, '\\d{15}') or "
     "(regexp_full_match(s, '\\d{17}[\\dXx]') and upper(substr(s, 18, 1)) = substr('10X98765432', "
-    "cast(1 + (cast(substr(s, 1, 1) as integer) * 7 + cast(substr(s, 2, 1) as integer) * 9 + cast(substr(s, 3, 1) as integer) * 10 + cast(substr(s, 4, 1) as integer) * 5 + cast(substr(s, 5, 1) as integer) * 8 + cast(substr(s, 6, 1) as integer) * 4 + cast(substr(s, 7, 1) as integer) * 2 + cast(substr(s, 8, 1) as integer) * 1 + cast(substr(s, 9, 1) as integer) * 6 + cast(substr(s, 10, 1) as integer) * 3 + cast(substr(s, 11, 1) as integer) * 7 + cast(substr(s, 12, 1) as integer) * 9 + cast(substr(s, 13, 1) as integer) * 10 + cast(substr(s, 14, 1) as integer) * 5 + cast(substr(s, 15, 1) as integer) * 8 + cast(substr(s, 16, 1) as integer) * 4 + cast(substr(s, 17, 1) as integer) * 2) % 11 as bigint), 1)))",
+    "cast(1 + (try_cast(substr(s, 1, 1) as integer) * 7 + try_cast(substr(s, 2, 1) as integer) * 9 + try_cast(substr(s, 3, 1) as integer) * 10 + try_cast(substr(s, 4, 1) as integer) * 5 + try_cast(substr(s, 5, 1) as integer) * 8 + try_cast(substr(s, 6, 1) as integer) * 4 + try_cast(substr(s, 7, 1) as integer) * 2 + try_cast(substr(s, 8, 1) as integer) * 1 + try_cast(substr(s, 9, 1) as integer) * 6 + try_cast(substr(s, 10, 1) as integer) * 3 + try_cast(substr(s, 11, 1) as integer) * 7 + try_cast(substr(s, 12, 1) as integer) * 9 + try_cast(substr(s, 13, 1) as integer) * 10 + try_cast(substr(s, 14, 1) as integer) * 5 + try_cast(substr(s, 15, 1) as integer) * 8 + try_cast(substr(s, 16, 1) as integer) * 4 + try_cast(substr(s, 17, 1) as integer) * 2) % 11 as bigint), 1)))",
     # ICD-10 chapter letters of definite diseases of the body system an R-code symptom belongs to (D106)
     "create or replace temp macro qc_r_system(c) as (case "
     "when upper(left(c, 3)) between 'R00' and 'R03' then 'I' when upper(left(c, 3)) between 'R04' and 'R09' then 'IJ' "
     "when upper(left(c, 3)) between 'R10' and 'R19' then 'K' when upper(left(c, 3)) between 'R20' and 'R23' then 'L' "
     "when upper(left(c, 3)) between 'R25' and 'R29' then 'GM' when upper(left(c, 3)) between 'R30' and 'R39' then 'N' "
     "when upper(left(c, 3)) between 'R40' and 'R49' then 'FG' else '' end)",
+    # a non-null element occurs twice (D112): lists of up to 3 elements compared pairwise, longer ones counted —
+    # cheaper than len(list_distinct(l)) on the short diagnosis lists most records have
+    "create or replace temp macro qc_has_dup(l) as (case when len(l) < 2 then false "
+    "when len(l) = 2 then coalesce(l[1] = l[2], false) "
+    "when len(l) = 3 then coalesce(l[1] = l[2], false) or coalesce(l[1] = l[3], false) or coalesce(l[2] = l[3], false) "
+    "else list_unique(l) < list_count(l) end)",
 ]
 
 
