@@ -205,6 +205,15 @@ def build_sources(con, rules: list[Rule], hospital: str | None = None) -> dict[s
     con.execute(f"create or replace temp view _qc_rec as select {', '.join(sel)} from discharge r{dj} {rwhere}")
     # the same records without the derived join: for consumers that read only stored columns
     con.execute(f"create or replace temp view _qc_base as select * from discharge {where}")
+    # patients with two or more stays (by 病案号 / by 身份证号): same-patient kinds ({source_same_mrn},
+    # {source_same_id} in their templates) read only those stays
+    templates = "".join(kind_template(k) for k in {r.kind for r in rules})
+    if "{source_same_mrn}" in templates:
+        con.execute("create or replace temp table _qc_multi_mrn as select hospital_id, mrn from _qc_base "
+                    "group by all having count(*) > 1")
+    if "{source_same_id}" in templates:
+        con.execute("create or replace temp table _qc_multi_id as select hospital_id, id_number from _qc_base "
+                    "where id_number is not null group by all having count(*) > 1")
     base_only = lambda cols: set(cols) <= base                      # noqa: E731
     rec_all = set(need["rec"]) - set(KEY)
     dx_own = set(model.tables["discharge_diagnosis"].column_names) - set(KEY)
@@ -395,7 +404,12 @@ def _compile_rule(cat: Catalogue, r: Rule, hospitals: list[str] | None) -> list[
             if r.source == "rec" and not set(cols) & set(DERIVED):
                 source = "_qc_base"     # stored columns only: skip the derived-column join
             source = f"(select {', '.join(cols)} from {source})"
-        vals = {"select": select, "source": source, "applies_when": applies, "f": f or "",
+        # the stays of patients (病案号 / 身份证号) with two or more stays: the only rows a same-patient comparison
+        # can flag (build_sources materialises the keys)
+        same_mrn = f"(select * from {source} _s semi join _qc_multi_mrn _m using (hospital_id, mrn))"
+        same_id = f"(select * from {source} _s semi join _qc_multi_id _m using (hospital_id, id_number))"
+        vals = {"select": select, "source": source, "source_same_mrn": same_mrn, "source_same_id": same_id,
+                "applies_when": applies, "f": f or "",
                 "when": frag(r.when, "false"), "expected": expected,
                 "values": ", ".join(lit(v) for v in (r.values or [])), "pattern": lit(r.pattern),
                 "dictionary": lit(r.dictionary), "code_field": r.code_field or ""}
