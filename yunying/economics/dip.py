@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from yunying.economics.errors import EconomicsError
 from yunying.economics.tables import need_columns, num, read_rows
+from yunying.warehouse.db import transaction
 
 TYPES = {"核心": "core", "core": "core", "综合": "comprehensive", "comprehensive": "comprehensive",
          "基层": "basic", "basic": "basic"}
@@ -178,8 +179,7 @@ def load_catalogue(path: Path, name: str | None = None) -> Catalogue:
 
 def import_catalogue(con: duckdb.DuckDBPyConnection, path: Path, name: str | None = None) -> Catalogue:
     cat = load_catalogue(path, name)
-    con.execute("begin")
-    try:
+    with transaction(con):
         con.execute("delete from econ_dip_catalogue where catalogue = ?", [cat.name])
         recs = []
         for line, r in cat.rows:
@@ -194,10 +194,6 @@ def import_catalogue(con: duckdb.DuckDBPyConnection, path: Path, name: str | Non
         con.executemany("insert into econ_dip_catalogue (catalogue, content_hash, line, row_kind, dip_code, dip_name,"
                         " dip_type, diag_code, oprn_codes, oprn_type, score, avg_amount, avg_los, applies_to, "
                         "condition, factor, source) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", recs)
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
     return cat
 
 
@@ -389,32 +385,28 @@ def simulate_dip(con: duckdb.DuckDBPyConnection, catalogue: Path | Catalogue, *,
     data_fp = [cases.num_rows, round(sum(cols["fee_total"][i] or 0 for i in range(cases.num_rows)), 2)]
     run_id = "dip-" + hashlib.sha256(json.dumps([phash, data_fp]).encode()).hexdigest()[:12]
     con.register("_dip_out", res)
-    con.execute("begin")
     try:
-        con.execute("delete from econ_case_payment where run_id = ?", [run_id])
-        con.execute("delete from econ_run where run_id = ?", [run_id])
-        con.execute("""insert into econ_case_payment
-            select $run_id, hospital_id, mrn, admission_no, group_code, status, dept_code, doctor_group,
-                   payment_category, hospital_level, discharge_month, fee_total, base, ref, ratio, high_cut, low_cut,
-                   case_class, points, points * $pv * (case when status = 'basic' then $bf else $hf end),
-                   points * $pv * (case when status = 'basic' then $bf else $hf end) - fee_total, null, null,
-                   case_class = 'extreme', flags
-            from _dip_out""", {"run_id": run_id, "pv": pv, "hf": p["hospital_factor"], "bf": p["basic_factor"]})
-        from yunying.economics.payment import run_summary
+        with transaction(con):
+            con.execute("delete from econ_case_payment where run_id = ?", [run_id])
+            con.execute("delete from econ_run where run_id = ?", [run_id])
+            con.execute("""insert into econ_case_payment
+                select $run_id, hospital_id, mrn, admission_no, group_code, status, dept_code, doctor_group,
+                       payment_category, hospital_level, discharge_month, fee_total, base, ref, ratio, high_cut, low_cut,
+                       case_class, points, points * $pv * (case when status = 'basic' then $bf else $hf end),
+                       points * $pv * (case when status = 'basic' then $bf else $hf end) - fee_total, null, null,
+                       case_class = 'extreme', flags
+                from _dip_out""", {"run_id": run_id, "pv": pv, "hf": p["hospital_factor"], "bf": p["basic_factor"]})
+            from yunying.economics.payment import run_summary
 
-        summary = run_summary(con, run_id)
-        summary.update({"catalogue": cat.name, "catalogue_hash": cat.content_hash, "point_value": pv,
-                        "total_score": total_score, "year": year,
-                        "by_match": dict(con.execute("select status, count(*) from econ_case_payment where run_id = ?"
-                                                     " group by 1 order by 1", [run_id]).fetchall())})
-        con.execute("insert into econ_run (run_id, kind, scheme, year, weights_hash, params_json, params_hash, "
-                    "point_value, summary_json) values (?, 'dip', ?, ?, ?, ?, ?, ?, ?)",
-                    [run_id, cat.name, year, cat.content_hash, ptext, phash, pv,
-                     json.dumps(summary, ensure_ascii=False, default=str)])
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
+            summary = run_summary(con, run_id)
+            summary.update({"catalogue": cat.name, "catalogue_hash": cat.content_hash, "point_value": pv,
+                            "total_score": total_score, "year": year,
+                            "by_match": dict(con.execute("select status, count(*) from econ_case_payment where run_id = ?"
+                                                         " group by 1 order by 1", [run_id]).fetchall())})
+            con.execute("insert into econ_run (run_id, kind, scheme, year, weights_hash, params_json, params_hash, "
+                        "point_value, summary_json) values (?, 'dip', ?, ?, ?, ?, ?, ?, ?)",
+                        [run_id, cat.name, year, cat.content_hash, ptext, phash, pv,
+                         json.dumps(summary, ensure_ascii=False, default=str)])
     finally:
         con.unregister("_dip_out")
     return run_id, summary

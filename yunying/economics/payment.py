@@ -24,6 +24,7 @@ import pyarrow as pa
 from yunying.economics.errors import EconomicsError
 from yunying.economics.params import canonical, load_params, resolve
 from yunying.economics.views import create_views
+from yunying.warehouse.db import transaction
 
 CASES_SQL = """
 select r.hospital_id, r.mrn, r.admission_no, r.status, r.drg,
@@ -250,8 +251,7 @@ def simulate(con: duckdb.DuckDBPyConnection, scheme: str, *, method: str | None 
                      "cc.admission_no = o.admission_no") if has_cost else ""
         cost_col = "cast(cc.case_cost as double)" if has_cost else "cast(null as double)"
         pay_expr = f"o.units * {'$money' if money is not None else 'o.money_given'} + o.money"
-        con.execute("begin")
-        try:
+        with transaction(con):
             con.execute("delete from econ_case_payment where run_id = ?", [run_id])
             con.execute("delete from econ_run where run_id = ?", [run_id])
             ins = f"""
@@ -295,10 +295,6 @@ def simulate(con: duckdb.DuckDBPyConnection, scheme: str, *, method: str | None 
                          (money / ppr) if (money is not None and p["method"] == "points") else
                          (p.get("point_value") if p["method"] == "points" else None),
                          json.dumps(summary, ensure_ascii=False, default=str)])
-            con.execute("commit")
-        except Exception:
-            con.execute("rollback")
-            raise
     finally:
         con.execute("drop table if exists _pay_out_m")
         con.execute("drop view if exists _pay_out")

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import duckdb
 
+from yunying.warehouse.db import transaction
+
 KINDS = ("dx", "px", "tcm")
 PACK_FILES = {"dx": "diagnoses.csv", "px": "procedures.csv"}
 DEMO_FILES = {"dx": "dx_codes.csv", "px": "px_codes.csv", "tcm": "tcm_codes.csv"}
@@ -67,17 +69,14 @@ def import_dictionary(con: duckdb.DuckDBPyConnection, kind: str, path: str | Pat
                                                        ("kind", "code", "name", "category", "level", "sex", "source")]))
     con.register("_qc_dict_in", tab)
     try:
-        con.execute("begin transaction")
-        if replace:
-            con.execute("delete from qc_dictionary where kind = ?", [kind])
-        else:
-            con.execute("delete from qc_dictionary where kind = ? and code in (select code from _qc_dict_in)", [kind])
-        con.execute("insert into qc_dictionary (kind, code, name, category, level, sex, source) "
-                    "select distinct on (code) kind, code, name, category, level, sex, source from _qc_dict_in")
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
+        with transaction(con):
+            if replace:
+                con.execute("delete from qc_dictionary where kind = ?", [kind])
+            else:
+                con.execute("delete from qc_dictionary where kind = ? and code in (select code from _qc_dict_in)",
+                            [kind])
+            con.execute("insert into qc_dictionary (kind, code, name, category, level, sex, source) "
+                        "select distinct on (code) kind, code, name, category, level, sex, source from _qc_dict_in")
     finally:
         con.unregister("_qc_dict_in")
     return len({d["code"] for d in data})
