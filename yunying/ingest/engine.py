@@ -124,8 +124,11 @@ class Importer:
     def __init__(self, con: duckdb.DuckDBPyConnection, kind: str, *, hospital: str | None = None,
                  profile: str | None = None, profiles_dir: Path | None = None,
                  profile_files: list[Path] | None = None, encoding: str | None = None,
-                 progress: Progress | None = None):
+                 progress: Progress | None = None, allowed_hospitals: tuple[str, ...] | None = None):
+        """allowed_hospitals: when given (the web app passes the uploader's scope), a file holding a row of any
+        other hospital is refused as a whole (IMP-HOSPITAL-SCOPE); None = any hospital (CLI, administrators)."""
         self.con, self.kind, self.hospital = con, kind, hospital
+        self.allowed_hospitals = None if allowed_hospitals is None else tuple(allowed_hospitals)
         self.model = load_model()
         if kind not in self.model.kinds:
             raise ImportFailed("IMP-KIND", f"未知的数据类型 {kind}，可选：{', '.join(self.model.kinds)}",
@@ -159,6 +162,7 @@ class Importer:
             self.progress("validate", 0, 1)
             rows = self._build_typed(binding, src)
             res.rows_read = rows + len(src.structural_rejects)
+            self._check_hospitals(binding, path)
             if res.rows_read == 0:
                 res.notes.append("文件只有表头，没有数据行，未导入任何记录 / header only: no data rows")
             self._row_errors(binding, src)
@@ -201,6 +205,36 @@ class Importer:
                 f"required column {col.name} is missing (accepted headers: {names}){hint_en}; nothing imported",
                 file=path.name,
             )
+
+    def _check_hospitals(self, b: prof.Binding, path: Path) -> None:
+        """The hospital of every row (the file's column, or --hospital where the file has none) must be one the
+        importer may write; otherwise nothing of the file is stored. Checked on the typed rows, i.e. on exactly
+        the values that would be loaded, so neither a form field nor a crafted file can bypass it."""
+        if self.allowed_hospitals is None:
+            return
+        allowed = self.allowed_hospitals
+        outside = "hospital_id is not null" + (
+            f" and hospital_id not in ({', '.join(lit(h) for h in allowed)})" if allowed else "")
+        n, rows, hosps = self.con.execute(
+            f"select count(*), list(_row_no order by _row_no)[1:5], list_sort(list(distinct hospital_id))[1:5] "
+            f"from _typed where {outside}").fetchall()[0]
+        if not n:
+            return
+        col = self.table.column("hospital_id")
+        header = b.columns["hospital_id"].header if "hospital_id" in b.columns else None
+        where_zh = f"列【{col.zh}{' ' + header if header and header != col.zh else ''}】" if header else "导入时指定的医疗机构"
+        where_en = f"column {header or 'hospital_id'} (hospital_id)" if header else "the hospital given for the upload"
+        more = "…" if n > len(rows) else ""
+        rows_txt, hosps_txt = "、".join(map(str, rows)) + more, "、".join(hosps) + ("…" if len(hosps) == 5 else "")
+        mine_zh, mine_en = ("、".join(allowed), ", ".join(allowed)) if allowed else ("（无）", "none")
+        raise ImportFailed(
+            "IMP-HOSPITAL-SCOPE",
+            f"第 {rows_txt} 行（共 {n} 行）的{where_zh}为 {hosps_txt}，不是您的账号可以导入的医疗机构（{mine_zh}）；"
+            f"整个文件未导入。请删除其他医疗机构的行后重新上传，或请区域账号/系统管理员导入",
+            f"rows {', '.join(map(str, rows))}{more} ({n} in all): {where_en} is {', '.join(hosps)}, not a hospital "
+            f"your account may import ({mine_en}); nothing from this file was imported. Remove the other "
+            f"hospitals' rows and upload again, or ask a regional account or an administrator",
+            file=path.name)
 
     def _typed_columns(self, b: prof.Binding) -> list[tuple[Column, str, str, str | None]]:
         """(column, source header, alias in _typed, converter) for every mapped main and child column."""

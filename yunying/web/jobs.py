@@ -146,8 +146,13 @@ class JobQueue:
                     self._q.put((None, self._on_data))
 
 
-def import_job(kind: str, paths: list[Path], hospital: str | None, reject_dir: Path):
-    """The body of an upload job: yunying.ingest.engine.import_files with the engine's progress callback."""
+def import_job(kind: str, paths: list[Path], hospital: str | None, reject_dir: Path,
+               allowed_hospitals: tuple[str, ...] | None = None,
+               on_refused: Callable[[str, dict], None] | None = None):
+    """The body of an upload job: yunying.ingest.engine.import_files with the engine's progress callback.
+
+    allowed_hospitals: the uploader's hospitals (None = any); the engine refuses a file with a row of another
+    hospital (IMP-HOSPITAL-SCOPE) and on_refused(file name, file result) records the refusal (audit log)."""
     from yunying.ingest.engine import import_files
 
     def run(cur, job: Job, progress) -> dict:
@@ -157,18 +162,23 @@ def import_job(kind: str, paths: list[Path], hospital: str | None, reject_dir: P
                        "import_ids": [], "reject_files": [], "files": []}
         for n, p in enumerate(paths):
             job.files_done = n
-            summary = import_files(cur, kind, [p], reject_dir=reject_dir, hospital=hospital, progress=progress)
+            summary = import_files(cur, kind, [p], reject_dir=reject_dir, hospital=hospital, progress=progress,
+                                   allowed_hospitals=allowed_hospitals)
             d = summary.as_dict()
             for k in ("inserted", "updated", "rejected", "warnings", "rows_read"):
                 summary_all[k] += d[k]
             summary_all["import_ids"] += [f.import_id for f in summary.files if f.import_id]
             if summary.reject_file:
                 summary_all["reject_files"].append(Path(summary.reject_file).name)
-            files += [{"file": Path(f["file"]).name.split("__", 1)[-1], "status": f["status"],
-                       "rows_read": f["rows_read"], "inserted": f["inserted"], "updated": f["updated"],
-                       "rejected": f["rejected"], "warnings": f["warnings"], "error_code": f["error_code"],
-                       "message": f["message"], "encoding": f["encoding"], "profile": f["profile"],
-                       "notes": f["notes"]} for f in d["files"]]
+            done = [{"file": Path(f["file"]).name.split("__", 1)[-1], "status": f["status"],
+                     "rows_read": f["rows_read"], "inserted": f["inserted"], "updated": f["updated"],
+                     "rejected": f["rejected"], "warnings": f["warnings"], "error_code": f["error_code"],
+                     "message": f["message"], "encoding": f["encoding"], "profile": f["profile"],
+                     "notes": f["notes"]} for f in d["files"]]
+            files += done
+            for f in done:
+                if on_refused is not None and f["error_code"] == "IMP-HOSPITAL-SCOPE":
+                    on_refused(f["file"], f)
         job.files_done = len(paths)
         summary_all["files"] = files
         summary_all["failed_files"] = sum(f["status"] != "ok" for f in files)

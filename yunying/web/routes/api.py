@@ -16,7 +16,8 @@ from fastapi.responses import Response
 
 from yunying.web import engine_adapter as ea
 from yunying.web import queries as q
-from yunying.web.deps import CtxDep, CurrentUser, CursorDep, DbDep, ScopeDep, audit, targets_of
+from yunying.web.appdb import write_audit
+from yunying.web.deps import CtxDep, CurrentUser, CursorDep, DbDep, ScopeDep, audit, client_ip, targets_of
 from yunying.web.errors import bad_request, not_found
 from yunying.web.jobs import import_job
 
@@ -183,7 +184,11 @@ def _kinds() -> list[str]:
     return list(load_model().kinds)
 
 
-def submit_upload(ctx, scope, user, kind: str, files: list[UploadFile], hospital: str | None):
+def submit_upload(ctx, scope, user, kind: str, files: list[UploadFile], hospital: str | None, ip: str = "-"):
+    """Queue an upload. The uploader's hospitals are enforced twice: the form field here (403
+    WEB-FORBIDDEN-HOSPITAL) and every row of every file in the job (the engine refuses a file holding another
+    hospital's rows: IMP-HOSPITAL-SCOPE, audit action `denied`). Administrators and regional accounts (scope
+    without hospitals) may import any hospital; a 科主任 has no import module."""
     scope.require("import")
     if kind not in _kinds():
         raise bad_request("WEB-IMPORT-KIND", f"未知的数据类型 {kind}，可选：{'、'.join(_kinds())}",
@@ -205,9 +210,19 @@ def submit_upload(ctx, scope, user, kind: str, files: list[UploadFile], hospital
             shutil.copyfileobj(f.file, out, 1 << 20)
         paths.append(dest)
     label = f"{kind}: " + "、".join(Path(f.filename).name for f in files)
+
+    def refused(file: str, result: dict) -> None:      # runs on the job worker: its own app-DB session
+        with ctx.sessions() as db:
+            write_audit(db, username=user.username, role=user.role, action="denied", target=f"import {file}"[:300],
+                        filters={"code": result["error_code"], "kind": kind, "hospital": hospital,
+                                 "allowed": list(scope.hospitals or ()), "rows_read": result["rows_read"],
+                                 "message": result["message"]},
+                        client_ip=ip)
+
     return ctx.jobs.submit("import", user.username, label,
                            {"kind": kind, "hospital": hospital, "files": [Path(f.filename).name for f in files]},
-                           import_job(kind, paths, hospital, folder / "rejects"))
+                           import_job(kind, paths, hospital, folder / "rejects", allowed_hospitals=scope.hospitals,
+                                      on_refused=refused))
 
 
 @router.post("/imports", tags=["import"], status_code=202)
@@ -215,7 +230,7 @@ def upload(request: Request, ctx: CtxDep, scope: ScopeDep, db: DbDep, user: Curr
            kind: Annotated[str, Form()], files: Annotated[list[UploadFile], File()],
            hospital: Annotated[str | None, Form()] = None):
     """上传并导入 (a background job; poll /api/jobs/{id}). Needs the X-CSRF-Token header or csrf_token field."""
-    job = submit_upload(ctx, scope, user, kind, files, hospital)
+    job = submit_upload(ctx, scope, user, kind, files, hospital, client_ip(request))
     audit(request, db, user, "import_upload", target=job.label, filters={"kind": kind, "hospital": hospital})
     return job.public()
 

@@ -9,7 +9,8 @@ from fastapi.responses import RedirectResponse
 
 from yunying.web import engine_adapter as ea
 from yunying.web import queries as q
-from yunying.web.deps import AdminUser, CtxDep, CurrentUser, CursorDep, DbDep, ScopeDep, audit, targets_of
+from yunying.web.deps import (AdminUser, CtxDep, CurrentUser, CursorDep, DbDep, ScopeDep, audit, client_ip,
+                              targets_of)
 from yunying.web.errors import WebError
 from yunying.web.pages_common import render
 from yunying.web.routes import admin as admin_routes
@@ -132,7 +133,7 @@ def import_form(request: Request, ctx: CtxDep, scope: ScopeDep, db: DbDep, user:
                 kind: Annotated[str, Form()], files: Annotated[list[UploadFile], File()],
                 hospital: Annotated[str | None, Form()] = None):
     """Form fallback without JavaScript: queue the job and go to its page."""
-    job = submit_upload(ctx, scope, user, kind, files, hospital)
+    job = submit_upload(ctx, scope, user, kind, files, hospital, client_ip(request))
     audit(request, db, user, "import_upload", target=job.label, filters={"kind": kind, "hospital": hospital})
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
