@@ -1,5 +1,6 @@
-"""Engine: the two ways of producing details for the single-scan row-local rules (hit arms' own SELECTs for small
-runs, one CASE detail query for large runs) give identical findings; re-running replaces results."""
+"""Engine: small runs (only the arms that fire are planned) and large runs (every arm over the violating rows)
+give identical findings; class columns give the same findings as inline code-list tests; re-running replaces
+results."""
 
 from __future__ import annotations
 
@@ -35,3 +36,50 @@ def test_rerun_replaces_results():
     assert con.execute("select distinct run_id from qc_finding").fetchall() == [(s2.run_id,)]
     assert con.execute("select count(*) from qc_record").fetchall() == [(1,)]
     assert con.execute("select count(*) from qc_run").fetchall() == [(2,)]
+
+
+def test_class_columns_match_inline_code_list_tests(monkeypatch):
+    # in_list(<bare column>, '<list>') compiles to a class column computed once per distinct code; the inline
+    # expansion (upper(left(code, n)) in (...)) must give the very same findings on the pass/fail example records
+    # of every rule (tests/qc/test_rules.py)
+    import yunying.qc.loader as loader
+
+    from .test_rules import CASES
+
+    recs = []
+    for i, (key, (fail, ok)) in enumerate(CASES.items()):
+        recs.append(record(fail.get("BAH", f"F{i:05d}"), **{k: v for k, v in fail.items() if k != "BAH"}))
+        recs.append(record(ok.get("BAH", f"P{i:05d}"), **{k: v for k, v in ok.items() if k != "BAH"}))
+    depts = [("H9", "GS"), ("H9", "EMER")]
+    cat = load_catalogue(use_env=False)
+    assert any(c.startswith("_in__pdx_code__") for r in cat.rules for c in r.columns)
+    assert any(c.startswith("_in__dx_code__") for r in cat.rules for c in r.columns)
+    con1, _ = run_records(recs, departments=depts, catalogue=cat)
+    assert con1.execute("select count(*) from duckdb_tables() where table_name like '_qc_cls_%'").fetchall()[0][0] >= 3
+    monkeypatch.setattr(loader, "CLASSIFIABLE", {"rec": set(), "dx": set(), "px": set()})
+    engine._COMPILED.clear()
+    inline = load_catalogue(use_env=False)
+    assert not any(c.startswith("_in__") for r in inline.rules for c in r.columns)
+    con2, _ = run_records(recs, departments=depts, catalogue=inline)
+    engine._COMPILED.clear()
+    with_classes, without = _all(con1), _all(con2)
+    assert with_classes == without and len(with_classes) > 200
+    assert {k for k, in con1.execute("select distinct rule_key from qc_finding").fetchall()} >= {
+        "D001", "D002", "D003", "D004", "D007", "D101", "C015", "C016", "F009"}
+
+
+def test_rewrite_fragment_classifies_bare_columns_only():
+    from yunying.qc.loader import classify_for, rewrite_fragment, source_columns
+
+    lists = load_catalogue(use_env=False).code_lists
+    allowed = source_columns("rec")
+    sql, cols = rewrite_fragment("in_list(pdx_code, 'neoplasm') and not in_list(ext_cause_code, 'external_cause')",
+                                 lists, "t", allowed, {}, classify_for("rec"))
+    assert '_in__pdx_code__neoplasm' in sql and '_in__ext_cause_code__external_cause' in sql
+    assert {"pdx_code", "ext_cause_code", "_in__pdx_code__neoplasm"} <= cols
+    # lambda variables and expressions stay inline; without `classify` everything stays inline
+    sql, _ = rewrite_fragment("len(list_filter(odx_codes, c -> in_list(c, 'malignant'))) > 0 "
+                              "and in_list(left(pdx_code, 3), 'neoplasm')", lists, "t", allowed, {}, classify_for("rec"))
+    assert "_in__" not in sql and "'C00'" in sql
+    sql, _ = rewrite_fragment("in_list(pdx_code, 'neoplasm')", lists, "t", allowed, {})
+    assert "_in__" not in sql and "'D48'" in sql

@@ -23,8 +23,9 @@ from typing import Callable
 import duckdb
 
 from yunying.model.catalogue import load_model
-from yunying.qc.loader import (DERIVED, KIND_COLUMNS, KIND_PROVIDES, Catalogue, Rule, column_zh, kind_template, load_catalogue,
-                               rewrite_fragment, source_columns)
+from yunying.qc.loader import (DERIVED, DERIVED_CODE_FROM, KIND_COLUMNS, KIND_PROVIDES, Catalogue, Rule, class_parts, classify_for,
+                               column_zh, kind_template, list_predicate, load_catalogue, rewrite_fragment,
+                               source_columns)
 from yunying.warehouse.db import transaction
 
 KEY = ("hospital_id", "mrn", "admission_no")
@@ -171,10 +172,48 @@ def _needed_columns(rules: list[Rule]) -> dict[str, set[str]]:
     return need
 
 
-def build_sources(con, rules: list[Rule], hospital: str | None = None) -> dict[str, set[str]]:
+def _class_tables(con, rules: list[Rule], code_lists: dict | None) -> dict[str, dict[str, str]]:
+    """Class tables for the class columns the rules read (`_in__<column>__<list>`, see loader.rewrite_fragment):
+    each distinct code is tested against each code list once; sources join the result instead of testing every row.
+    Returns {source: {column: table}}."""
+    wanted: dict[str, dict[str, set[str]]] = {"rec": {}, "dx": {}, "px": {}}
+    for r in rules:
+        for c in r.columns:
+            parts = class_parts(c)
+            if parts:
+                wanted[r.source].setdefault(parts[0], set()).add(parts[1])
+    if any(wanted.values()) and code_lists is None:
+        code_lists = load_catalogue(use_env=False).code_lists
+    out: dict[str, dict[str, str]] = {}
+    for source, cols in wanted.items():
+        for col, lists in sorted(cols.items()):
+            if source == "rec":
+                table, vcol = DERIVED_CODE_FROM.get(col, ("discharge", col))
+            else:
+                table, vcol = ("discharge_diagnosis" if source == "dx" else "discharge_procedure"), col
+            name = f"_qc_cls_{source}_{col}"
+            tests = ", ".join(f'{list_predicate("v", code_lists[lst])} as "{lst}"' for lst in sorted(lists))
+            con.execute(f"create or replace temp table {name} as select v, {tests} "
+                        f"from (select distinct {vcol} as v from {table}) where v is not null")
+            out.setdefault(source, {})[col] = name
+    return out
+
+
+def _class_select(table: str, alias: str, col: str, value_sql: str, rules: list[Rule], source: str
+                  ) -> tuple[list[str], list[str], str]:
+    """(class column names, select items, join clause) adding the class columns of `col` to a source query."""
+    names = sorted({c for r in rules if r.source == source for c in r.columns
+                    if (class_parts(c) or ("",))[0] == col})
+    items = [f'{alias}."{class_parts(n)[1]}" as "{n}"' for n in names]
+    return names, items, f" left join {table} {alias} on {alias}.v = {value_sql}"
+
+
+def build_sources(con, rules: list[Rule], hospital: str | None = None, code_lists: dict | None = None
+                  ) -> dict[str, set[str]]:
     """Materialise _qc_rec, _qc_dx and _qc_px with just the columns the enabled rules read."""
     model = load_model()
     need = _needed_columns(rules)
+    cls = _class_tables(con, rules, code_lists)
     base = set(model.tables["discharge"].column_names)
     where = f"where hospital_id = {lit(hospital)}" if hospital else ""
     sel = [f"r.{k}" for k in KEY] + [f"r.{c}" for c in sorted(need["rec"]) if c in base and c not in KEY]
@@ -187,7 +226,15 @@ def build_sources(con, rules: list[Rule], hospital: str | None = None) -> dict[s
     # `discharge` (no copy of the wide table): _qc_rec = discharge ⋈ _qc_derived + scalar derived expressions
     agg = [c for c in derived if c in dx_derived | px_derived]
     rwhere = where.replace("hospital_id", "r.hospital_id")
-    if agg:
+    cls_names, cls_items, cls_joins, cls_base = [], [], "", []
+    for i, (col, table) in enumerate(sorted(cls.get("rec", {}).items())):
+        if col not in DERIVED:
+            cls_base.append(col)
+        names, items, join = _class_select(table, f"c{i}", col, f"d0.{col}", rules, "rec")
+        cls_names += names
+        cls_items += items
+        cls_joins += join
+    if agg or cls_items:
         joins = ""
         if set(agg) & dx_derived:
             joins += f" left join {DXA_SQL.format(where=where)} using (hospital_id, mrn, admission_no)"
@@ -196,12 +243,16 @@ def build_sources(con, rules: list[Rule], hospital: str | None = None) -> dict[s
                      f"using (hospital_id, mrn, admission_no)"
         if "px_dup_rows" in agg:
             joins += f" left join {PXD_SQL.format(where=where)} using (hospital_id, mrn, admission_no)"
-        con.execute(f"create or replace temp table _qc_derived as select {', '.join(f'r.{k}' for k in KEY)}, "
-                    f"{', '.join(f'{_derived_sql(c, model)} as {c}' for c in agg)} "
-                    f"from (select {', '.join(KEY)} from discharge {where}) r{joins}")
-        sel += [f"d.{c}" for c in agg]
+        items = [f"{_derived_sql(c, model)} as {c}" for c in agg]
+        inner = (f"select {', '.join(f'r.{k}' for k in KEY + tuple(cls_base))}{''.join(', ' + x for x in items)} "
+                 f"from (select {', '.join(KEY + tuple(cls_base))} from discharge {where}) r{joins}")
+        # class columns join on the finished derived values (d0), e.g. the principal diagnosis code
+        con.execute(f"create or replace temp table _qc_derived as select "
+                    f"{', '.join(f'd0.{k}' for k in KEY)}{''.join(', d0.' + c for c in agg)}"
+                    f"{''.join(', ' + x for x in cls_items)} from ({inner}) d0{cls_joins}")
+        sel += [f"d.{c}" for c in agg] + [f'd."{n}"' for n in cls_names]
     sel += [f"{_derived_sql(c, model)} as {c}" for c in derived if c not in agg]
-    dj = " join _qc_derived d using (hospital_id, mrn, admission_no)" if agg else ""
+    dj = " join _qc_derived d using (hospital_id, mrn, admission_no)" if (agg or cls_items) else ""
     con.execute(f"create or replace temp view _qc_rec as select {', '.join(sel)} from discharge r{dj} {rwhere}")
     # the same records without the derived join: for consumers that read only stored columns
     con.execute(f"create or replace temp view _qc_base as select * from discharge {where}")
@@ -225,6 +276,10 @@ def build_sources(con, rules: list[Rule], hospital: str | None = None) -> dict[s
         dsel.append("d.category as dict_category")
         djoin = (" left join (select kind, code, category from qc_dictionary) d on d.kind = "
                  "(case x.dx_type when 'W' then 'dx' else 'tcm' end) and d.code = x.dx_code")
+    for i, (col, table) in enumerate(sorted(cls.get("dx", {}).items())):
+        _, items, join = _class_select(table, f"c{i}", col, f"x.{col}", rules, "dx")
+        dsel += items
+        djoin += join
     con.execute(f"create or replace temp table _qc_dx as select {', '.join(dsel)} from discharge_diagnosis x "
                 f"join {'_qc_base' if base_only(dx_rec) else '_qc_rec'} r using (hospital_id, mrn, admission_no){djoin}")
     px_own = set(model.tables["discharge_procedure"].column_names) - set(KEY)
@@ -236,6 +291,10 @@ def build_sources(con, rules: list[Rule], hospital: str | None = None) -> dict[s
         psel += ["d.category as px_category", "d.level as px_dict_level"]
         pjoin = (" left join (select code, category, level from qc_dictionary where kind = 'px') d "
                  "on d.code = x.px_code")
+    for i, (col, table) in enumerate(sorted(cls.get("px", {}).items())):
+        _, items, join = _class_select(table, f"c{i}", col, f"x.{col}", rules, "px")
+        psel += items
+        pjoin += join
     con.execute(f"create or replace temp table _qc_px as select {', '.join(psel)} from discharge_procedure x "
                 f"join {'_qc_base' if base_only(px_rec) else '_qc_rec'} r using (hospital_id, mrn, admission_no){pjoin}")
     return need
@@ -385,7 +444,7 @@ def _compile_rule(cat: Catalogue, r: Rule, hospitals: list[str] | None) -> list[
             if text is None:
                 return default
             t = text.replace("{f}", f) if f else text
-            return rewrite_fragment(t, cat.code_lists, where, allowed, r.params)[0]
+            return rewrite_fragment(t, cat.code_lists, where, allowed, r.params, classify_for(r.source))[0]
 
         applies = frag(r.applies_when, "true")
         if hospitals is not None:
@@ -400,8 +459,9 @@ def _compile_rule(cat: Catalogue, r: Rule, hospitals: list[str] | None) -> list[
                            + [f"cast({c} as varchar) as _m_{c}" for c in msg_cols])
         source = SOURCE_TABLE[r.source]
         if r.kind in KIND_COLUMNS:      # window / self-join kinds: a narrow projection, not the wide record view
-            cols = sorted((set(KEY) | r.columns) & source_columns(r.source))
-            if r.source == "rec" and not set(cols) & set(DERIVED):
+            classes = {c for c in r.columns if class_parts(c)}
+            cols = sorted((set(KEY) | r.columns) & (source_columns(r.source) | classes))
+            if r.source == "rec" and not set(cols) & (set(DERIVED) | classes):
                 source = "_qc_base"     # stored columns only: skip the derived-column join
             source = f"(select {', '.join(cols)} from {source})"
         # the stays of patients (病案号 / 身份证号) with two or more stays: the only rows a same-patient comparison
@@ -560,7 +620,7 @@ def run_qc(con: duckdb.DuckDBPyConnection, catalogue: Catalogue | None = None, *
     for m in MACROS:
         con.execute(m)
     progress("qc-prepare", 0, 1)
-    build_sources(con, enabled, hospital)
+    build_sources(con, enabled, hospital, cat.code_lists)
     appl = applicability(con, enabled)
     hospitals = sorted({h for (_, h) in appl})
     started = dt.datetime.now()

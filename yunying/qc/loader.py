@@ -81,6 +81,13 @@ PX_ONLY = {"seq", "px_code", "px_name", "px_time", "level", "surgeon", "assistan
            "incision_class", "healing", "anaesthesia", "anaesthetist"}
 
 
+def classify_for(source: str) -> set[str]:
+    """Bare columns whose in_list() tests compile to class columns for rules of this source."""
+    if CLASSIFIABLE[source] is None:
+        return set(load_model().tables["discharge"].column_names) | set(DERIVED_CODE_FROM)
+    return set(CLASSIFIABLE[source])
+
+
 def source_columns(source: str) -> set[str]:
     model = load_model()
     rec = set(model.tables["discharge"].column_names)
@@ -272,8 +279,34 @@ def list_predicate(code_sql: str, ranges: list[tuple[str, str]]) -> str:
 FORBIDDEN = (exp.Select, exp.Subquery, exp.Insert, exp.Delete, exp.Update, exp.Drop, exp.Create, exp.Command)
 
 
-def rewrite_fragment(sql: str, code_lists: dict, where: str, allowed: set[str], params: dict) -> tuple[str, set[str]]:
-    """Parse a catalogue SQL fragment, expand in_list(), check columns; returns (DuckDB SQL, columns used)."""
+CLASS_PREFIX = "_in__"
+# in_list(<column>, '<list>') on these bare columns becomes a precomputed class column (see class_column): the
+# engine classifies each distinct code once and joins the result, instead of testing the list on every row
+CLASSIFIABLE = {"rec": None, "dx": {"dx_code"}, "px": {"px_code"}}      # None: stored record columns + below
+# derived record columns that hold one code, and the child-table column whose values include all of theirs
+DERIVED_CODE_FROM = {"pdx_code": ("discharge_diagnosis", "dx_code"), "tcm_disease_code": ("discharge_diagnosis", "dx_code"),
+                     "ppx_code": ("discharge_procedure", "px_code")}
+
+
+def class_column(col: str, lname: str) -> str:
+    """Name of the boolean column 'col belongs to code list lname' (engine-provided)."""
+    return f"{CLASS_PREFIX}{col}__{lname}"
+
+
+def class_parts(name: str) -> tuple[str, str] | None:
+    """(column, list) of a class column name, else None."""
+    if not name.startswith(CLASS_PREFIX):
+        return None
+    col, _, lname = name[len(CLASS_PREFIX):].partition("__")
+    return (col, lname) if col and lname else None
+
+
+def rewrite_fragment(sql: str, code_lists: dict, where: str, allowed: set[str], params: dict,
+                     classify: set[str] | None = None) -> tuple[str, set[str]]:
+    """Parse a catalogue SQL fragment, expand in_list(), check columns; returns (DuckDB SQL, columns used).
+
+    `classify`: bare columns whose in_list() tests become class columns (`_in__<column>__<list>`) that the engine
+    computes once per distinct code; other in_list() calls (expressions, lambda variables) are expanded inline."""
     text = sql
     for k, v in params.items():
         text = text.replace("{" + k + "}", str(v))
@@ -285,6 +318,8 @@ def rewrite_fragment(sql: str, code_lists: dict, where: str, allowed: set[str], 
     if tree is None or isinstance(tree, FORBIDDEN) or any(isinstance(n, FORBIDDEN) for n in tree.walk()):
         raise CatalogueError(f"{where}: SQL 片段只能是表达式（不允许语句或子查询）/ only an expression is allowed: {sql!r}")
 
+    lambda_vars0 = {i.name for lam in tree.find_all(exp.Lambda) for i in lam.expressions}
+
     def expand(node):
         if isinstance(node, exp.Anonymous) and node.name.lower() == "in_list":
             args = node.expressions
@@ -294,7 +329,12 @@ def rewrite_fragment(sql: str, code_lists: dict, where: str, allowed: set[str], 
             if lname not in code_lists:
                 raise CatalogueError(f"{where}: 未知编码表 {lname!r}（可用：{', '.join(sorted(code_lists))}）"
                                      f" / unknown code list {lname!r}")
-            return sqlglot.parse_one(list_predicate(args[0].sql(dialect="duckdb"), code_lists[lname]), read="duckdb")
+            arg = args[0]
+            if (classify is not None and isinstance(arg, exp.Column) and not arg.table
+                    and arg.name not in lambda_vars0 and arg.name in classify and arg.name in allowed
+                    and re.fullmatch(r"[a-z][a-z0-9_]*", lname) and "__" not in lname):
+                return exp.column(class_column(arg.name, lname))
+            return sqlglot.parse_one(list_predicate(arg.sql(dialect="duckdb"), code_lists[lname]), read="duckdb")
         return node
 
     tree = tree.transform(expand)
@@ -306,6 +346,10 @@ def rewrite_fragment(sql: str, code_lists: dict, where: str, allowed: set[str], 
             continue
         if col.table and col.table not in ("s",):
             raise CatalogueError(f"{where}: 列 {col.sql()} 不能带表名 / qualified column not allowed: {col.sql()}")
+        parts = class_parts(name)
+        if parts and parts[0] in allowed and parts[1] in code_lists:
+            cols |= {name, parts[0]}
+            continue
         if name not in allowed:
             raise CatalogueError(f"{where}: 未知列 {name!r}（不在仓库列表或质控派生列中）/ unknown column {name!r} "
                                  f"in {sql!r}")
@@ -417,7 +461,8 @@ def _rule_from(entry: dict, file: str, model, scoring: Scoring, code_lists, kind
             per_field = []
             for f in (fields or [None]):
                 text = str(entry[k]).replace("{f}", f) if f else str(entry[k])
-                sql, cols = rewrite_fragment(text, code_lists, f"{where} ({k})", allowed, params)
+                sql, cols = rewrite_fragment(text, code_lists, f"{where} ({k})", allowed, params,
+                                             classify_for(source))
                 per_field.append(sql)
                 used |= cols
             frags[k] = str(entry[k])
@@ -437,13 +482,14 @@ def _rule_from(entry: dict, file: str, model, scoring: Scoring, code_lists, kind
                 raise CatalogueError(f"{where}: needs 中的列 {n!r} 未知 / unknown column in needs")
     nd = entry.get("needs_dictionary") or (entry.get("dictionary") if kind in ("code_in_dictionary",
                                                                               "name_matches_dictionary") else None)
+    used_plain = {(class_parts(c) or (c,))[0] for c in used}
     if needs is None:
         if rid.startswith("C"):
             needs = []
         elif kind in ("required", "expr", "expr_equals"):
-            needs = sorted(used - set(fields))
+            needs = sorted(used_plain - set(fields))
         else:
-            needs = sorted(used | set(fields))
+            needs = sorted(used_plain | set(fields))
     used -= KIND_PROVIDES.get(kind, set())
     needs = [n for n in needs if n not in KIND_PROVIDES.get(kind, set())]
     for m in re.findall(r"\{(\w+)\}", entry["message_zh"] + entry["message_en"]):
