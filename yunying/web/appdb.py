@@ -135,7 +135,7 @@ def add_user(db: Session, username: str, password: str, role: str, *, dept: str 
     from yunying.web.security import password_problem
 
     validate_user_fields(role, dept, hospital, office)
-    if (problem := password_problem(password)):
+    if (problem := password_problem(password, username)):
         raise UserError(*problem)
     user = db.scalar(select(User).where(User.username == username))
     if user is not None and not replace:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from yunying.web.appdb import LoginAttempt, User, WebSession, utcnow, write_audit
 from yunying.web.config import WebSettings
 from yunying.web.errors import WebError
-from yunying.web.security import hash_password, new_token, token_digest, verify_password
+from yunying.web.security import hash_password, new_token, password_problem, token_digest, verify_password
 
 _DUMMY_HASH: str | None = None
 
@@ -85,3 +85,41 @@ def disable_user(db: Session, username: str) -> User:
     db.execute(delete(WebSession).where(WebSession.user_id == user.id))
     db.commit()
     return user
+
+
+def change_password(db: Session, settings: WebSettings, user: User, keep_session: str | None, current: str,
+                    new: str, ip: str) -> int:
+    """A user changes their own password: the current one is required (a wrong one counts as a failed login, so
+    the login throttle also limits guessing through this form), the new one follows `password_problem` and differs
+    from the current one. Every other session of the user ends; `keep_session` (the digest of the session making
+    the change) stays signed in. Returns the number of sessions ended. The audit row never holds a password."""
+    since = utcnow() - dt.timedelta(minutes=settings.throttle_window_minutes)
+    if _failures(db, since, username=user.username) >= settings.throttle_user_failures:
+        write_audit(db, username=user.username, role=user.role, action="password_change_failed",
+                    target=user.username, filters={"code": "WEB-THROTTLED"}, client_ip=ip)
+        raise WebError(429, "WEB-THROTTLED",
+                       f"密码错误次数过多，请 {settings.throttle_window_minutes} 分钟后再试",
+                       f"too many wrong passwords; try again in {settings.throttle_window_minutes} minutes")
+    stored = db.get(User, user.id)
+    if stored is None or not stored.active:
+        raise WebError(401, "WEB-DISABLED", "账号已停用，请联系管理员", "this account is disabled")
+    if not verify_password(current or "", stored.password_hash):
+        db.add(LoginAttempt(username=user.username, client_ip=ip, ok=False))
+        db.commit()
+        write_audit(db, username=user.username, role=user.role, action="password_change_failed",
+                    target=user.username, filters={"code": "WEB-PASSWORD-CURRENT"}, client_ip=ip)
+        raise WebError(400, "WEB-PASSWORD-CURRENT", "当前密码不正确，密码未修改；请重新输入当前密码",
+                       "the current password is wrong; nothing changed — enter your current password again")
+    problem = password_problem(new or "", user.username)
+    if problem is None and new == current:
+        problem = ("新密码不能与当前密码相同", "the new password must differ from the current one")
+    if problem is not None:
+        raise WebError(400, "WEB-PASSWORD-POLICY", f"新密码不符合要求：{problem[0]}；密码未修改",
+                       f"the new password is not accepted: {problem[1]}; nothing changed")
+    stored.password_hash = hash_password(new)
+    ended = db.execute(delete(WebSession).where(WebSession.user_id == user.id,
+                                                WebSession.id != (keep_session or ""))).rowcount or 0
+    db.commit()
+    write_audit(db, username=user.username, role=user.role, action="password_change", target=user.username,
+                filters={"sessions_ended": ended}, client_ip=ip)
+    return ended

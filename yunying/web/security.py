@@ -45,7 +45,11 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def password_problem(password: str) -> tuple[str, str] | None:
+def password_problem(password: str, username: str | None = None) -> tuple[str, str] | None:
+    """The password policy of every account (new users, resets, password changes): at least 8 characters and
+    not the username. Returns (zh, en) of the first problem, or None."""
     if len(password) < 8:
         return ("密码至少 8 位", "password must have at least 8 characters")
+    if username and password.strip().lower() == username.strip().lower():
+        return ("密码不能与用户名相同", "the password must not be the username")
     return None

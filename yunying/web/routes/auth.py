@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel
 
 from yunying.web import auth as auth_logic
-from yunying.web.deps import SESSION_COOKIE, CtxDep, CurrentUser, DbDep, client_ip
+from yunying.web.deps import SESSION_COOKIE, CtxDep, CurrentUser, DbDep, ScopeDep, client_ip
 from yunying.web.errors import WebError
 from yunying.web.security import new_token
 
@@ -18,6 +18,11 @@ PRELOGIN_COOKIE = "yy_prelogin"
 class LoginBody(BaseModel):
     username: str
     password: str
+
+
+class PasswordBody(BaseModel):
+    current_password: str
+    new_password: str
 
 
 def _forget(request: Request) -> None:
@@ -111,3 +116,50 @@ def logout_form(request: Request, user: CurrentUser, db: DbDep):
     resp = RedirectResponse("/login", status_code=303)
     resp.delete_cookie(SESSION_COOKIE, path="/")
     return resp
+
+
+# ---- password change (the user's own) --------------------------------------------------------------------------
+
+def _change_password(request: Request, ctx, db, user, current: str, new: str) -> int:
+    """Change the password; end the user's other sessions (database and the in-process session memory), keep
+    the one making the change."""
+    from yunying.web.security import token_digest
+    token = request.cookies.get(SESSION_COOKIE)
+    keep = token_digest(token) if token else None
+    ended = auth_logic.change_password(db, ctx.settings, user, keep, current, new, client_ip(request))
+    for digest, cached in list(ctx.session_cache.items()):
+        if digest != keep and cached[1].id == user.id:
+            ctx.session_cache.pop(digest, None)
+    return ended
+
+
+@router.post("/api/auth/password", tags=["auth"])
+def api_change_password(body: PasswordBody, request: Request, ctx: CtxDep, db: DbDep, user: CurrentUser):
+    """修改本人密码: current password required; the new one needs 8+ characters, not the username, not the current
+    one. The user's other sessions end; this one stays signed in. Needs X-CSRF-Token."""
+    ended = _change_password(request, ctx, db, user, body.current_password, body.new_password)
+    return {"ok": True, "sessions_ended": ended}
+
+
+@router.get("/account/password", response_class=HTMLResponse, include_in_schema=False)
+def password_page(request: Request, user: CurrentUser, scope: ScopeDep, changed: int = 0):
+    from yunying.web.pages_common import render
+    return render(request, "password.html", {"page": "password", "changed": bool(changed), "error": None})
+
+
+@router.post("/account/password", include_in_schema=False)
+def password_form(request: Request, ctx: CtxDep, db: DbDep, user: CurrentUser, scope: ScopeDep,
+                  current_password: str = Form(""), new_password: str = Form(""),
+                  confirm_password: str = Form("")):
+    from yunying.web.pages_common import render
+    try:
+        if new_password != confirm_password:
+            raise WebError(400, "WEB-PASSWORD-CONFIRM", "两次输入的新密码不一致，请重新输入",
+                           "the two new passwords differ; type them again")
+        _change_password(request, ctx, db, user, current_password, new_password)
+    except WebError as exc:
+        if exc.status == 401:
+            raise
+        return render(request, "password.html", {"page": "password", "changed": False, "error": exc},
+                      status_code=exc.status)
+    return RedirectResponse("/account/password?changed=1", status_code=303)
