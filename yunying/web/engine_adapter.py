@@ -395,8 +395,10 @@ def compute(wh, cur, scope: Scope, hospitals_in_wh: list[str], targets: list[dic
 
 
 def cases(wh, cur, scope: Scope, hospitals_in_wh: list[str], indicator_id: str, *, period: str,
-          dept: str | None = None, hospital: str | None = None, part: str = "numerator") -> dict:
-    """Records behind an engine value (numerator or denominator), restricted to the user's scope."""
+          dept: str | None = None, hospital: str | None = None, part: str = "numerator",
+          limit: int = CASE_LIMIT) -> dict:
+    """Records behind an engine value (numerator or denominator), restricted to the user's scope; identifiers
+    masked unless the role allows. The page shows the first CASE_LIMIT; the CSV export asks for more."""
     ind = engine()
     if ind is None:
         return not_installed()
@@ -415,7 +417,7 @@ def cases(wh, cur, scope: Scope, hospitals_in_wh: list[str], indicator_id: str, 
     level = "department" if dept else "hospital"
     key = {"hospital_id": hospital, **({"dept_code": dept} if dept else {})}
     try:
-        res = ind.cases(cur, cat, indicator_id, period=period, level=level, key=key, part=part, limit=CASE_LIMIT)
+        res = ind.cases(cur, cat, indicator_id, period=period, level=level, key=key, part=part, limit=limit)
     except Exception as exc:  # e.g. an external (manually entered) indicator has no records
         return {"computed": False, "reason_zh": f"该指标没有可下钻的记录：{exc}",
                 "reason_en": f"no records to drill into: {exc}", "rows": [], "columns": []}
@@ -426,4 +428,4 @@ def cases(wh, cur, scope: Scope, hospitals_in_wh: list[str], indicator_id: str, 
     return {"computed": True, "indicator": {"id": indicator_id, "name_zh": cat[indicator_id].name_zh,
                                             "name_en": cat[indicator_id].name_en},
             "period": period, "hospital": hospital, "dept": dept, "part": part, "columns": res.columns,
-            "rows": mask_rows(rows, scope.see_pii), "masked": not scope.see_pii, "limit": CASE_LIMIT}
+            "rows": mask_rows(rows, scope.see_pii), "masked": not scope.see_pii, "limit": limit}

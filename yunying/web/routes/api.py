@@ -150,6 +150,47 @@ def export_indicator(ind_id: str, request: Request, ctx: CtxDep, cur: CursorDep,
     return _csv_response(res["breakdown"], cols, f"{ind_id}-{res['period']}.csv")
 
 
+# Chinese headers of the engine's drill-down columns (view keys, period, department; c0, c1 … are the values each
+# record contributes to the indicator's aggregates); other columns fall back to the data model's Chinese names.
+ENGINE_CASE_LABELS = {"hospital_id": "医疗机构", "mrn": "病案号", "admission_no": "住院次数", "seq": "序号",
+                      "visit_id": "就诊流水号", "period_month": "月份", "dept_code": "科室代码", "scope": "口径",
+                      "scheme": "分组方案", "staff_category": "人员类别", "title_level": "职称级别"}
+
+
+def _engine_case_columns(columns: list[str]) -> list[tuple[str, str]]:
+    from yunying.model.catalogue import load_model
+    model_zh = {}
+    for table in load_model().tables.values():
+        for c in table.columns:
+            model_zh.setdefault(c.name, c.zh)
+    out = []
+    for c in columns:
+        m = re.fullmatch(r"c(\d+)", c)
+        zh = f"计入值{int(m.group(1)) + 1}" if m else ENGINE_CASE_LABELS.get(c) or model_zh.get(c)
+        out.append((c, f"{zh} {c}" if zh else c))
+    return out
+
+
+@router.get("/export/engine/cases.csv", tags=["export"])
+def export_engine_cases(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep,
+                        user: CurrentUser, indicator: str, period: str, dept: Dept = None, hospital: Hosp = None,
+                        part: str = "numerator"):
+    """导出指标下钻病例 (CSV, UTF-8 with BOM): the records behind an engine value with the filters of the drill-down
+    page (/engine/cases) — all of them up to 100,000 (the page shows the first 200), same order, identifiers masked
+    exactly as on the page unless the role allows, a 科主任 their own department only. Audit-logged (`export`)."""
+    scope.require("export")
+    res = ea.cases(ctx.wh, cur, scope, ctx.hospitals(cur), indicator, period=period, dept=dept, hospital=hospital,
+                   part=part, limit=q.EXPORT_LIMIT)
+    if not res.get("computed"):
+        raise not_found(res.get("reason_zh") or "没有可导出的记录", res.get("reason_en") or "no records to export")
+    audit(request, db, user, "export", target=f"engine:{indicator}.csv",
+          filters={"period": period, "dept": res["dept"], "hospital": res["hospital"], "part": part},
+          rows=len(res["rows"]))
+    name = re.sub(r"[^\w.\-]+", "_", f"{indicator}-{period}{'-' + res['dept'] if res['dept'] else ''}-{part}.csv",
+                  flags=re.ASCII)
+    return _csv_response(res["rows"], _engine_case_columns(res["columns"]), name)
+
+
 @router.get("/drg", tags=["drg"])
 def drg(ctx: CtxDep, cur: CursorDep, scope: ScopeDep, scheme: str | None = None, year: Year = None,
         dept: Dept = None, hospital: Hosp = None):
