@@ -73,7 +73,7 @@ def test_rules_and_sql_only():
     sql = ok(["qc", "run", "--sql-only"])
     assert "-- kind expr_equals" in sql and "insert into qc_finding" in sql
     # row-local kinds as executed: one scan copies the violating rows, every arm then reads only those
-    assert "create or replace temp table _qc_viol as select * from _qc_rec where" in sql and "from _qc_viol s" in sql
+    assert "create or replace temp table _qc_viol as select * from _qc_rec s where" in sql and "from _qc_viol s" in sql
 
 
 def test_check_and_check_record(db, tmp_path):

@@ -39,9 +39,10 @@ def test_rerun_replaces_results():
 
 
 def test_class_columns_match_inline_code_list_tests(monkeypatch):
-    # in_list(<bare column>, '<list>') compiles to a class column computed once per distinct code; the inline
-    # expansion (upper(left(code, n)) in (...)) must give the very same findings on the pass/fail example records
-    # of every rule (tests/qc/test_rules.py)
+    # in_list(<bare column>, '<list>') compiles to a lookup column computed once per distinct code, and the
+    # dictionary kinds read lookup columns too; the inline forms (upper(left(code, n)) in (...), EXISTS / join with
+    # qc_dictionary) must give the very same findings on the pass/fail example records of every rule
+    # (tests/qc/test_rules.py)
     import yunying.qc.loader as loader
 
     from .test_rules import CASES
@@ -55,6 +56,8 @@ def test_class_columns_match_inline_code_list_tests(monkeypatch):
     assert any(c.startswith("_in__pdx_code__") for r in cat.rules for c in r.columns)
     assert any(c.startswith("_in__dx_code__") for r in cat.rules for c in r.columns)
     con1, _ = run_records(recs, departments=depts, catalogue=cat)
+    keys_with_lookups = {r.key for r in cat.rules if r.kind in ("code_in_dictionary", "name_matches_dictionary")
+                         and engine.is_row_local(r)}
     assert con1.execute("select count(*) from duckdb_tables() where table_name like '_qc_cls_%'").fetchall()[0][0] >= 3
     monkeypatch.setattr(loader, "CLASSIFIABLE", {"rec": set(), "dx": set(), "px": set()})
     engine._COMPILED.clear()
@@ -65,7 +68,9 @@ def test_class_columns_match_inline_code_list_tests(monkeypatch):
     with_classes, without = _all(con1), _all(con2)
     assert with_classes == without and len(with_classes) > 200
     assert {k for k, in con1.execute("select distinct rule_key from qc_finding").fetchall()} >= {
-        "D001", "D002", "D003", "D004", "D007", "D101", "C015", "C016", "F009"}
+        "D001", "D002", "D003", "D004", "D007", "D101", "C015", "C016", "F009", "V003", "V005"}
+    # dictionary kinds ran as row-local lookups in the first run, as EXISTS / join forms in the second
+    assert {"V003", "V005"} <= {k.split("/")[0] for k in keys_with_lookups}
 
 
 def test_rewrite_fragment_classifies_bare_columns_only():

@@ -23,7 +23,8 @@ from typing import Callable
 import duckdb
 
 from yunying.model.catalogue import load_model
-from yunying.qc.loader import (DERIVED, DERIVED_CODE_FROM, KIND_COLUMNS, KIND_PROVIDES, Catalogue, Rule, class_parts, classify_for,
+from yunying.qc.loader import (DERIVED, DERIVED_CODE_FROM, KIND_COLUMNS, KIND_PROVIDES, LOOKUP_KINDS, Catalogue, Rule,
+                               class_parts, classify_for, lookup_column,
                                column_zh, kind_template, list_predicate, load_catalogue, rewrite_fragment,
                                source_columns)
 from yunying.warehouse.db import transaction
@@ -173,38 +174,53 @@ def _needed_columns(rules: list[Rule]) -> dict[str, set[str]]:
 
 
 def _class_tables(con, rules: list[Rule], code_lists: dict | None) -> dict[str, dict[str, str]]:
-    """Class tables for the class columns the rules read (`_in__<column>__<list>`, see loader.rewrite_fragment):
-    each distinct code is tested against each code list once; sources join the result instead of testing every row.
+    """Lookup tables for the lookup columns the rules read (`_in__<column>__<list>`, `_indict__<column>__<kind>`,
+    `_dictname__<column>__<kind>`; see loader.class_parts): each distinct code is tested against each code list and
+    looked up in each dictionary once; sources join the result instead of testing every row.
     Returns {source: {column: table}}."""
-    wanted: dict[str, dict[str, set[str]]] = {"rec": {}, "dx": {}, "px": {}}
+    wanted: dict[str, dict[str, set[tuple[str, str]]]] = {"rec": {}, "dx": {}, "px": {}}
     for r in rules:
         for c in r.columns:
             parts = class_parts(c)
             if parts:
-                wanted[r.source].setdefault(parts[0], set()).add(parts[1])
-    if any(wanted.values()) and code_lists is None:
+                wanted[r.source].setdefault(parts[0], set()).add((parts[2], parts[1]))
+    if any(w == "list" for cols in wanted.values() for items in cols.values() for w, _ in items) and not code_lists:
         code_lists = load_catalogue(use_env=False).code_lists
     out: dict[str, dict[str, str]] = {}
     for source, cols in wanted.items():
-        for col, lists in sorted(cols.items()):
+        for col, items in sorted(cols.items()):
             if source == "rec":
                 table, vcol = DERIVED_CODE_FROM.get(col, ("discharge", col))
             else:
                 table, vcol = ("discharge_diagnosis" if source == "dx" else "discharge_procedure"), col
             name = f"_qc_cls_{source}_{col}"
-            tests = ", ".join(f'{list_predicate("v", code_lists[lst])} as "{lst}"' for lst in sorted(lists))
-            con.execute(f"create or replace temp table {name} as select v, {tests} "
-                        f"from (select distinct {vcol} as v from {table}) where v is not null")
+            sel, joins = ["c.v"], ""
+            for what, arg in sorted(items):
+                if what == "list":
+                    sel.append(f'{list_predicate("c.v", code_lists[arg])} as "{_class_table_col(what, arg)}"')
+                elif f"d_{arg}" not in joins:
+                    joins += (f" left join (select code, name from qc_dictionary where kind = {lit(arg)}) d_{arg} "
+                              f"on d_{arg}.code = c.v")
+                if what == "dict":
+                    sel.append(f'd_{arg}.code is not null as "{_class_table_col(what, arg)}"')
+                elif what == "name":
+                    sel.append(f'd_{arg}.name as "{_class_table_col(what, arg)}"')
+            con.execute(f"create or replace temp table {name} as select {', '.join(sel)} "
+                        f"from (select distinct {vcol} as v from {table}) c{joins} where c.v is not null")
             out.setdefault(source, {})[col] = name
     return out
 
 
+def _class_table_col(what: str, arg: str) -> str:
+    return arg if what == "list" else f"{what}:{arg}"
+
+
 def _class_select(table: str, alias: str, col: str, value_sql: str, rules: list[Rule], source: str
                   ) -> tuple[list[str], list[str], str]:
-    """(class column names, select items, join clause) adding the class columns of `col` to a source query."""
+    """(lookup column names, select items, join clause) adding the lookup columns of `col` to a source query."""
     names = sorted({c for r in rules if r.source == source for c in r.columns
                     if (class_parts(c) or ("",))[0] == col})
-    items = [f'{alias}."{class_parts(n)[1]}" as "{n}"' for n in names]
+    items = [f'{alias}."{_class_table_col(class_parts(n)[2], class_parts(n)[1])}" as "{n}"' for n in names]
     return names, items, f" left join {table} {alias} on {alias}.v = {value_sql}"
 
 
@@ -373,6 +389,12 @@ ROW_LOCAL = {"required", "in_domain", "regex", "expr", "expr_equals"}
 SMALL_RUN = 2000        # up to this many records, only the arms that fire are planned
 
 
+def is_row_local(r: Rule) -> bool:
+    """A predicate over one source row: the row-local kinds, and the dictionary kinds in their lookup form."""
+    return r.kind in ROW_LOCAL or (r.kind in LOOKUP_KINDS and all(
+        lookup_column(r.kind, r.source, f, r.code_field, r.dictionary) for f in (r.fields or [None])))
+
+
 @dataclass
 class Arm:
     """One rule entry × one field, compiled: its union-arm SELECT (finding columns) and, for row-local kinds, the
@@ -451,6 +473,10 @@ def _compile_rule(cat: Catalogue, r: Rule, hospitals: list[str] | None) -> list[
             applies = f"({applies}) and hospital_id in ({', '.join(lit(h) for h in hospitals) or 'null'})"
         value = "null" if r.kind == "required" else frag(r.value, f or "null")
         expected = frag(r.expected, "null")
+        lookup = lookup_column(r.kind, r.source, f, r.code_field, r.dictionary) if r.kind in LOOKUP_KINDS else None
+        if lookup and r.kind == "name_matches_dictionary":
+            # the catalogue names the dictionary name `_dict_name`; in the lookup form it is the lookup column
+            value, expected = (re.sub(r'(?<![\w"])_dict_name(?![\w"])', f's."{lookup}"', x) for x in (value, expected))
         seq = "seq" if r.source in ("dx", "px") else "cast(null as integer)"
         msg_cols = sorted({m for m in re.findall(r"\{(\w+)\}", r.message_zh + r.message_en)
                            if m not in ("value", "expected", "field_zh", "field", "seq")})
@@ -473,6 +499,15 @@ def _compile_rule(cat: Catalogue, r: Rule, hospitals: list[str] | None) -> list[
                 "when": frag(r.when, "false"), "expected": expected,
                 "values": ", ".join(lit(v) for v in (r.values or [])), "pattern": lit(r.pattern),
                 "dictionary": lit(r.dictionary), "code_field": r.code_field or ""}
+        if r.kind == "code_in_dictionary":
+            vals["in_dictionary"] = (f'coalesce(s."{lookup}", false)' if lookup else
+                                     f"exists (select 1 from qc_dictionary d where d.kind = {lit(r.dictionary)} "
+                                     f"and d.code = s.{f})")
+        if r.kind == "name_matches_dictionary":
+            vals["dict_name"] = f's."{lookup}"' if lookup else "d._dict_name"
+            vals["dict_join"] = "" if lookup else (
+                f"\njoin (select code as _dict_code, name as _dict_name from qc_dictionary where kind = "
+                f"{lit(r.dictionary)}) d on d._dict_code = s.{r.code_field}")
         if f:
             text = _is_text(f)
             # the importer stores blank text as NULL (nullif(trim(v), '')); '' is still treated as empty
@@ -501,7 +536,7 @@ def _compile_rule(cat: Catalogue, r: Rule, hospitals: list[str] | None) -> list[
                 f"{lit(r.key)} as rule_key from (\n")
         sql = f"{head}{inner.strip()}\n) _v"
         predicate = viol_sql = None
-        if r.kind in ROW_LOCAL:
+        if is_row_local(r):
             body = "\n".join(x for x in inner.splitlines() if not x.strip().startswith("--"))
             predicate = body.split("\nwhere ", 1)[1].strip()
             viol_sql = f"{head}{_render(tmpl, vals | {'source': '_qc_viol'}).strip()}\n) _v"
@@ -517,10 +552,10 @@ def row_local_sql(arms: list[Arm], source: str, run_id: str) -> tuple[str, str, 
     rows only, as one UNION ALL insert. `hits` (arm numbers per violating row) lets a small run (a pre-submission
     check) plan only the arms that fire."""
     table = SOURCE_TABLE[source]
-    viol = (f"create or replace temp table _qc_viol as select * from {table} "
+    viol = (f"create or replace temp table _qc_viol as select * from {table} s "
             f"where {' or '.join(f'({a.predicate})' for a in arms)}")
     conds = ", ".join(f"case when {a.predicate} then {i} end" for i, a in enumerate(arms))
-    hits = (f"select distinct unnest(list_filter([{conds}], lambda x: x is not null)) as k from _qc_viol "
+    hits = (f"select distinct unnest(list_filter([{conds}], lambda x: x is not null)) as k from _qc_viol s "
             f"order by 1")
     findings = (f"insert into qc_finding (run_id, {FINDING_COLS}) select {lit(run_id)}, * from (\n"
                 + "\nunion all\n".join(a.viol_sql for a in arms) + "\n)")
@@ -608,7 +643,7 @@ def run_qc(con: duckdb.DuckDBPyConnection, catalogue: Catalogue | None = None, *
                                f"insert into qc_finding (run_id, {FINDING_COLS})\n"
                                f"select {lit(run_id)}, * from (\n" + "\nunion all\n".join(arms) + "\n);")
         for src in ("rec", "dx", "px"):
-            arms = [a for r in enabled if r.kind in ROW_LOCAL and r.source == src for a in compile_arms(cat, r)]
+            arms = [a for r in enabled if is_row_local(r) and r.source == src for a in compile_arms(cat, r)]
             if arms:
                 viol, _, findings = row_local_sql(arms, src, run_id)
                 summary.sql.append(f"-- row-local kinds on source {src} as executed: {len(arms)} predicates in one "
@@ -648,7 +683,7 @@ def run_qc(con: duckdb.DuckDBPyConnection, catalogue: Catalogue | None = None, *
             digest = hashlib.sha256("\n".join(a.sql for a in rarms).encode()).hexdigest()[:12]
             for hh in ok_h:
                 statuses[(r.key, hh)] = RuleStatus(r.key, r.id, hh, "passed", None, 0, digest)
-            group = f"row:{r.source}" if r.kind in ROW_LOCAL else f"kind:{r.kind}"
+            group = f"row:{r.source}" if is_row_local(r) else f"kind:{r.kind}"
             groups.setdefault(group, []).append((r, rarms))
         done = 0
         small = con.execute("select count(*) from _qc_base").fetchall()[0][0] <= SMALL_RUN

@@ -81,6 +81,17 @@ PX_ONLY = {"seq", "px_code", "px_name", "px_time", "level", "surgeon", "assistan
            "incision_class", "healing", "anaesthesia", "anaesthetist"}
 
 
+def lookup_column(kind: str, source: str, field: str | None, code_field: str | None, dictionary: str | None
+                  ) -> str | None:
+    """The lookup column a dictionary kind reads for one field, or None when the code column is not classifiable
+    (the kind then falls back to a dictionary join / anti-join of its own)."""
+    if kind == "code_in_dictionary" and field in classify_for(source):
+        return class_column(field, dictionary, "dict")
+    if kind == "name_matches_dictionary" and code_field in classify_for(source):
+        return class_column(code_field, dictionary, "name")
+    return None
+
+
 def classify_for(source: str) -> set[str]:
     """Bare columns whose in_list() tests compile to class columns for rules of this source."""
     if CLASSIFIABLE[source] is None:
@@ -280,25 +291,31 @@ FORBIDDEN = (exp.Select, exp.Subquery, exp.Insert, exp.Delete, exp.Update, exp.D
 
 
 CLASS_PREFIX = "_in__"
-# in_list(<column>, '<list>') on these bare columns becomes a precomputed class column (see class_column): the
-# engine classifies each distinct code once and joins the result, instead of testing the list on every row
+# Lookup ("class") columns: per-code facts the engine computes once per distinct code and joins into the source,
+# instead of testing every row: `_in__<col>__<list>` (in_list(<col>, '<list>') on a bare column),
+# `_indict__<col>__<kind>` (the code is in the loaded dictionary <kind>) and `_dictname__<col>__<kind>` (its
+# dictionary name), the latter two for the code_in_dictionary / name_matches_dictionary kinds.
+CLASS_PREFIXES = {"_in__": "list", "_indict__": "dict", "_dictname__": "name"}
+LOOKUP_KINDS = {"code_in_dictionary", "name_matches_dictionary"}
 CLASSIFIABLE = {"rec": None, "dx": {"dx_code"}, "px": {"px_code"}}      # None: stored record columns + below
 # derived record columns that hold one code, and the child-table column whose values include all of theirs
 DERIVED_CODE_FROM = {"pdx_code": ("discharge_diagnosis", "dx_code"), "tcm_disease_code": ("discharge_diagnosis", "dx_code"),
                      "ppx_code": ("discharge_procedure", "px_code")}
 
 
-def class_column(col: str, lname: str) -> str:
-    """Name of the boolean column 'col belongs to code list lname' (engine-provided)."""
-    return f"{CLASS_PREFIX}{col}__{lname}"
+def class_column(col: str, arg: str, what: str = "list") -> str:
+    """Name of the lookup column: col ∈ code list arg (list), col in dictionary arg (dict), its name there (name)."""
+    prefix = {v: k for k, v in CLASS_PREFIXES.items()}[what]
+    return f"{prefix}{col}__{arg}"
 
 
-def class_parts(name: str) -> tuple[str, str] | None:
-    """(column, list) of a class column name, else None."""
-    if not name.startswith(CLASS_PREFIX):
-        return None
-    col, _, lname = name[len(CLASS_PREFIX):].partition("__")
-    return (col, lname) if col and lname else None
+def class_parts(name: str) -> tuple[str, str, str] | None:
+    """(column, list or dictionary, what) of a lookup column name, else None."""
+    for prefix, what in CLASS_PREFIXES.items():
+        if name.startswith(prefix):
+            col, _, arg = name[len(prefix):].partition("__")
+            return (col, arg, what) if col and arg else None
+    return None
 
 
 def rewrite_fragment(sql: str, code_lists: dict, where: str, allowed: set[str], params: dict,
@@ -347,7 +364,7 @@ def rewrite_fragment(sql: str, code_lists: dict, where: str, allowed: set[str], 
         if col.table and col.table not in ("s",):
             raise CatalogueError(f"{where}: 列 {col.sql()} 不能带表名 / qualified column not allowed: {col.sql()}")
         parts = class_parts(name)
-        if parts and parts[0] in allowed and parts[1] in code_lists:
+        if parts and parts[2] == "list" and parts[0] in allowed and parts[1] in code_lists:
             cols |= {name, parts[0]}
             continue
         if name not in allowed:
@@ -499,6 +516,8 @@ def _rule_from(entry: dict, file: str, model, scoring: Scoring, code_lists, kind
                     if m not in ("value", "expected", "field_zh", "field", "seq")}
     columns = (used | set(fields) | set(needs) | set(KIND_COLUMNS.get(kind, [])) | placeholders
                | ({entry["code_field"]} if entry.get("code_field") else set())) - KIND_PROVIDES.get(kind, set())
+    columns |= {c for f in fields if (c := lookup_column(kind, source, f, entry.get("code_field"),
+                                                          entry.get("dictionary")))}
     return Rule(
         columns=columns,
         key=key, id=rid, kind=kind, severity=sev, source=source, fields=fields, when=entry.get("when"),

@@ -1,4 +1,4 @@
 -- code_in_dictionary: a code that is not in the loaded dictionary (qc_dictionary, kind = dx / px / tcm).
+-- in_dictionary: the engine's lookup column (each distinct code looked up once), or an EXISTS sub-query.
 select {select} from {source} s
-where ({applies_when}) and {f} is not null and trim({f}) <> ''
-  and not exists (select 1 from qc_dictionary d where d.kind = {dictionary} and d.code = s.{f})
+where ({applies_when}) and {f} is not null and trim({f}) <> '' and not {in_dictionary}

@@ -1,5 +1,5 @@
 -- name_matches_dictionary: the code is in the dictionary but the written name differs from the dictionary name.
-select {select} from {source} s
-join (select code as _dict_code, name as _dict_name from qc_dictionary where kind = {dictionary}) d
-  on d._dict_code = s.{code_field}
-where ({applies_when}) and d._dict_name is not null and s.{f} is distinct from d._dict_name
+-- dict_name: the engine's lookup column (each distinct code looked up once; dict_join empty), or the name from
+-- a join with the dictionary.
+select {select} from {source} s{dict_join}
+where ({applies_when}) and {dict_name} is not null and s.{f} is distinct from {dict_name}
