@@ -88,3 +88,16 @@ def test_rewrite_fragment_classifies_bare_columns_only():
     assert "_in__" not in sql and "'C00'" in sql
     sql, _ = rewrite_fragment("in_list(pdx_code, 'neoplasm')", lists, "t", allowed, {})
     assert "_in__" not in sql and "'D48'" in sql
+
+
+def test_tcm_aggregates_are_constants_without_tcm_rows():
+    # a western warehouse (no TD/TS diagnosis rows): the aggregate subquery without TCM aggregates gives the same
+    # rows as the full one
+    con, _ = run_records([record("W00001"), record("W00002", diagnoses=[{"code": "K35.800", "name": "急性阑尾炎"}])])
+    assert con.execute("select count(*) from discharge_diagnosis where dx_type in ('TD', 'TS')").fetchall() == [(0,)]
+    names = set(engine.DXA_ITEMS) | {"all_dx_codes"}
+    cols = ", ".join(sorted(engine.DXA_ITEMS))
+    full = con.execute(f"select {cols} from {engine.dxa_sql(names, '', True)} order by all").fetchall()
+    lean = con.execute(f"select {cols} from {engine.dxa_sql(names, '', False)} order by all").fetchall()
+    assert full == lean and len(full) == 2
+    assert "'TD'" not in engine.dxa_sql(names, "", False)

@@ -128,17 +128,32 @@ def _derived_sql(name: str, model) -> str:
     raise KeyError(name)
 
 
-DXA_SQL = """(select hospital_id, mrn, admission_no,
-    max(dx_code) filter (where dx_type = 'W' and seq = 0) as pdx_code,
-    max(dx_name) filter (where dx_type = 'W' and seq = 0) as pdx_name,
-    max(poa) filter (where dx_type = 'W' and seq = 0) as pdx_poa,
-    list(dx_code) filter (where dx_type = 'W' and seq > 0 and dx_code is not null) as odx_codes,
-    count(*) filter (where dx_type = 'W' and seq > 0) as n_odx,
-    max(dx_code) filter (where dx_type = 'TD' and seq = 0) as tcm_disease_code,
-    max(dx_name) filter (where dx_type = 'TD' and seq = 0) as tcm_disease_name,
-    max(poa) filter (where dx_type = 'TD' and seq = 0) as tcm_disease_poa,
-    count(*) filter (where dx_type = 'TS' and dx_code is not null and poa is not null) as n_tcm_syndrome
-  from discharge_diagnosis {where} group by all) dxa"""
+# per-record aggregates of discharge_diagnosis (only those the enabled rules need are computed)
+DXA_ITEMS = {
+    "pdx_code": "max(dx_code) filter (where dx_type = 'W' and seq = 0)",
+    "pdx_name": "max(dx_name) filter (where dx_type = 'W' and seq = 0)",
+    "pdx_poa": "max(poa) filter (where dx_type = 'W' and seq = 0)",
+    "odx_codes": "list(dx_code) filter (where dx_type = 'W' and seq > 0 and dx_code is not null)",
+    "n_odx": "count(*) filter (where dx_type = 'W' and seq > 0)",
+    "tcm_disease_code": "max(dx_code) filter (where dx_type = 'TD' and seq = 0)",
+    "tcm_disease_name": "max(dx_name) filter (where dx_type = 'TD' and seq = 0)",
+    "tcm_disease_poa": "max(poa) filter (where dx_type = 'TD' and seq = 0)",
+    "n_tcm_syndrome": "count(*) filter (where dx_type = 'TS' and dx_code is not null and poa is not null)",
+}
+TCM_ITEMS = {"tcm_disease_code", "tcm_disease_name", "tcm_disease_poa", "n_tcm_syndrome"}
+
+
+def dxa_sql(names: set[str], where: str, tcm_rows: bool) -> str:
+    """The diagnosis aggregate subquery `dxa` for the needed derived columns. Without any TCM diagnosis rows
+    (tcm_rows False) the TCM columns are constants (NULL / 0) — the same values the aggregates would give."""
+    need = set(names) | ({"pdx_code", "odx_codes"} if "all_dx_codes" in names else set())
+    items = [f"{DXA_ITEMS[n]} as {n}" for n in DXA_ITEMS if n in need and (tcm_rows or n not in TCM_ITEMS)]
+    items += [f"{'0' if n == 'n_tcm_syndrome' else 'cast(null as varchar)'} as {n}"
+              for n in DXA_ITEMS if n in need and n in TCM_ITEMS and not tcm_rows]
+    return (f"(select hospital_id, mrn, admission_no, {', '.join(items)} "
+            f"from discharge_diagnosis {where} group by all) dxa")
+
+
 PXA_SQL = """(select x.hospital_id, x.mrn, x.admission_no,
     max(x.px_code) filter (where x.seq = 1) as ppx_code,
     max(x.px_name) filter (where x.seq = 1) as ppx_name,
@@ -253,7 +268,10 @@ def build_sources(con, rules: list[Rule], hospital: str | None = None, code_list
     if agg or cls_items:
         joins = ""
         if set(agg) & dx_derived:
-            joins += f" left join {DXA_SQL.format(where=where)} using (hospital_id, mrn, admission_no)"
+            tcm_rows = not set(agg) & TCM_ITEMS or bool(con.execute(
+                f"select count(*) from (select 1 from discharge_diagnosis {where} {'and' if where else 'where'} "
+                f"dx_type in ('TD', 'TS') limit 1)").fetchall()[0][0])
+            joins += f" left join {dxa_sql(set(agg), where, tcm_rows)} using (hospital_id, mrn, admission_no)"
         if set(agg) & (px_derived - {"px_dup_rows"}):
             joins += f" left join {PXA_SQL.format(where=where.replace('hospital_id', 'x.hospital_id'))} " \
                      f"using (hospital_id, mrn, admission_no)"
