@@ -293,12 +293,19 @@ def build_sources(con, rules: list[Rule], hospital: str | None = None, code_list
     # patients with two or more stays (by 病案号 / by 身份证号): same-patient kinds ({source_same_mrn},
     # {source_same_id} in their templates) read only those stays
     templates = "".join(kind_template(k) for k in {r.kind for r in rules})
+    # (keys, and the stored columns those rules read for the stays: most read stored columns only)
+    same = [r for r in rules if r.kind in KIND_COLUMNS and "{source_same_" in kind_template(r.kind)]
+    stay_cols = ", ".join(sorted(set(KEY) | {c for r in same for c in r.columns if c in base}))
     if "{source_same_mrn}" in templates:
         con.execute("create or replace temp table _qc_multi_mrn as select hospital_id, mrn from _qc_base "
                     "group by all having count(*) > 1")
+        con.execute(f"create or replace temp table _qc_multi_mrn_stays as select {stay_cols} from _qc_base "
+                    "semi join _qc_multi_mrn using (hospital_id, mrn)")
     if "{source_same_id}" in templates:
         con.execute("create or replace temp table _qc_multi_id as select hospital_id, id_number from _qc_base "
                     "where id_number is not null group by all having count(*) > 1")
+        con.execute(f"create or replace temp table _qc_multi_id_stays as select {stay_cols} from _qc_base "
+                    "semi join _qc_multi_id using (hospital_id, id_number)")
     base_only = lambda cols: set(cols) <= base                      # noqa: E731
     rec_all = set(need["rec"]) - set(KEY)
     dx_own = set(model.tables["discharge_diagnosis"].column_names) - set(KEY)
@@ -502,16 +509,22 @@ def _compile_rule(cat: Catalogue, r: Rule, hospitals: list[str] | None) -> list[
                                                       f"cast(({expected}) as varchar) as expected"]
                            + [f"cast({c} as varchar) as _m_{c}" for c in msg_cols])
         source = SOURCE_TABLE[r.source]
+        # the stays of patients (病案号 / 身份证号) with two or more stays: the only rows a same-patient comparison
+        # can flag (build_sources materialises their keys and stored columns)
+        same_mrn = f"(select * from {source} _s semi join _qc_multi_mrn _m using (hospital_id, mrn))"
+        same_id = f"(select * from {source} _s semi join _qc_multi_id _m using (hospital_id, id_number))"
         if r.kind in KIND_COLUMNS:      # window / self-join kinds: a narrow projection, not the wide record view
             classes = {c for c in r.columns if class_parts(c)}
             cols = sorted((set(KEY) | r.columns) & (source_columns(r.source) | classes))
             if r.source == "rec" and not set(cols) & (set(DERIVED) | classes):
-                source = "_qc_base"     # stored columns only: skip the derived-column join
-            source = f"(select {', '.join(cols)} from {source})"
-        # the stays of patients (病案号 / 身份证号) with two or more stays: the only rows a same-patient comparison
-        # can flag (build_sources materialises the keys)
-        same_mrn = f"(select * from {source} _s semi join _qc_multi_mrn _m using (hospital_id, mrn))"
-        same_id = f"(select * from {source} _s semi join _qc_multi_id _m using (hospital_id, id_number))"
+                # stored columns only: skip the derived-column join
+                source = f"(select {', '.join(cols)} from _qc_base)"
+                same_mrn = f"(select {', '.join(cols)} from _qc_multi_mrn_stays)"
+                same_id = f"(select {', '.join(cols)} from _qc_multi_id_stays)"
+            else:
+                source = f"(select {', '.join(cols)} from {source})"
+                same_mrn = f"(select * from {source} _s semi join _qc_multi_mrn _m using (hospital_id, mrn))"
+                same_id = f"(select * from {source} _s semi join _qc_multi_id _m using (hospital_id, id_number))"
         vals = {"select": select, "source": source, "source_same_mrn": same_mrn, "source_same_id": same_id,
                 "applies_when": applies, "f": f or "",
                 "when": frag(r.when, "false"), "expected": expected,
