@@ -147,3 +147,18 @@ def test_account_policy_is_the_same_for_new_users(app):
     r = admin.post("/api/admin/users", json={"username": "samename2", "password": "a-good-pass-1", "role": "leader",
                                              "hospital": "H001"})
     assert r.status_code == 201
+
+
+def test_reset_by_the_administrator_ends_the_users_sessions(app):
+    # `yunying users add NAME --replace` (add_user(replace=True)): new password, role or scope — the old sessions
+    # end (within the server's few seconds of session memory; cleared here instead of waiting)
+    make_user(app, "pw_reset")
+    c = login(app, "pw_reset")
+    assert c.get("/api/auth/me").status_code == 200
+    from yunying.web.appdb import add_user
+    with app.state.ctx.sessions() as s:
+        add_user(s, "pw_reset", NEW, "office", office="qc", hospital="H001", replace=True)
+    app.state.ctx.session_cache.clear()
+    r = c.get("/api/auth/me")
+    assert r.status_code == 401 and r.json()["error"]["code"] == "WEB-SESSION-EXPIRED"
+    assert login(app, "pw_reset", NEW).get("/api/auth/me").json()["user"]["username"] == "pw_reset"

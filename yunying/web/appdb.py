@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from sqlalchemy import (Boolean, DateTime, ForeignKey, Integer, String, Text, create_engine, event,
+from sqlalchemy import (Boolean, DateTime, ForeignKey, Integer, String, Text, create_engine, delete, event,
                         func, select)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -143,6 +143,9 @@ def add_user(db: Session, username: str, password: str, role: str, *, dept: str 
     if user is None:
         user = User(username=username)
         db.add(user)
+    else:
+        # a reset (new password, role or scope) ends the user's sessions: they sign in again under the new account
+        db.execute(delete(WebSession).where(WebSession.user_id == user.id))
     user.password_hash = hash_password(password)
     user.role, user.dept_code, user.hospital_id = role, dept, hospital
     user.office = office if role == "office" else None
