@@ -199,6 +199,9 @@ def _class_tables(con, rules: list[Rule], code_lists: dict | None) -> dict[str, 
             parts = class_parts(c)
             if parts:
                 wanted[r.source].setdefault(parts[0], set()).add((parts[2], parts[1]))
+        if r.source == "dx" and "dict_category" in r.columns:
+            # 字典属性 of a diagnosis row: the category in the dictionary of its type (W: dx, TD/TS: tcm)
+            wanted["dx"].setdefault("dx_code", set()).update({("cat", "dx"), ("cat", "tcm")})
     if any(w == "list" for cols in wanted.values() for items in cols.values() for w, _ in items) and not code_lists:
         code_lists = load_catalogue(use_env=False).code_lists
     out: dict[str, dict[str, str]] = {}
@@ -214,12 +217,15 @@ def _class_tables(con, rules: list[Rule], code_lists: dict | None) -> dict[str, 
                 if what == "list":
                     sel.append(f'{list_predicate("c.v", code_lists[arg])} as "{_class_table_col(what, arg)}"')
                 elif f"d_{arg}" not in joins:
-                    joins += (f" left join (select code, name from qc_dictionary where kind = {lit(arg)}) d_{arg} "
+                    joins += (f" left join (select code, name, category from qc_dictionary where kind = {lit(arg)}) "
+                              f"d_{arg} "
                               f"on d_{arg}.code = c.v")
                 if what == "dict":
                     sel.append(f'd_{arg}.code is not null as "{_class_table_col(what, arg)}"')
                 elif what == "name":
                     sel.append(f'd_{arg}.name as "{_class_table_col(what, arg)}"')
+                elif what == "cat":
+                    sel.append(f'd_{arg}.category as "{_class_table_col(what, arg)}"')
             con.execute(f"create or replace temp table {name} as select {', '.join(sel)} "
                         f"from (select distinct {vcol} as v from {table}) c{joins} where c.v is not null")
             out.setdefault(source, {})[col] = name
@@ -313,14 +319,13 @@ def build_sources(con, rules: list[Rule], hospital: str | None = None, code_list
     dx_rec = sorted((need["dx"] - dx_own - set(KEY) - {"dict_category"}) & rec_all)
     dsel = [f"x.{k}" for k in KEY] + [f"x.{c}" for c in dx_cols] + [f"r.{c}" for c in dx_rec]
     djoin = ""
-    if "dict_category" in need["dx"]:
-        dsel.append("d.category as dict_category")
-        djoin = (" left join (select kind, code, category from qc_dictionary) d on d.kind = "
-                 "(case x.dx_type when 'W' then 'dx' else 'tcm' end) and d.code = x.dx_code")
     for i, (col, table) in enumerate(sorted(cls.get("dx", {}).items())):
         _, items, join = _class_select(table, f"c{i}", col, f"x.{col}", rules, "dx")
         dsel += items
         djoin += join
+        if col == "dx_code" and "dict_category" in need["dx"]:
+            # from the same lookup table: the category in the dictionary of the row's type (W: dx, TD/TS: tcm)
+            dsel.append(f"""case x.dx_type when 'W' then c{i}."cat:dx" else c{i}."cat:tcm" end as dict_category""")
     con.execute(f"create or replace temp table _qc_dx as select {', '.join(dsel)} from discharge_diagnosis x "
                 f"join {'_qc_base' if base_only(dx_rec) else '_qc_rec'} r using (hospital_id, mrn, admission_no){djoin}")
     px_own = set(model.tables["discharge_procedure"].column_names) - set(KEY)
