@@ -101,3 +101,22 @@ def test_tcm_aggregates_are_constants_without_tcm_rows():
     lean = con.execute(f"select {cols} from {engine.dxa_sql(names, '', False)} order by all").fetchall()
     assert full == lean and len(full) == 2
     assert "'TD'" not in engine.dxa_sql(names, "", False)
+
+
+def test_one_hospital_run_matches_the_full_run_and_keeps_the_others():
+    # `yunying qc run --hospital H8`: the same findings for H8 as a run over all hospitals (lookup tables, same-patient
+    # stays and sources all restricted or supersets), and H9's results untouched
+    recs = [record("H8A", ZZJGDM="H8", SJZYTS="9", diagnoses=[{"code": "S72.000", "name": "股骨颈骨折", "poa": "1"}]),
+            record("H8B", ZZJGDM="H8", XB="1", diagnoses=[{"code": "K35.800", "name": "急性阑尾炎", "poa": "1"},
+                                                          {"code": "N83.200", "name": "卵巢囊肿", "poa": "1"}]),
+            record("H9A", SJZYTS="9"), record("H9B", JBBM="ZZZ.999")]
+    con, _ = run_records(recs)
+    full = _all(con)
+    h9_before = con.execute("select * exclude (run_id) from qc_finding where hospital_id = 'H9' order by all").fetchall()
+    s = engine.run_qc(con, load_catalogue(use_env=False), hospital="H8")
+    assert s.n_records == 2
+    assert _all(con) == full
+    assert con.execute("select distinct run_id from qc_finding where hospital_id = 'H8'").fetchall() == [(s.run_id,)]
+    assert con.execute("select * exclude (run_id) from qc_finding where hospital_id = 'H9' order by all").fetchall() \
+        == h9_before
+    assert {k for k, in con.execute("select rule_key from qc_finding where mrn = 'H8B'").fetchall()} >= {"D001"}
