@@ -6,6 +6,7 @@ Generates N synthetic 首页 once (bench/out/qc-<N>/discharge_2022.csv, GB18030 
 into a cached DuckDB file (bench/out/qc-<N>.duckdb), loads the demo dictionaries, then times `run_qc` (the same
 code as `yunying qc run`: compile, materialise sources, all rule kinds, scoring, rule status) --repeat times.
 Prints machine info, records/s and peak memory (RSS of this process). Target: >= 100,000 records/s.
+--profile N additionally prints the N costliest SQL statements of the last run (wall and process CPU seconds).
 """
 
 from __future__ import annotations
@@ -22,12 +23,40 @@ sys.path.insert(0, str(ROOT))
 
 
 
+def _cpu() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+class _Timed:
+    """The connection, timing every execute() (run_qc only calls execute/executemany on it)."""
+
+    def __init__(self, con):
+        self.con, self.log = con, []
+
+    def execute(self, sql, *args):
+        w, c = time.perf_counter(), _cpu()
+        out = self.con.execute(sql, *args)
+        text = " ".join(sql.split())
+        i = text.find("rule_key from (")
+        self.log.append((time.perf_counter() - w, _cpu() - c,
+                         text[:90] + (" … " + text[i + 16:i + 80] if i > 0 else "")))
+        return out
+
+    def __getattr__(self, name):
+        return getattr(self.con, name)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    ap.add_argument("--profile", type=int, default=0, metavar="N",
+                    help="print the N costliest SQL statements of the last run (wall / CPU seconds)")
     args = ap.parse_args()
 
     from yunying.ingest.engine import import_files
@@ -61,15 +90,22 @@ def main() -> None:
     print(f"warehouse: {n_rec:,} records, {n_dx:,} diagnosis rows, {n_px:,} procedure rows; "
           f"{len(cat.enabled())} enabled rule entries (catalogue {cat.hash})")
     best = None
+    timed = _Timed(con) if args.profile else con
     for i in range(args.repeat):
         t = time.perf_counter()
-        s = run_qc(con, cat)
+        if args.profile:
+            timed.log.clear()
+        s = run_qc(timed, cat)
         sec = time.perf_counter() - t
         best = sec if best is None else min(best, sec)
         c = s.counts()
         print(f"run {i + 1}: {sec:.2f} s = {n_rec / sec:,.0f} records/s; findings {s.n_findings:,}; "
               f"avg score {s.avg_score:.2f}; grades {s.by_grade}; rules {c}")
     print(f"best: {best:.2f} s = {n_rec / best:,.0f} records/s (target 100,000); peak RSS {peak_rss_mb():,.0f} MB")
+    if args.profile:
+        print(f"costliest statements of the last run (wall s, CPU s of this process; {len(timed.log)} statements):")
+        for wall, cpu, sql in sorted(timed.log, reverse=True)[:args.profile]:
+            print(f"{wall:7.2f} {cpu:7.2f}  {sql}")
     con.close()
 
 
