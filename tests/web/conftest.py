@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import shutil
+import time
 import warnings
 from pathlib import Path
 
@@ -129,3 +130,14 @@ def discharge_file_with_bad_row(demo_folder: Path, out: Path, n_rows: int = 5, m
     w.writerows(rows)
     out.write_bytes(buf.getvalue().encode("gb18030"))
     return out
+
+
+def wait_job(client, job_id, timeout=60):
+    """Poll /api/jobs/{id} until the background job is done or failed; its last state."""
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        j = client.get(f"/api/jobs/{job_id}").json()
+        if j["status"] in ("done", "failed"):
+            return j
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not finish")

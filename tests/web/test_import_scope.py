@@ -6,12 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.web.conftest import audit_rows, close_app, login, new_app
+from tests.web.conftest import audit_rows, close_app, login, new_app, wait_job as _wait
 
 
 @pytest.fixture(scope="module")
@@ -19,16 +18,6 @@ def app(demo_folder, tmp_path_factory):
     a = new_app(demo_folder, tmp_path_factory.mktemp("importscope"))
     yield a
     close_app(a)
-
-
-def _wait(client, job_id, timeout=60):
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        j = client.get(f"/api/jobs/{job_id}").json()
-        if j["status"] in ("done", "failed"):
-            return j
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} did not finish")
 
 
 def discharge_file(demo_folder: Path, out: Path, hospitals: list[str], mrn_prefix: str) -> Path:

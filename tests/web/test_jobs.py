@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.web.conftest import close_app, discharge_file_with_bad_row, login, new_app
+from tests.web.conftest import close_app, discharge_file_with_bad_row, login, new_app, wait_job as _wait
 
 
 @pytest.fixture(scope="module")
@@ -16,16 +16,6 @@ def app(demo_folder, tmp_path_factory):
     a = new_app(demo_folder, tmp_path_factory.mktemp("jobs"))
     yield a
     close_app(a)
-
-
-def _wait(client, job_id, timeout=60):
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        j = client.get(f"/api/jobs/{job_id}").json()
-        if j["status"] in ("done", "failed"):
-            return j
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} did not finish")
 
 
 def test_upload_with_bad_row_shows_reject_report(app, demo_folder, tmp_path):
