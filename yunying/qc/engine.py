@@ -514,22 +514,20 @@ def _compile_rule(cat: Catalogue, r: Rule, hospitals: list[str] | None) -> list[
                                                       f"cast(({expected}) as varchar) as expected"]
                            + [f"cast({c} as varchar) as _m_{c}" for c in msg_cols])
         source = SOURCE_TABLE[r.source]
-        # the stays of patients (病案号 / 身份证号) with two or more stays: the only rows a same-patient comparison
-        # can flag (build_sources materialises their keys and stored columns)
-        same_mrn = f"(select * from {source} _s semi join _qc_multi_mrn _m using (hospital_id, mrn))"
-        same_id = f"(select * from {source} _s semi join _qc_multi_id _m using (hospital_id, id_number))"
+        stays = None        # tables of the stays of persons with two or more stays, when the rule reads stored columns
         if r.kind in KIND_COLUMNS:      # window / self-join kinds: a narrow projection, not the wide record view
             classes = {c for c in r.columns if class_parts(c)}
-            cols = sorted((set(KEY) | r.columns) & (source_columns(r.source) | classes))
-            if r.source == "rec" and not set(cols) & (set(DERIVED) | classes):
-                # stored columns only: skip the derived-column join
-                source = f"(select {', '.join(cols)} from _qc_base)"
-                same_mrn = f"(select {', '.join(cols)} from _qc_multi_mrn_stays)"
-                same_id = f"(select {', '.join(cols)} from _qc_multi_id_stays)"
+            cols = ", ".join(sorted((set(KEY) | r.columns) & (source_columns(r.source) | classes)))
+            if r.source == "rec" and not set(cols.split(", ")) & (set(DERIVED) | classes):
+                source = f"(select {cols} from _qc_base)"     # stored columns only: skip the derived-column join
+                stays = (f"(select {cols} from _qc_multi_mrn_stays)", f"(select {cols} from _qc_multi_id_stays)")
             else:
-                source = f"(select {', '.join(cols)} from {source})"
-                same_mrn = f"(select * from {source} _s semi join _qc_multi_mrn _m using (hospital_id, mrn))"
-                same_id = f"(select * from {source} _s semi join _qc_multi_id _m using (hospital_id, id_number))"
+                source = f"(select {cols} from {source})"
+        # the stays of patients (病案号 / 身份证号) with two or more stays: the only rows a same-patient comparison
+        # can flag (build_sources materialises their keys and the stored columns of their stays)
+        same_mrn, same_id = stays or (
+            f"(select * from {source} _s semi join _qc_multi_mrn _m using (hospital_id, mrn))",
+            f"(select * from {source} _s semi join _qc_multi_id _m using (hospital_id, id_number))")
         vals = {"select": select, "source": source, "source_same_mrn": same_mrn, "source_same_id": same_id,
                 "applies_when": applies, "f": f or "",
                 "when": frag(r.when, "false"), "expected": expected,
