@@ -589,7 +589,6 @@ class Grouper:
     def _pass(self, rows, demo, dx, px, active, dxf=None):
         """One grouping pass. rows: original case index of each pass row (retry rows repeat a case)."""
         c = self.c
-        W = c.W
         n = len(rows)
         if dxf is None:
             dxf = self._dx_features(dx)
@@ -731,7 +730,6 @@ class Grouper:
 
     def _retry(self, demo, dx, px, active, slot, drg):
         """Zhejiang 3b: for a failed pass with more than one procedure, try each secondary one alone."""
-        c = self.c
         lens = px.lengths
         need = active & (slot < 0) & (lens > 1)
         if not need.any():

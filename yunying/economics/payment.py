@@ -102,7 +102,6 @@ def simulate(con: duckdb.DuckDBPyConnection, scheme: str, *, method: str | None 
         year = int(p["year"])
     wyear, whash, wmean, wsource = _weight_set(con, scheme, year, weight_year)
     year_filter = "and year(d.discharge_time) = $year" if year is not None else ""
-    args = {"scheme": scheme} | ({"year": year} if year is not None else {})
     # the run's cases as a temp view (no materialisation; DuckDB runs the join inside the insert)
     con.execute("create or replace temp view _pay_cases as " + CASES_SQL.format(year_filter=year_filter).replace(
         "$scheme", _lit(scheme)).replace("$year", str(int(year)) if year is not None else "null"))

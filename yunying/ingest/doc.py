@@ -64,7 +64,7 @@ def render() -> str:
         codes = "; ".join(f"`{k}` {v}" for k, v in dom.codes.items())
         out.append(f"- **{name}**: {codes}")
         if dom.aliases:
-            out.append(f"  - also accepted: " + ", ".join(f"{a}→{c}" for a, c in dom.aliases.items()))
+            out.append("  - also accepted: " + ", ".join(f"{a}→{c}" for a, c in dom.aliases.items()))
     out.append("\n## Header-mapping profiles 表头映射\n")
     for p in load_profiles().values():
         out.append(f"- `{p.name}` ({p.kind}): {p.label_zh} — {len(p.columns)} columns, "
