@@ -47,11 +47,11 @@ BASE = {
 }
 
 
-def record(bah: str, **changes) -> dict:
-    """BASE with a new 病案号 and changes; a value None removes the field."""
+def record(bah: str, base: dict | None = None, **changes) -> dict:
+    """BASE (or `base`) with a new 病案号 and changes; a value None removes the field."""
     import copy
 
-    r = copy.deepcopy(BASE)
+    r = copy.deepcopy(BASE if base is None else base)
     r["BAH"] = bah
     for k, v in changes.items():
         if v is None:

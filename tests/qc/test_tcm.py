@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import BASE, findings, run_records
+from .helpers import BASE, findings, record, run_records
 
 RENAME = {"SJZYTS": "SJZY", "YLFUF": "YLFWF", "SYSZDF": "ZDF", "WLZLF": "ZLF", "MAF": "MZF", "HCYYCLF": "JCYYCLF",
           "YCXYYCLF": "SSYCXCLF", "RYQ_F": "RYQ_FZ", "RYH_F": "RYH_FZ", "SFZZYJH": "ZZYJH", "MZZD": "MZZD_XYZD"}
@@ -44,13 +44,7 @@ TCM_CASES = {
 
 
 def tcm_record(bah: str, **changes) -> dict:
-    r = dict(TCM_BASE, BAH=bah)
-    for k, v in changes.items():
-        if v is None:
-            r.pop(k, None)
-        else:
-            r[k] = v
-    return r
+    return record(bah, TCM_BASE, **changes)
 
 
 @pytest.fixture(scope="module")

@@ -112,24 +112,33 @@ def audit_rows(app, **where) -> list:
         return list(s.scalars(q).all())
 
 
-def discharge_file_with_bad_row(demo_folder: Path, out: Path, n_rows: int = 5, mrn_prefix: str = "NEW") -> Path:
-    """A small national-layout discharge file (GB18030 like the HIS export): n_rows new records, the second of
-    which has an impossible discharge date (2022-13-01) and must be rejected with IMP-DATE."""
-    src = demo_folder / "discharge_2022.csv"
-    with open(src, encoding="gb18030", newline="") as fh:
+def demo_discharge_rows(demo_folder: Path, n_rows: int) -> tuple[list[str], list[list[str]]]:
+    """(header, first n_rows rows) of the demo's national-layout discharge file."""
+    with open(demo_folder / "discharge_2022.csv", encoding="gb18030", newline="") as fh:
         reader = csv.reader(fh)
         header = next(reader)
-        rows = [next(reader) for _ in range(n_rows)]
-    i_mrn, i_out = header.index("BAH"), header.index("CYSJ")
-    for n, r in enumerate(rows):
-        r[i_mrn] = f"{mrn_prefix}{n:05d}"
-    rows[1][i_out] = "2022-13-01 10:00:00"
+        return header, [next(reader) for _ in range(n_rows)]
+
+
+def write_gb18030_csv(out: Path, header: list[str], rows: list[list[str]]) -> Path:
+    """Write a CSV the way HIS exports do (GB18030, CRLF)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(header)
     w.writerows(rows)
     out.write_bytes(buf.getvalue().encode("gb18030"))
     return out
+
+
+def discharge_file_with_bad_row(demo_folder: Path, out: Path, n_rows: int = 5, mrn_prefix: str = "NEW") -> Path:
+    """A small national-layout discharge file (GB18030 like the HIS export): n_rows new records, the second of
+    which has an impossible discharge date (2022-13-01) and must be rejected with IMP-DATE."""
+    header, rows = demo_discharge_rows(demo_folder, n_rows)
+    i_mrn, i_out = header.index("BAH"), header.index("CYSJ")
+    for n, r in enumerate(rows):
+        r[i_mrn] = f"{mrn_prefix}{n:05d}"
+    rows[1][i_out] = "2022-13-01 10:00:00"
+    return write_gb18030_csv(out, header, rows)
 
 
 def wait_job(client, job_id, timeout=60):

@@ -3,14 +3,13 @@ refuses a file holding another hospital's rows, IMP-HOSPITAL-SCOPE, nothing stor
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 
 import pytest
 
-from tests.web.conftest import audit_rows, close_app, login, new_app, wait_job as _wait
+from tests.web.conftest import (audit_rows, close_app, demo_discharge_rows, login, new_app, wait_job as _wait,
+                                write_gb18030_csv)
 
 
 @pytest.fixture(scope="module")
@@ -23,19 +22,11 @@ def app(demo_folder, tmp_path_factory):
 def discharge_file(demo_folder: Path, out: Path, hospitals: list[str], mrn_prefix: str) -> Path:
     """National-layout discharge file (GB18030): one valid new record per entry of `hospitals`, whose 组织机构代码
     (ZZJGDM) is that entry. Data rows start at file line 2."""
-    with open(demo_folder / "discharge_2022.csv", encoding="gb18030", newline="") as fh:
-        reader = csv.reader(fh)
-        header = next(reader)
-        rows = [next(reader) for _ in hospitals]
+    header, rows = demo_discharge_rows(demo_folder, len(hospitals))
     i_mrn, i_h = header.index("BAH"), header.index("ZZJGDM")
     for n, (r, h) in enumerate(zip(rows, hospitals)):
         r[i_mrn], r[i_h] = f"{mrn_prefix}{n:05d}", h
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(header)
-    w.writerows(rows)
-    out.write_bytes(buf.getvalue().encode("gb18030"))
-    return out
+    return write_gb18030_csv(out, header, rows)
 
 
 def _upload(client, f: Path, **form):
