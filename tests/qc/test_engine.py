@@ -120,3 +120,51 @@ def test_one_hospital_run_matches_the_full_run_and_keeps_the_others():
     assert con.execute("select * exclude (run_id) from qc_finding where hospital_id = 'H9' order by all").fetchall() \
         == h9_before
     assert {k for k, in con.execute("select rule_key from qc_finding where mrn = 'H8B'").fetchall()} >= {"D001"}
+
+
+def test_code_list_facts_match_the_lambda_forms(tmp_path):
+    # `len(list_filter(<code list>, c -> P(c))) > 0 / = 0` and `list_contains(list_transform(<code list>, c -> F(c)),
+    # k)` compile to per-code fact bits OR-ed per record; the same tests written so that the rewriter leaves them
+    # alone (`+ 0`, a computed literal) run as lambdas per record. Both must flag the very same records, and those
+    # worked out by hand from the diagnosis lists below.
+    import textwrap
+
+    from yunying.qc.loader import LIST_FACTS
+
+    tests = {
+        "O80": ("len(list_filter(all_dx_codes, c -> upper(left(c, 3)) = 'O80')) > 0",
+                "len(list_filter(all_dx_codes, c -> upper(left(c, 3)) = 'O80')) + 0 > 0"),
+        "NOZ": ("len(list_filter(odx_codes, c -> upper(left(c, 1)) = 'Z')) = 0",
+                "len(list_filter(odx_codes, c -> upper(left(c, 1)) = 'Z')) + 0 = 0"),
+        "K35": ("list_contains(list_transform(all_dx_codes, c -> upper(left(c, 3))), 'K35')",
+                "list_contains(list_transform(all_dx_codes, c -> upper(left(c, 3))), 'K3' || '5')"),
+        "ODX": ("0 < len(list_filter(odx_codes, c -> in_list(c, 'malignant')))",
+                "0 < len(list_filter(odx_codes, c -> in_list(c, 'malignant'))) + 0"),
+    }
+    entries = "".join(f"""
+        - {{id: X-{name}-{form}, kind: expr, severity: I, field: pdx_code, score: [], when: "{when}",
+           message_zh: "测试", message_en: "test"}}""" for name, pair in tests.items()
+                      for form, when in zip(("F", "L"), pair))
+    ov = tmp_path / "facts.yaml"
+    ov.write_text(textwrap.dedent(entries), encoding="utf-8")
+    cat = load_catalogue(ov, use_env=False)
+    rules = cat.by_key()
+    for name in tests:
+        assert any(c.startswith("_any__") for c in rules[f"X-{name}-F"].columns), name
+        assert not any(c.startswith("_any__") for c in rules[f"X-{name}-L"].columns), name
+    assert "(UPPER(LEFT(c.v, 3))) = 'O80'" in LIST_FACTS.values()
+    dx = lambda code, name="诊断": {"code": code, "name": name, "poa": "1"}      # noqa: E731
+    recs = [
+        record("R1", JBBM="O80.000", diagnoses=[dx("O80.000"), dx("Z37.000")]),    # O80, K35 no, Z yes
+        record("R2", diagnoses=[dx("K35.800")]),                                   # no other diagnoses
+        record("R3", diagnoses=[dx("K35.800"), dx("C16.900"), dx("O80.000")]),     # O80 among the others
+        record("R4", diagnoses=[dx("I10.x00"), dx("Z51.100")]),
+        record("R5", diagnoses=[dx("C16.900"), dx("I10.x00")]),                   # malignant principal only
+        record("R6", diagnoses=[dx("Z51.100"), dx("I10.x00")]),                   # Z principal only
+    ]
+    con, _ = run_records(recs, catalogue=cat)
+    flagged = {k: {m for m, in con.execute("select mrn from qc_finding where rule_key = ? order by 1", [k]).fetchall()}
+               for k in rules if k.startswith("X-")}
+    expected = {"O80": {"R1", "R3"}, "NOZ": {"R2", "R3", "R5", "R6"}, "K35": {"R2", "R3"}, "ODX": {"R3"}}
+    for name, mrns in expected.items():
+        assert flagged[f"X-{name}-F"] == flagged[f"X-{name}-L"] == mrns, name

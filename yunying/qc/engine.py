@@ -23,7 +23,8 @@ from typing import Callable
 import duckdb
 
 from yunying.model.catalogue import load_model
-from yunying.qc.loader import (DERIVED, DERIVED_CODE_FROM, KIND_COLUMNS, KIND_PROVIDES, LOOKUP_KINDS, Catalogue, Rule,
+from yunying.qc.loader import (DERIVED, DERIVED_CODE_FROM, KIND_COLUMNS, KIND_PROVIDES, LIST_CODES_FROM, LIST_FACTS,
+                               LOOKUP_KINDS, Catalogue, Rule,
                                class_parts, classify_for, lookup_column,
                                column_zh, kind_template, list_predicate, load_catalogue, rewrite_fragment,
                                source_columns)
@@ -143,15 +144,46 @@ DXA_ITEMS = {
 TCM_ITEMS = {"tcm_disease_code", "tcm_disease_name", "tcm_disease_poa", "n_tcm_syndrome"}
 
 
-def dxa_sql(names: set[str], where: str, tcm_rows: bool) -> str:
+def dxa_sql(names: set[str], where: str, tcm_rows: bool, masks: list[tuple[str, str, str]] = ()) -> str:
     """The diagnosis aggregate subquery `dxa` for the needed derived columns. Without any TCM diagnosis rows
-    (tcm_rows False) the TCM columns are constants (NULL / 0) — the same values the aggregates would give."""
+    (tcm_rows False) the TCM columns are constants (NULL / 0) — the same values the aggregates would give.
+    `masks`: (output column, row filter, mask column of `_qc_facts_dx`) — per-record OR of the per-code fact bits."""
     need = set(names) | ({"pdx_code", "odx_codes"} if "all_dx_codes" in names else set())
     items = [f"{DXA_ITEMS[n]} as {n}" for n in DXA_ITEMS if n in need and (tcm_rows or n not in TCM_ITEMS)]
     items += [f"{'0' if n == 'n_tcm_syndrome' else 'cast(null as varchar)'} as {n}"
               for n in DXA_ITEMS if n in need and n in TCM_ITEMS and not tcm_rows]
+    items += [f"bit_or(_f.{m}) filter (where {cond}) as {out}" for out, cond, m in masks]
+    join = " left join _qc_facts_dx _f on _f.v = dx_code" if masks else ""
     return (f"(select hospital_id, mrn, admission_no, {', '.join(items)} "
-            f"from discharge_diagnosis {where} group by all) dxa")
+            f"from discharge_diagnosis{join} {where} group by all) dxa")
+
+
+FACT_BITS = 62          # facts per BIGINT mask
+
+
+def _list_facts(con, rules: list[Rule]) -> tuple[list[tuple[str, str, str]], dict[str, str]]:
+    """Code-list facts the rules read (`_any__<list>__<digest>`, see loader.LIST_FACTS): the per-code bit masks in
+    `_qc_facts_dx` (each distinct diagnosis code tested once), the mask aggregates for dxa_sql and, per fact, its
+    boolean expression over those aggregates."""
+    facts = sorted({c for r in rules if r.source == "rec" for c in r.columns
+                    if (class_parts(c) or ("", "", ""))[2] == "any"})
+    if not facts:
+        return [], {}
+    preds = sorted({class_parts(f)[1] for f in facts})
+    bit = {d: divmod(i, FACT_BITS) for i, d in enumerate(preds)}
+    chunks = sorted({j for j, _ in bit.values()})
+    cols = [" + ".join(f"(case when coalesce({LIST_FACTS[d]}, false) then {1 << k} else 0 end)"
+                       for d, (jj, k) in bit.items() if jj == j) + f" as m{j}" for j in chunks]
+    con.execute(f"create or replace temp table _qc_facts_dx as select c.v, {', '.join(cols)} "
+                f"from (select distinct dx_code as v from discharge_diagnosis where dx_code is not null) c")
+    masks, exprs = {}, {}
+    for f in facts:
+        lst, digest, _ = class_parts(f)
+        j, k = bit[digest]
+        out = f"_fm_{lst}_{j}"
+        masks[out] = (out, LIST_CODES_FROM[lst], f"m{j}")
+        exprs[f] = f"coalesce((dxa.{out} & {1 << k}) <> 0, false)"
+    return sorted(masks.values()), exprs
 
 
 PXA_SQL = """(select x.hospital_id, x.mrn, x.admission_no,
@@ -197,7 +229,7 @@ def _class_tables(con, rules: list[Rule], code_lists: dict | None) -> dict[str, 
     for r in rules:
         for c in r.columns:
             parts = class_parts(c)
-            if parts:
+            if parts and parts[2] != "any":            # list facts: _list_facts
                 wanted[r.source].setdefault(parts[0], set()).add((parts[2], parts[1]))
         if r.source == "dx" and "dict_category" in r.columns:
             # 字典属性 of a diagnosis row: the category in the dictionary of its type (W: dx, TD/TS: tcm)
@@ -271,28 +303,31 @@ def build_sources(con, rules: list[Rule], hospital: str | None = None, code_list
         cls_names += names
         cls_items += items
         cls_joins += join
-    if agg or cls_items:
+    masks, facts = _list_facts(con, rules)
+    if agg or cls_items or facts:
         joins = ""
-        if set(agg) & dx_derived:
+        if set(agg) & dx_derived or facts:
             tcm_rows = not set(agg) & TCM_ITEMS or bool(con.execute(
                 f"select count(*) from (select 1 from discharge_diagnosis {where} {'and' if where else 'where'} "
                 f"dx_type in ('TD', 'TS') limit 1)").fetchall()[0][0])
-            joins += f" left join {dxa_sql(set(agg), where, tcm_rows)} using (hospital_id, mrn, admission_no)"
+            joins += f" left join {dxa_sql(set(agg), where, tcm_rows, masks)} using (hospital_id, mrn, admission_no)"
         if set(agg) & (px_derived - {"px_dup_rows"}):
             joins += f" left join {PXA_SQL.format(where=where.replace('hospital_id', 'x.hospital_id'))} " \
                      f"using (hospital_id, mrn, admission_no)"
         if "px_dup_rows" in agg:
             joins += f" left join {PXD_SQL.format(where=where)} using (hospital_id, mrn, admission_no)"
-        items = [f"{_derived_sql(c, model)} as {c}" for c in agg]
+        items = [f"{_derived_sql(c, model)} as {c}" for c in agg] + [f'{e} as "{f}"' for f, e in facts.items()]
         inner = (f"select {', '.join(f'r.{k}' for k in KEY + tuple(cls_base))}{''.join(', ' + x for x in items)} "
                  f"from (select {', '.join(KEY + tuple(cls_base))} from discharge {where}) r{joins}")
+        fact_cols = "".join(f', d0."{f}"' for f in facts)
         # class columns join on the finished derived values (d0), e.g. the principal diagnosis code
         con.execute(f"create or replace temp table _qc_derived as select "
                     f"{', '.join(f'd0.{k}' for k in KEY)}{''.join(', d0.' + c for c in agg)}"
+                    f"{fact_cols}"
                     f"{''.join(', ' + x for x in cls_items)} from ({inner}) d0{cls_joins}")
-        sel += [f"d.{c}" for c in agg] + [f'd."{n}"' for n in cls_names]
+        sel += [f"d.{c}" for c in agg] + [f'd."{n}"' for n in cls_names] + [f'd."{f}"' for f in facts]
     sel += [f"{_derived_sql(c, model)} as {c}" for c in derived if c not in agg]
-    dj = " join _qc_derived d using (hospital_id, mrn, admission_no)" if (agg or cls_items) else ""
+    dj = " join _qc_derived d using (hospital_id, mrn, admission_no)" if (agg or cls_items or facts) else ""
     con.execute(f"create or replace temp view _qc_rec as select {', '.join(sel)} from discharge r{dj} {rwhere}")
     # the same records without the derived join: for consumers that read only stored columns
     con.execute(f"create or replace temp view _qc_base as select * from discharge {where}")

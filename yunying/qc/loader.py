@@ -95,7 +95,7 @@ def lookup_column(kind: str, source: str, field: str | None, code_field: str | N
 def classify_for(source: str) -> set[str]:
     """Bare columns whose in_list() tests compile to class columns for rules of this source."""
     if CLASSIFIABLE[source] is None:
-        return set(load_model().tables["discharge"].column_names) | set(DERIVED_CODE_FROM)
+        return set(load_model().tables["discharge"].column_names) | set(DERIVED_CODE_FROM) | set(LIST_CODES_FROM)
     return set(CLASSIFIABLE[source])
 
 
@@ -295,12 +295,23 @@ CLASS_PREFIX = "_in__"
 # instead of testing every row: `_in__<col>__<list>` (in_list(<col>, '<list>') on a bare column),
 # `_indict__<col>__<kind>` (the code is in the loaded dictionary <kind>) and `_dictname__<col>__<kind>` (its
 # dictionary name), the latter two for the code_in_dictionary / name_matches_dictionary kinds.
-CLASS_PREFIXES = {"_in__": "list", "_indict__": "dict", "_dictname__": "name"}
+CLASS_PREFIXES = {"_in__": "list", "_indict__": "dict", "_dictname__": "name", "_any__": "any"}
 LOOKUP_KINDS = {"code_in_dictionary", "name_matches_dictionary"}
 CLASSIFIABLE = {"rec": None, "dx": {"dx_code"}, "px": {"px_code"}}      # None: stored record columns + below
 # derived record columns that hold one code, and the child-table column whose values include all of theirs
 DERIVED_CODE_FROM = {"pdx_code": ("discharge_diagnosis", "dx_code"), "tcm_disease_code": ("discharge_diagnosis", "dx_code"),
                      "ppx_code": ("discharge_procedure", "px_code")}
+
+
+# Code-list facts (`_any__<list column>__<digest>`): "some element c of the list satisfies P(c)", where P reads
+# only c — `len(list_filter(odx_codes, c -> P(c))) > 0` (or `= 0`, negated) and
+# `list_contains(list_transform(odx_codes, c -> F(c)), k)` (P: F(c) = k). The engine tests P once per distinct
+# diagnosis code and ORs per-code bit masks while it aggregates the diagnosis rows, instead of a lambda per record.
+# digest -> P as SQL over the column `c.v`; filled by rewrite_fragment (content-addressed, so a process-wide dict)
+LIST_FACTS: dict[str, str] = {}
+# list columns whose elements are diagnosis codes, and the diagnosis rows (dx_type/seq/dx_code) they hold
+LIST_CODES_FROM = {"odx_codes": "dx_type = 'W' and seq > 0 and dx_code is not null",
+                   "all_dx_codes": "dx_type = 'W' and seq >= 0 and dx_code is not null"}
 
 
 def class_column(col: str, arg: str, what: str = "list") -> str:
@@ -355,6 +366,61 @@ def rewrite_fragment(sql: str, code_lists: dict, where: str, allowed: set[str], 
         return node
 
     tree = tree.transform(expand)
+
+    def list_fact(lst, lam) -> exp.Expression | None:
+        """The fact column for `some c in lst: lam(c)`, when lst is a classifiable code list and lam reads only c."""
+        if (classify is None or not isinstance(lst, exp.Column) or lst.table or lst.name not in LIST_CODES_FROM
+                or lst.name not in classify or lst.name not in allowed or not isinstance(lam, exp.Lambda)
+                or len(lam.expressions) != 1):
+            return None
+        var = lam.expressions[0].name
+        body = lam.this.copy()
+        # every column or bare identifier in the body must be the lambda variable
+        for n in body.walk():
+            if isinstance(n, exp.Column) and (n.table or n.name != var):
+                return None
+            if isinstance(n, exp.Identifier) and not isinstance(n.parent, exp.Column) and n.name != var:
+                return None
+        if any(isinstance(n, (exp.Lambda, exp.AggFunc, exp.Window)) for n in body.walk()):
+            return None
+
+        def to_v(n):
+            if isinstance(n, (exp.Column, exp.Identifier)) and n.name == var and not isinstance(n.parent, exp.Column):
+                return exp.column("v", table="c")
+            return n
+        pred = body.transform(to_v).sql(dialect="duckdb")
+        digest = hashlib.sha1(pred.encode()).hexdigest()[:10]
+        LIST_FACTS[digest] = pred
+        return exp.column(class_column(lst.name, digest, "any"), quoted=True)
+
+    def facts(node):
+        # len(list_filter(L, c -> P(c))) compared with 0 (or 1) -> fact / not fact
+        if isinstance(node, (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)):
+            a, b = node.this, node.expression
+            flip = {exp.GT: exp.LT, exp.LT: exp.GT, exp.GTE: exp.LTE, exp.LTE: exp.GTE}
+            op = type(node)
+            if isinstance(a, exp.Literal) and isinstance(b, exp.Length):
+                a, b, op = b, a, flip.get(op, op)
+            if (isinstance(a, exp.Length) and isinstance(a.this, exp.ArrayFilter) and isinstance(b, exp.Literal)
+                    and not b.is_string and b.this in ("0", "1")):
+                some = {(exp.GT, "0"): True, (exp.NEQ, "0"): True, (exp.GTE, "1"): True,
+                        (exp.EQ, "0"): False, (exp.LT, "1"): False, (exp.LTE, "0"): False}.get((op, b.this))
+                fact = None if some is None else list_fact(a.this.this, a.this.expression)
+                if fact is not None:
+                    return exp.Paren(this=fact) if some else exp.Not(this=exp.Paren(this=fact))
+        # list_contains(list_transform(L, c -> F(c)), k) -> some c: F(c) = k
+        if (isinstance(node, exp.ArrayContains) and isinstance(node.this, exp.Transform)
+                and isinstance(node.expression, exp.Literal)):
+            lam = node.this.expression
+            if isinstance(lam, exp.Lambda):
+                eq = exp.Lambda(this=exp.EQ(this=exp.Paren(this=lam.this.copy()), expression=node.expression.copy()),
+                                expressions=[e.copy() for e in lam.expressions])
+                fact = list_fact(node.this.this, eq)
+                if fact is not None:
+                    return exp.Paren(this=fact)
+        return node
+
+    tree = tree.transform(facts)
     lambda_vars = {i.name for lam in tree.find_all(exp.Lambda) for i in lam.expressions}
     cols = set()
     for col in tree.find_all(exp.Column):
@@ -366,6 +432,9 @@ def rewrite_fragment(sql: str, code_lists: dict, where: str, allowed: set[str], 
         parts = class_parts(name)
         if parts and parts[2] == "list" and parts[0] in allowed and parts[1] in code_lists:
             cols |= {name, parts[0]}
+            continue
+        if parts and parts[2] == "any" and parts[0] in allowed and parts[1] in LIST_FACTS:
+            cols.add(name)              # computed from the diagnosis rows; the list itself is not needed
             continue
         if name not in allowed:
             raise CatalogueError(f"{where}: 未知列 {name!r}（不在仓库列表或质控派生列中）/ unknown column {name!r} "
@@ -499,7 +568,8 @@ def _rule_from(entry: dict, file: str, model, scoring: Scoring, code_lists, kind
                 raise CatalogueError(f"{where}: needs 中的列 {n!r} 未知 / unknown column in needs")
     nd = entry.get("needs_dictionary") or (entry.get("dictionary") if kind in ("code_in_dictionary",
                                                                               "name_matches_dictionary") else None)
-    used_plain = {(class_parts(c) or (c,))[0] for c in used}
+    # lookup columns count as their code column; list facts as nothing (the code lists are never NULL)
+    used_plain = {(class_parts(c) or (c,))[0] for c in used if (class_parts(c) or ("", "", ""))[2] != "any"}
     if needs is None:
         if rid.startswith("C"):
             needs = []
