@@ -168,3 +168,55 @@ def test_code_list_facts_match_the_lambda_forms(tmp_path):
     expected = {"O80": {"R1", "R3"}, "NOZ": {"R2", "R3", "R5", "R6"}, "K35": {"R2", "R3"}, "ODX": {"R3"}}
     for name, mrns in expected.items():
         assert flagged[f"X-{name}-F"] == flagged[f"X-{name}-L"] == mrns, name
+
+
+def _case_records():
+    from .test_rules import CASES
+
+    recs = []
+    for i, (key, (fail, ok)) in enumerate(CASES.items()):
+        recs.append(record(fail.get("BAH", f"F{i:05d}"), **{k: v for k, v in fail.items() if k != "BAH"}))
+        recs.append(record(ok.get("BAH", f"P{i:05d}"), **{k: v for k, v in ok.items() if k != "BAH"}))
+    return recs
+
+
+def test_lean_child_sources_give_the_same_findings(monkeypatch):
+    # diagnosis rows are stored without the record columns (sex, age) and only the rows meeting some rule's
+    # condition on the diagnosis row itself (e.g. a female-only code) are joined to them; findings on every rule's
+    # pass/fail example must equal those of the source that carries the record columns on every row
+    cat = load_catalogue(use_env=False)
+    lean = engine.lean_sources(cat, cat.enabled())
+    assert lean["dx"] and lean["dx"][1] == ["age_years", "sex"]
+    assert lean["px"] is None           # P001/P002 compare every procedure date with the stay: no narrower rows
+    depts = [("H9", "GS"), ("H9", "EMER")]
+    con1, _ = run_records(_case_records(), departments=depts, catalogue=cat)
+    assert "sex" not in {c for c, in con1.execute("select column_name from (describe _qc_dx)").fetchall()}
+    monkeypatch.setattr(engine, "lean_sources", lambda cat, rules: {"dx": None, "px": None})
+    con2, _ = run_records(_case_records(), departments=depts, catalogue=cat)
+    assert "sex" in {c for c, in con2.execute("select column_name from (describe _qc_dx)").fetchall()}
+    lean_rows, full_rows = _all(con1), _all(con2)
+    assert lean_rows == full_rows and {r[1] for r in lean_rows} >= {"D001", "D002", "D003", "D008"}
+
+
+def test_necessary_condition_keeps_own_column_conjuncts_only():
+    own = {"dx_type", "dx_code", "_in__dx_code__female_only", "seq"}
+    assert engine.necessary_condition("(true) and (dx_type = 'W' and (sex = '1' and _in__dx_code__female_only))",
+                                      own) == "(dx_type = 'W') and (_in__dx_code__female_only)"
+    # an OR mixing record and own columns gives no condition of its own
+    assert engine.necessary_condition("sex = '1' or _in__dx_code__female_only", own) == "true"
+    assert engine.necessary_condition("len(list_filter(l, c -> c = 'x')) > 0 and seq > 0", own | {"l"}) == \
+        "(LENGTH(LIST_FILTER(l, LAMBDA c : c = 'x')) > 0) and (seq > 0)"
+
+
+def test_lean_source_falls_back_when_a_rule_has_no_own_condition(tmp_path):
+    # a custom diagnosis rule reading a record column with no condition on the diagnosis row alone: the diagnosis
+    # source carries the record columns again, and the rule still fires
+    ov = tmp_path / "ov.yaml"
+    ov.write_text('- {id: X-SEX, kind: expr, severity: I, source: dx, field: dx_code, score: [], '
+                  'when: "sex = \'9\' or dx_code = \'Q99.999\'", message_zh: "测试", message_en: "test"}\n',
+                  encoding="utf-8")
+    cat = load_catalogue(ov, use_env=False)
+    assert engine.lean_sources(cat, cat.enabled())["dx"] is None
+    con, _ = run_records([record("S1", XB="9"), record("S2")], catalogue=cat)
+    assert con.execute("select mrn, count(*) from qc_finding where rule_key = 'X-SEX' group by 1").fetchall() == \
+        [("S1", 2)]

@@ -277,9 +277,10 @@ def _class_select(table: str, alias: str, col: str, value_sql: str, rules: list[
     return names, items, f" left join {table} {alias} on {alias}.v = {value_sql}"
 
 
-def build_sources(con, rules: list[Rule], hospital: str | None = None, code_lists: dict | None = None
-                  ) -> dict[str, set[str]]:
-    """Materialise _qc_rec, _qc_dx and _qc_px with just the columns the enabled rules read."""
+def build_sources(con, rules: list[Rule], hospital: str | None = None, code_lists: dict | None = None,
+                  lean: dict | None = None) -> dict[str, set[str]]:
+    """Materialise _qc_rec, _qc_dx and _qc_px with just the columns the enabled rules read. `lean` (see
+    lean_sources): child sources built without the record columns."""
     model = load_model()
     need = _needed_columns(rules)
     cls = _class_tables(con, rules, code_lists)
@@ -352,6 +353,11 @@ def build_sources(con, rules: list[Rule], hospital: str | None = None, code_list
     dx_own = set(model.tables["discharge_diagnosis"].column_names) - set(KEY)
     dx_cols = sorted(need["dx"] & dx_own)
     dx_rec = sorted((need["dx"] - dx_own - set(KEY) - {"dict_category"}) & rec_all)
+    # lean child sources: without record columns when only row-local rules read them (the scan joins them to its
+    # candidate rows, see row_local_sql); otherwise every child row carries them
+    lean = {src: bool((lean or {}).get(src)) for src in ("dx", "px")}
+    if lean["dx"]:
+        dx_rec = []
     dsel = [f"x.{k}" for k in KEY] + [f"x.{c}" for c in dx_cols] + [f"r.{c}" for c in dx_rec]
     djoin = ""
     for i, (col, table) in enumerate(sorted(cls.get("dx", {}).items())):
@@ -361,11 +367,13 @@ def build_sources(con, rules: list[Rule], hospital: str | None = None, code_list
         if col == "dx_code" and "dict_category" in need["dx"]:
             # from the same lookup table: the category in the dictionary of the row's type (W: dx, TD/TS: tcm)
             dsel.append(f"""case x.dx_type when 'W' then c{i}."cat:dx" else c{i}."cat:tcm" end as dict_category""")
+    xwhere = where.replace("hospital_id", "x.hospital_id")
     con.execute(f"create or replace temp table _qc_dx as select {', '.join(dsel)} from discharge_diagnosis x "
-                f"join {'_qc_base' if base_only(dx_rec) else '_qc_rec'} r using (hospital_id, mrn, admission_no){djoin}")
+                + (f"join {'_qc_base' if base_only(dx_rec) else '_qc_rec'} r using (hospital_id, mrn, admission_no)"
+                   if dx_rec else "") + f"{djoin} {xwhere}")
     px_own = set(model.tables["discharge_procedure"].column_names) - set(KEY)
     px_cols = sorted(need["px"] & px_own)
-    px_rec = sorted((need["px"] - px_own - set(KEY) - {"px_category", "px_dict_level"}) & rec_all)
+    px_rec = [] if lean["px"] else sorted((need["px"] - px_own - set(KEY) - {"px_category", "px_dict_level"}) & rec_all)
     psel = [f"x.{k}" for k in KEY] + [f"x.{c}" for c in px_cols] + [f"r.{c}" for c in px_rec]
     pjoin = ""
     if need["px"] & {"px_category", "px_dict_level"}:
@@ -377,8 +385,75 @@ def build_sources(con, rules: list[Rule], hospital: str | None = None, code_list
         psel += items
         pjoin += join
     con.execute(f"create or replace temp table _qc_px as select {', '.join(psel)} from discharge_procedure x "
-                f"join {'_qc_base' if base_only(px_rec) else '_qc_rec'} r using (hospital_id, mrn, admission_no){pjoin}")
+                + (f"join {'_qc_base' if base_only(px_rec) else '_qc_rec'} r using (hospital_id, mrn, admission_no)"
+                   if px_rec else "") + f"{pjoin} {xwhere}")
     return need
+
+
+def child_record_columns(rules: list[Rule], source: str) -> list[str] | None:
+    """The record columns (stored or derived) the rules of a child source (dx, px) read, when only row-local rules
+    read them — the child source is then built without them and the row-local scan joins them to its candidate
+    rows only; None when a rule of another kind reads them (they are then materialised on every child row)."""
+    model = load_model()
+    own = set(model.tables["discharge_diagnosis" if source == "dx" else "discharge_procedure"].column_names)
+    own |= {"dict_category"} if source == "dx" else {"px_category", "px_dict_level"}
+    rec = source_columns("rec") - set(KEY)
+    cols = set()
+    for r in rules:
+        if r.source != source:
+            continue
+        mine = {c for c in r.columns if c in rec and c not in own and not class_parts(c)}
+        if mine and not is_row_local(r):
+            return None
+        cols |= mine
+    return sorted(cols)
+
+
+def lean_sources(cat: Catalogue, rules: list[Rule]) -> dict[str, tuple[str, list[str], set[str]] | None]:
+    """Per child source, row_local_sql's `rec_join` when the source is built lean: its rules read record columns
+    only in row-local rules, and every such rule has a necessary condition on the child's own columns (so the
+    join is limited to candidate rows); else None (record columns are materialised on every child row)."""
+    out: dict[str, tuple[str, list[str], set[str]] | None] = {}
+    base = set(load_model().tables["discharge"].column_names)
+    for source in ("dx", "px"):
+        rcols = child_record_columns(rules, source)
+        out[source] = None
+        if not rcols:
+            continue
+        own = (_needed_columns(rules)[source] - set(rcols)) | set(KEY)
+        arms = [a for r in rules if r.source == source and is_row_local(r) for a in compile_arms(cat, r)]
+        if all(necessary_condition(a.predicate, own) != "true" for a in arms):
+            out[source] = ("_qc_base" if set(rcols) <= base else "_qc_rec"), rcols, own
+    return out
+
+
+def _conjuncts(node) -> list:
+    from sqlglot import exp
+
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.And):
+        return _conjuncts(node.this) + _conjuncts(node.expression)
+    return [node]
+
+
+def necessary_condition(predicate: str, cols: set[str]) -> str:
+    """The conjuncts of a predicate that read only `cols` (a condition every violating row meets), as SQL; 'true'
+    when there are none or the predicate does not parse."""
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(predicate, read="duckdb")
+    except sqlglot.errors.ParseError:
+        return "true"
+    keep = []
+    for c in _conjuncts(tree):
+        lam = {i.name for la in c.find_all(exp.Lambda) for i in la.expressions}
+        names = {n.name for n in c.find_all(exp.Column) if n.name not in lam}
+        if names <= cols and not isinstance(c, exp.Boolean):
+            keep.append(c.sql(dialect="duckdb"))
+    return " and ".join(f"({k})" for k in keep) or "true"
 
 
 # ---- applicability ---------------------------------------------------------------------------------------------
@@ -613,16 +688,28 @@ def _compile_rule(cat: Catalogue, r: Rule, hospitals: list[str] | None) -> list[
     return arms
 
 
-def row_local_sql(arms: list[Arm], source: str, run_id: str) -> tuple[str, str, str]:
+def row_local_sql(arms: list[Arm], source: str, run_id: str, rec_join: tuple[str, list[str], set[str]] | None = None
+                  ) -> tuple[str, str, str]:
     """(violations, hits, findings) SQL for the row-local arms of one source.
 
     `violations`: one scan evaluates the `or` of every predicate and copies the violating rows (≈ 8 % of records,
     < 1 % of diagnosis rows) into the dense temp table `_qc_viol`; `findings`: every arm's own SELECT over those
     rows only, as one UNION ALL insert. `hits` (arm numbers per violating row) lets a small run (a pre-submission
-    check) plan only the arms that fire."""
+    check) plan only the arms that fire.
+
+    `rec_join` (record table, record columns, the child source's own columns): for a lean child source — the
+    rows meeting some arm's necessary condition on the child's own columns (e.g. the diagnosis code is in the
+    female-only list) are joined to the record columns first; only those candidates are tested."""
     table = SOURCE_TABLE[source]
-    viol = (f"create or replace temp table _qc_viol as select * from {table} s "
-            f"where {' or '.join(f'({a.predicate})' for a in arms)}")
+    where = " or ".join(f"({a.predicate})" for a in arms)
+    if rec_join and rec_join[1]:
+        rtable, rcols, own = rec_join
+        need = " or ".join(sorted({necessary_condition(a.predicate, own) for a in arms}))
+        viol = (f"create or replace temp table _qc_viol as select * from ("
+                f"select x.*, {', '.join('r.' + c for c in rcols)} from (select * from {table} s where {need}) x "
+                f"join {rtable} r using (hospital_id, mrn, admission_no)) s where {where}")
+    else:
+        viol = f"create or replace temp table _qc_viol as select * from {table} s where {where}"
     conds = ", ".join(f"case when {a.predicate} then {i} end" for i, a in enumerate(arms))
     hits = (f"select distinct unnest(list_filter([{conds}], lambda x: x is not null)) as k from _qc_viol s "
             f"order by 1")
@@ -705,6 +792,7 @@ def run_qc(con: duckdb.DuckDBPyConnection, catalogue: Catalogue | None = None, *
     by_kind: dict[str, list[Rule]] = {}
     for r in enabled:
         by_kind.setdefault(r.kind, []).append(r)
+    lean = lean_sources(cat, enabled)
     if sql_only:
         for kind, rules in by_kind.items():
             arms = [a for r in rules for a in compile_rule(cat, r)]
@@ -714,7 +802,7 @@ def run_qc(con: duckdb.DuckDBPyConnection, catalogue: Catalogue | None = None, *
         for src in ("rec", "dx", "px"):
             arms = [a for r in enabled if is_row_local(r) and r.source == src for a in compile_arms(cat, r)]
             if arms:
-                viol, _, findings = row_local_sql(arms, src, run_id)
+                viol, _, findings = row_local_sql(arms, src, run_id, lean.get(src))
                 summary.sql.append(f"-- row-local kinds on source {src} as executed: {len(arms)} predicates in one "
                                    f"scan copying the violating rows, then every arm over those rows\n"
                                    f"{viol};\n{findings};")
@@ -724,7 +812,7 @@ def run_qc(con: duckdb.DuckDBPyConnection, catalogue: Catalogue | None = None, *
     for m in MACROS:
         con.execute(m)
     progress("qc-prepare", 0, 1)
-    build_sources(con, enabled, hospital, cat.code_lists)
+    build_sources(con, enabled, hospital, cat.code_lists, lean)
     appl = applicability(con, enabled)
     hospitals = sorted({h for (_, h) in appl})
     started = dt.datetime.now()
@@ -760,7 +848,7 @@ def run_qc(con: duckdb.DuckDBPyConnection, catalogue: Catalogue | None = None, *
             arms = [a for _, rarms in members for a in rarms]
             try:
                 if group.startswith("row:"):
-                    viol, hits, findings = row_local_sql(arms, group[4:], run_id)
+                    viol, hits, findings = row_local_sql(arms, group[4:], run_id, lean.get(group[4:]))
                     con.execute(viol)
                     if small:
                         # few records (pre-submission checks): plan only the arms that fire
