@@ -82,12 +82,22 @@ def test_rewrite_fragment_classifies_bare_columns_only():
                                  lists, "t", allowed, {}, classify_for("rec"))
     assert '_in__pdx_code__neoplasm' in sql and '_in__ext_cause_code__external_cause' in sql
     assert {"pdx_code", "ext_cause_code", "_in__pdx_code__neoplasm"} <= cols
-    # lambda variables and expressions stay inline; without `classify` everything stays inline
-    sql, _ = rewrite_fragment("len(list_filter(odx_codes, c -> in_list(c, 'malignant'))) > 0 "
-                              "and in_list(left(pdx_code, 3), 'neoplasm')", lists, "t", allowed, {}, classify_for("rec"))
-    assert "_in__" not in sql and "'C00'" in sql
-    sql, _ = rewrite_fragment("in_list(pdx_code, 'neoplasm')", lists, "t", allowed, {})
-    assert "_in__" not in sql and "'D48'" in sql
+    # in_list on a lambda variable or an expression is expanded inline — here the lambda becomes a code-list fact
+    # and the expression on pdx_code a code fact; a lambda that also reads a record column, and an expression over
+    # two columns, stay inline
+    sql, cols = rewrite_fragment("len(list_filter(odx_codes, c -> in_list(c, 'malignant'))) > 0 "
+                                 "and in_list(left(pdx_code, 3), 'neoplasm')", lists, "t", allowed, {},
+                                 classify_for("rec"))
+    assert "_in__" not in sql and "'C00'" not in sql and "_any__odx_codes__" in sql and "_fx__pdx_code__" in sql
+    assert "pdx_code" in cols and "odx_codes" not in cols
+    sql, _ = rewrite_fragment("len(list_filter(odx_codes, c -> left(c, 1) = left(pdx_code, 1))) > 0 "
+                              "and in_list(left(pdx_code, 3) || sex, 'neoplasm')", lists, "t", allowed, {},
+                              classify_for("rec"))
+    assert "_any__" not in sql and "_fx__" not in sql and "'C00'" in sql
+    # without `classify` everything stays inline
+    sql, _ = rewrite_fragment("in_list(pdx_code, 'neoplasm') and upper(left(pdx_code, 1)) = 'C'", lists, "t",
+                              allowed, {})
+    assert "_in__" not in sql and "_fx__" not in sql and "'D48'" in sql
 
 
 def test_tcm_aggregates_are_constants_without_tcm_rows():
@@ -220,3 +230,29 @@ def test_lean_source_falls_back_when_a_rule_has_no_own_condition(tmp_path):
     con, _ = run_records([record("S1", XB="9"), record("S2")], catalogue=cat)
     assert con.execute("select mrn, count(*) from qc_finding where rule_key = 'X-SEX' group by 1").fetchall() == \
         [("S1", 2)]
+
+
+def test_code_facts_hold_for_null_codes_too(tmp_path, monkeypatch):
+    # a one-column predicate on pdx_code is looked up per distinct code; records without a principal diagnosis
+    # (pdx_code NULL, not in the lookup table) get the predicate's value on NULL — here true
+    import yunying.qc.loader as loader
+
+    ov = tmp_path / "ov.yaml"
+    ov.write_text('- {id: X-PDX, kind: expr, severity: I, field: pdx_code, score: [], '
+                  'when: "coalesce(upper(left(pdx_code, 1)), \'-\') in (\'-\', \'K\')", '
+                  'message_zh: "测试", message_en: "test"}\n', encoding="utf-8")
+    recs = [record("N1", diagnoses=[]), record("N2"), record("N3", diagnoses=[{"code": "I10.x00", "name": "高血压"}])]
+
+    def flagged(cat):
+        con, _ = run_records(recs, catalogue=cat)
+        return {m for m, in con.execute("select mrn from qc_finding where rule_key = 'X-PDX'").fetchall()}
+
+    cat = load_catalogue(ov, use_env=False)
+    assert any(c.startswith("_fx__pdx_code__") for c in cat.by_key()["X-PDX"].columns)
+    with_facts = flagged(cat)
+    monkeypatch.setattr(loader, "EXPR_FACT_COLUMNS", set())
+    engine._COMPILED.clear()
+    inline = load_catalogue(ov, use_env=False)
+    assert not any(c.startswith("_fx__") for c in inline.by_key()["X-PDX"].columns)
+    assert with_facts == flagged(inline) == {"N1", "N2"}
+    engine._COMPILED.clear()

@@ -23,7 +23,8 @@ from typing import Callable
 import duckdb
 
 from yunying.model.catalogue import load_model
-from yunying.qc.loader import (DERIVED, DERIVED_CODE_FROM, KIND_COLUMNS, KIND_PROVIDES, LIST_CODES_FROM, LIST_FACTS,
+from yunying.qc.loader import (DERIVED, DERIVED_CODE_FROM, EXPR_FACTS, KIND_COLUMNS, KIND_PROVIDES, LIST_CODES_FROM,
+                               LIST_FACTS,
                                LOOKUP_KINDS, Catalogue, Rule,
                                class_parts, classify_for, lookup_column,
                                column_zh, kind_template, list_predicate, load_catalogue, rewrite_fragment,
@@ -248,6 +249,8 @@ def _class_tables(con, rules: list[Rule], code_lists: dict | None) -> dict[str, 
             for what, arg in sorted(items):
                 if what == "list":
                     sel.append(f'{list_predicate("c.v", code_lists[arg])} as "{_class_table_col(what, arg)}"')
+                elif what == "fx":
+                    sel.append(f'{EXPR_FACTS[arg][0]} as "{_class_table_col(what, arg)}"')
                 elif f"d_{arg}" not in joins:
                     joins += (f" left join (select code, name, category from qc_dictionary where kind = {lit(arg)}) "
                               f"d_{arg} "
@@ -273,7 +276,13 @@ def _class_select(table: str, alias: str, col: str, value_sql: str, rules: list[
     """(lookup column names, select items, join clause) adding the lookup columns of `col` to a source query."""
     names = sorted({c for r in rules if r.source == source for c in r.columns
                     if (class_parts(c) or ("",))[0] == col})
-    items = [f'{alias}."{_class_table_col(class_parts(n)[2], class_parts(n)[1])}" as "{n}"' for n in names]
+    items = []
+    for n in names:
+        _, arg, what = class_parts(n)
+        looked = f'{alias}."{_class_table_col(what, arg)}"'
+        # code facts hold for NULL codes too (the lookup table has no NULL row): the expression's value on NULL
+        items.append(f'(case when {value_sql} is null then ({EXPR_FACTS[arg][1]}) else {looked} end) as "{n}"'
+                     if what == "fx" else f'{looked} as "{n}"')
     return names, items, f" left join {table} {alias} on {alias}.v = {value_sql}"
 
 

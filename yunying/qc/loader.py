@@ -295,7 +295,7 @@ CLASS_PREFIX = "_in__"
 # instead of testing every row: `_in__<col>__<list>` (in_list(<col>, '<list>') on a bare column),
 # `_indict__<col>__<kind>` (the code is in the loaded dictionary <kind>) and `_dictname__<col>__<kind>` (its
 # dictionary name), the latter two for the code_in_dictionary / name_matches_dictionary kinds.
-CLASS_PREFIXES = {"_in__": "list", "_indict__": "dict", "_dictname__": "name", "_any__": "any"}
+CLASS_PREFIXES = {"_in__": "list", "_indict__": "dict", "_dictname__": "name", "_any__": "any", "_fx__": "fx"}
 LOOKUP_KINDS = {"code_in_dictionary", "name_matches_dictionary"}
 CLASSIFIABLE = {"rec": None, "dx": {"dx_code"}, "px": {"px_code"}}      # None: stored record columns + below
 # derived record columns that hold one code, and the child-table column whose values include all of theirs
@@ -312,6 +312,17 @@ LIST_FACTS: dict[str, str] = {}
 # list columns whose elements are diagnosis codes, and the diagnosis rows (dx_type/seq/dx_code) they hold
 LIST_CODES_FROM = {"odx_codes": "dx_type = 'W' and seq > 0 and dx_code is not null",
                    "all_dx_codes": "dx_type = 'W' and seq >= 0 and dx_code is not null"}
+
+
+# Code facts (`_fx__<code column>__<digest>`): a boolean subexpression that reads only one code column (e.g.
+# `regexp_full_match(pdx_code, '[Mm]\d{4}.*') or trim(pdx_code) = '-'`), evaluated once per distinct code in the
+# column's lookup table. digest -> (SQL over `c.v`, SQL with the column NULL) — the latter gives the value for
+# rows whose code is NULL, which the lookup table does not hold.
+EXPR_FACTS: dict[str, tuple[str, str]] = {}
+# code columns whose one-column predicates become code facts (few distinct values; record source)
+EXPR_FACT_COLUMNS = {"pdx_code", "tcm_disease_code", "ppx_code", "ext_cause_code", "er_dx_code"}
+_BOOL_NODES = (exp.Predicate, exp.Connector, exp.Not, exp.RegexpFullMatch, exp.RegexpLike, exp.StartsWith,
+               exp.Contains, exp.EndsWith)
 
 
 def class_column(col: str, arg: str, what: str = "list") -> str:
@@ -421,6 +432,49 @@ def rewrite_fragment(sql: str, code_lists: dict, where: str, allowed: set[str], 
         return node
 
     tree = tree.transform(facts)
+
+    def is_bool(n) -> bool:
+        while isinstance(n, exp.Paren):
+            n = n.this
+        return isinstance(n, _BOOL_NODES)
+
+    def code_fact(n) -> exp.Expression | None:
+        """The code-fact column for a boolean subexpression reading exactly one code column, else None."""
+        if classify is None or not is_bool(n) or isinstance(n, exp.Column):
+            return None
+        if any(isinstance(x, (exp.Lambda, exp.AggFunc, exp.Window, exp.Anonymous, exp.Rand)) and
+               not (isinstance(x, exp.Anonymous) and x.name.lower().startswith("qc_")) for x in n.walk()):
+            return None
+        if not any(isinstance(x, exp.Func) for x in n.walk()):
+            return None             # plain comparisons are as cheap as a lookup
+        cols = list(n.find_all(exp.Column))
+        names = {c.name for c in cols}
+        if (len(names) != 1 or any(c.table for c in cols) or any(isinstance(x, exp.Identifier)
+                                                                and not isinstance(x.parent, exp.Column)
+                                                                for x in n.walk())):
+            return None
+        col = names.pop()
+        if col not in EXPR_FACT_COLUMNS or col not in classify or col not in allowed or col in lambda_vars0:
+            return None
+        over = lambda repl: n.copy().transform(                                  # noqa: E731
+            lambda x: repl.copy() if isinstance(x, exp.Column) and x.name == col else x).sql(dialect="duckdb")
+        on_v = over(exp.column("v", table="c"))
+        digest = hashlib.sha1(on_v.encode()).hexdigest()[:10]
+        EXPR_FACTS[digest] = (on_v, over(exp.Cast(this=exp.Null(), to=exp.DataType.build("varchar"))))
+        return exp.column(class_column(col, digest, "fx"), quoted=True)
+
+    def hoist(n):
+        fact = code_fact(n)
+        if fact is not None:
+            return fact
+        for k, v in list(n.args.items()):
+            if isinstance(v, exp.Expression):
+                n.set(k, hoist(v))
+            elif isinstance(v, list):
+                n.set(k, [hoist(x) if isinstance(x, exp.Expression) else x for x in v])
+        return n
+
+    tree = hoist(tree)
     lambda_vars = {i.name for lam in tree.find_all(exp.Lambda) for i in lam.expressions}
     cols = set()
     for col in tree.find_all(exp.Column):
@@ -431,6 +485,9 @@ def rewrite_fragment(sql: str, code_lists: dict, where: str, allowed: set[str], 
             raise CatalogueError(f"{where}: 列 {col.sql()} 不能带表名 / qualified column not allowed: {col.sql()}")
         parts = class_parts(name)
         if parts and parts[2] == "list" and parts[0] in allowed and parts[1] in code_lists:
+            cols |= {name, parts[0]}
+            continue
+        if parts and parts[2] == "fx" and parts[0] in allowed and parts[1] in EXPR_FACTS:
             cols |= {name, parts[0]}
             continue
         if parts and parts[2] == "any" and parts[0] in allowed and parts[1] in LIST_FACTS:
