@@ -44,3 +44,17 @@ def test_qc_id_ok_follows_gb11643(con, id_number, ok):
     if len(id_number) == 18 and id_number[:17].isdigit():
         assert (_check_digit(id_number[:17]) == id_number[17].upper()) is ok
     assert con.execute("select qc_id_ok(?)", [id_number]).fetchall()[0][0] is ok
+
+
+def test_qc_id_ok_on_random_numbers(con):
+    # 17 random digits (leading zeros included) with the right check character pass, with any other fail
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.text(alphabet="0123456789", min_size=17, max_size=17), st.sampled_from("0123456789Xx"))
+    def check(body, last):
+        ok = last.upper() == _check_digit(body)
+        assert con.execute("select qc_id_ok(?)", [body + last]).fetchall()[0][0] is ok
+
+    check()

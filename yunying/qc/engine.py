@@ -36,12 +36,15 @@ REC_ALWAYS = ["discharge_time", "discharge_dept_code", "attending_physician", "r
 SOURCE_TABLE = {"rec": "_qc_rec", "dx": "_qc_dx", "px": "_qc_px"}
 Progress = Callable[[str, int, int], None]
 
+# weighted sum of the 17 digits of n (GB 11643 weights 7 9 10 5 8 4 2 1 6 3 7 9 10 5 8 4 2)
+QC_ID_SUM = "n // 10000000000000000 % 10 * 7 + n // 1000000000000000 % 10 * 9 + n // 100000000000000 % 10 * 10 + n // 10000000000000 % 10 * 5 + n // 1000000000000 % 10 * 8 + n // 100000000000 % 10 * 4 + n // 10000000000 % 10 * 2 + n // 1000000000 % 10 * 1 + n // 100000000 % 10 * 6 + n // 10000000 % 10 * 3 + n // 1000000 % 10 * 7 + n // 100000 % 10 * 9 + n // 10000 % 10 * 10 + n // 1000 % 10 * 5 + n // 100 % 10 * 8 + n // 10 % 10 * 4 + n // 1 % 10 * 2"
 MACROS = [
-    # GB 11643 check digit (18 chars) or 15 digits; the weighted sum is spelled out (no lambda per row);
-    # try_cast: DuckDB may evaluate the sum on rows the regex rejects, which must not raise
-    "create or replace temp macro qc_id_ok(s) as (regexp_full_match(s, '\\d{15}') or "
-    "(regexp_full_match(s, '\\d{17}[\\dXx]') and upper(substr(s, 18, 1)) = substr('10X98765432', "
-    "cast(1 + (try_cast(substr(s, 1, 1) as integer) * 7 + try_cast(substr(s, 2, 1) as integer) * 9 + try_cast(substr(s, 3, 1) as integer) * 10 + try_cast(substr(s, 4, 1) as integer) * 5 + try_cast(substr(s, 5, 1) as integer) * 8 + try_cast(substr(s, 6, 1) as integer) * 4 + try_cast(substr(s, 7, 1) as integer) * 2 + try_cast(substr(s, 8, 1) as integer) * 1 + try_cast(substr(s, 9, 1) as integer) * 6 + try_cast(substr(s, 10, 1) as integer) * 3 + try_cast(substr(s, 11, 1) as integer) * 7 + try_cast(substr(s, 12, 1) as integer) * 9 + try_cast(substr(s, 13, 1) as integer) * 10 + try_cast(substr(s, 14, 1) as integer) * 5 + try_cast(substr(s, 15, 1) as integer) * 8 + try_cast(substr(s, 16, 1) as integer) * 4 + try_cast(substr(s, 17, 1) as integer) * 2) % 11 as bigint), 1)))",
+    # GB 11643 check digit (18 chars) or 15 digits. The first 17 digits are read once as one BIGINT n (bound by a
+    # one-element list_transform, evaluated vectorised) and their weighted sum taken with integer arithmetic;
+    # length tests before the patterns; try_cast: DuckDB may evaluate the sum on rows the pattern rejects
+    "create or replace temp macro qc_id_ok(s) as ((length(s) = 15 and regexp_full_match(s, '\\d{15}')) or "
+    "(length(s) = 18 and regexp_full_match(s, '\\d{17}[\\dXx]') and upper(substr(s, 18, 1)) = substr('10X98765432', "
+    "cast(1 + list_transform([try_cast(left(s, 17) as bigint)], lambda n: (" + QC_ID_SUM + ") % 11)[1] as bigint), 1)))",
     # ICD-10 chapter letters of definite diseases of the body system an R-code symptom belongs to (D106)
     "create or replace temp macro qc_r_system(c) as (case "
     "when upper(left(c, 3)) between 'R00' and 'R03' then 'I' when upper(left(c, 3)) between 'R04' and 'R09' then 'IJ' "
@@ -314,6 +317,7 @@ def build_sources(con, rules: list[Rule], hospital: str | None = None, code_list
         cls_items += items
         cls_joins += join
     masks, facts = _list_facts(con, rules)
+    con.execute("drop table if exists _qc_derived")         # a previous run's, on the same connection
     if agg or cls_items or facts:
         joins = ""
         if set(agg) & dx_derived or facts:
@@ -476,11 +480,28 @@ def applicability(con, rules: list[Rule]) -> dict[tuple[str, str], str | None]:
     for src, table in SOURCE_TABLE.items():
         cols = sorted({n for r in rules for n in (r.needs or [])
                        if (n in rec_cols if src == "rec" else (n not in rec_cols and r.source == src))})
-        agg = ", ".join(["count(*)"] + [f"count({c})" for c in cols])
-        for row in con.execute(f"select hospital_id, {agg} from {table} group by 1").fetchall():
-            counts[row[0]][f"_rows_{src}"] = row[1]
-            for c, n in zip(cols, row[2:]):
-                counts[row[0]][c] = n
+        parts = [(table, cols)]
+        if src == "rec":
+            # the record view joins _qc_derived: count stored and scalar derived columns on `discharge`, the
+            # child-table aggregates on _qc_derived (both hold every record)
+            model = load_model()
+            stored = set(model.tables["discharge"].column_names)
+            materialised = ({r[0] for r in con.execute("select column_name from (describe _qc_derived)").fetchall()}
+                            if con.execute("select count(*) from duckdb_tables() where temporary and "
+                                           "table_name = '_qc_derived'").fetchall()[0][0] else set())
+            in_derived = [c for c in cols if c in materialised and c not in stored]
+            parts = [("_qc_base r", [c for c in cols if c not in in_derived]), ("_qc_derived", in_derived)]
+        for i, (tbl, tcols) in enumerate(parts):
+            if i and not tcols:
+                continue
+            exprs = [c if src != "rec" or c in stored or tbl == "_qc_derived" else _derived_sql(c, model)
+                     for c in tcols]
+            agg = ", ".join(["count(*)"] + [f"count({e})" for e in exprs])
+            for row in con.execute(f"select hospital_id, {agg} from {tbl} group by 1").fetchall():
+                if not i:
+                    counts[row[0]][f"_rows_{src}"] = row[1]
+                for c, n in zip(tcols, row[2:]):
+                    counts[row[0]][c] = n
     out = {}
     for r in rules:
         for h in hospitals:
