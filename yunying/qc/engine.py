@@ -3,8 +3,9 @@ set-based on the warehouse, store findings, rule status and per-record scores.
 
 Sources: `_qc_rec` (a view: one row per 首页, `discharge` joined to the narrow temp table `_qc_derived` of child-table
 aggregates such as the principal diagnosis, plus scalar derived columns), `_qc_base` (the same records, stored columns
-only), and the temp tables `_qc_dx` (diagnosis rows + record columns) and `_qc_px` (procedure rows + record columns
-+ procedure-dictionary attributes), each with just the columns the enabled rules read. Row-local kinds are evaluated
+only), and the views `_qc_dx` (diagnosis rows + lookup columns [+ record columns]) and `_qc_px` (procedure rows +
+procedure-dictionary attributes + lookup columns + record columns), each with just the columns the enabled rules
+read; `_qc_<dx|px>_own` are the same without record columns. Row-local kinds are evaluated
 in one scan per source (`row_local_sql`); the other kinds run as one UNION ALL query per kind.
 Every kind template returns violating rows; counts, scores and rates are
 aggregations of those rows, so a number and its drill-down cannot disagree.
@@ -371,7 +372,7 @@ def build_sources(con, rules: list[Rule], hospital: str | None = None, code_list
     lean = {src: bool((lean or {}).get(src)) for src in ("dx", "px")}
     if lean["dx"]:
         dx_rec = []
-    dsel = [f"x.{k}" for k in KEY] + [f"x.{c}" for c in dx_cols] + [f"r.{c}" for c in dx_rec]
+    dsel = [f"x.{k}" for k in KEY] + [f"x.{c}" for c in dx_cols]
     djoin = ""
     for i, (col, table) in enumerate(sorted(cls.get("dx", {}).items())):
         _, items, join = _class_select(table, f"c{i}", col, f"x.{col}", rules, "dx")
@@ -381,13 +382,15 @@ def build_sources(con, rules: list[Rule], hospital: str | None = None, code_list
             # from the same lookup table: the category in the dictionary of the row's type (W: dx, TD/TS: tcm)
             dsel.append(f"""case x.dx_type when 'W' then c{i}."cat:dx" else c{i}."cat:tcm" end as dict_category""")
     xwhere = where.replace("hospital_id", "x.hospital_id")
-    con.execute(f"create or replace temp table _qc_dx as select {', '.join(dsel)} from discharge_diagnosis x "
-                + (f"join {'_qc_base' if base_only(dx_rec) else '_qc_rec'} r using (hospital_id, mrn, admission_no)"
-                   if dx_rec else "") + f"{djoin} {xwhere}")
+    # the child sources are views: `_qc_<src>_own` (child rows + dictionary and lookup columns) and `_qc_<src>`
+    # (+ the record columns, when not lean). The row-local scan reads them once and applicability counts read the
+    # own view — writing 3.3 M diagnosis rows cost more than the scan itself.
+    _child_views(con, "dx", f"select {', '.join(dsel)} from discharge_diagnosis x{djoin} {xwhere}", dx_rec,
+                 "_qc_base" if base_only(dx_rec) else "_qc_rec")
     px_own = set(model.tables["discharge_procedure"].column_names) - set(KEY)
     px_cols = sorted(need["px"] & px_own)
     px_rec = [] if lean["px"] else sorted((need["px"] - px_own - set(KEY) - {"px_category", "px_dict_level"}) & rec_all)
-    psel = [f"x.{k}" for k in KEY] + [f"x.{c}" for c in px_cols] + [f"r.{c}" for c in px_rec]
+    psel = [f"x.{k}" for k in KEY] + [f"x.{c}" for c in px_cols]
     pjoin = ""
     if need["px"] & {"px_category", "px_dict_level"}:
         psel += ["d.category as px_category", "d.level as px_dict_level"]
@@ -397,10 +400,21 @@ def build_sources(con, rules: list[Rule], hospital: str | None = None, code_list
         _, items, join = _class_select(table, f"c{i}", col, f"x.{col}", rules, "px")
         psel += items
         pjoin += join
-    con.execute(f"create or replace temp table _qc_px as select {', '.join(psel)} from discharge_procedure x "
-                + (f"join {'_qc_base' if base_only(px_rec) else '_qc_rec'} r using (hospital_id, mrn, admission_no)"
-                   if px_rec else "") + f"{pjoin} {xwhere}")
+    _child_views(con, "px", f"select {', '.join(psel)} from discharge_procedure x{pjoin} {xwhere}", px_rec,
+                 "_qc_base" if base_only(px_rec) else "_qc_rec")
     return need
+
+
+def _child_views(con, src: str, own_sql: str, rec_cols: list[str], rec_table: str) -> None:
+    for name in (f"_qc_{src}_own", f"_qc_{src}"):
+        # earlier engines materialised these sources as tables (same connection)
+        if con.execute("select count(*) from duckdb_tables() where temporary and table_name = ?",
+                       [name]).fetchall()[0][0]:
+            con.execute(f"drop table {name}")
+    con.execute(f"create or replace temp view _qc_{src}_own as {own_sql}")
+    con.execute(f"create or replace temp view _qc_{src} as select o.*"
+                + "".join(f", r.{c}" for c in rec_cols) + f" from _qc_{src}_own o"
+                + (f" join {rec_table} r using (hospital_id, mrn, admission_no)" if rec_cols else ""))
 
 
 def child_record_columns(rules: list[Rule], source: str) -> list[str] | None:
@@ -480,7 +494,9 @@ def applicability(con, rules: list[Rule]) -> dict[tuple[str, str], str | None]:
     for src, table in SOURCE_TABLE.items():
         cols = sorted({n for r in rules for n in (r.needs or [])
                        if (n in rec_cols if src == "rec" else (n not in rec_cols and r.source == src))})
-        parts = [(table, cols)]
+        # child sources: their own columns (record columns are counted on the record source), without the join
+        # to the record columns
+        parts = [(f"{table}_own" if src != "rec" else table, cols)]
         if src == "rec":
             # the record view joins _qc_derived: count stored and scalar derived columns on `discharge`, the
             # child-table aggregates on _qc_derived (both hold every record)
