@@ -14,6 +14,7 @@ aggregations of those rows, so a number and its drill-down cannot disagree.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import re
@@ -332,17 +333,20 @@ def build_sources(con, rules: list[Rule], hospital: str | None = None, code_list
         if "px_dup_rows" in agg:
             joins += f" left join {PXD_SQL.format(where=where)} using (hospital_id, mrn, admission_no)"
         items = [f"{_derived_sql(c, model)} as {c}" for c in agg] + [f'{e} as "{f}"' for f, e in facts.items()]
-        inner = (f"select {', '.join(f'r.{k}' for k in KEY + tuple(cls_base))}{''.join(', ' + x for x in items)} "
-                 f"from (select {', '.join(KEY + tuple(cls_base))} from discharge {where}) r{joins}")
+        inner = (f"select r._rid, {', '.join(f'r.{k}' for k in KEY + tuple(cls_base))}"
+                 f"{''.join(', ' + x for x in items)} "
+                 f"from (select rowid as _rid, {', '.join(KEY + tuple(cls_base))} from discharge {where}) r{joins}")
         fact_cols = "".join(f', d0."{f}"' for f in facts)
         # class columns join on the finished derived values (d0), e.g. the principal diagnosis code
-        con.execute(f"create or replace temp table _qc_derived as select "
+        con.execute(f"create or replace temp table _qc_derived as select d0._rid, "
                     f"{', '.join(f'd0.{k}' for k in KEY)}{''.join(', d0.' + c for c in agg)}"
                     f"{fact_cols}"
                     f"{''.join(', ' + x for x in cls_items)} from ({inner}) d0{cls_joins}")
         sel += [f"d.{c}" for c in agg] + [f'd."{n}"' for n in cls_names] + [f'd."{f}"' for f in facts]
     sel += [f"{_derived_sql(c, model)} as {c}" for c in derived if c not in agg]
-    dj = " join _qc_derived d using (hospital_id, mrn, admission_no)" if (agg or cls_items or facts) else ""
+    # joined on discharge's rowid (one integer instead of the three-column key; run_qc builds and reads the
+    # sources in one transaction, so rowids cannot move in between)
+    dj = " join _qc_derived d on d._rid = r.rowid" if (agg or cls_items or facts) else ""
     con.execute(f"create or replace temp view _qc_rec as select {', '.join(sel)} from discharge r{dj} {rwhere}")
     # the same records without the derived join: for consumers that read only stored columns
     con.execute(f"create or replace temp view _qc_base as select * from discharge {where}")
@@ -464,7 +468,12 @@ def _conjuncts(node) -> list:
     return [node]
 
 
-def necessary_condition(predicate: str, cols: set[str]) -> str:
+def necessary_condition(predicate: str, cols: set[str] | frozenset[str]) -> str:
+    return _necessary_condition(predicate, frozenset(cols))
+
+
+@functools.lru_cache(maxsize=4096)
+def _necessary_condition(predicate: str, cols: frozenset[str]) -> str:
     """The conjuncts of a predicate that read only `cols` (a condition every violating row meets), as SQL; 'true'
     when there are none or the predicate does not parse."""
     import sqlglot
@@ -858,12 +867,14 @@ def run_qc(con: duckdb.DuckDBPyConnection, catalogue: Catalogue | None = None, *
     for m in MACROS:
         con.execute(m)
     progress("qc-prepare", 0, 1)
-    build_sources(con, enabled, hospital, cat.code_lists, lean)
-    appl = applicability(con, enabled)
-    hospitals = sorted({h for (_, h) in appl})
-    started = dt.datetime.now()
     hfilter = f"where hospital_id = {lit(hospital)}" if hospital else ""
+    # one transaction from the sources to the scores: every step reads the same snapshot of the warehouse (the
+    # record view joins _qc_derived on discharge's rowid, stable within a snapshot)
     with transaction(con):
+        started = dt.datetime.now()
+        build_sources(con, enabled, hospital, cat.code_lists, lean)
+        appl = applicability(con, enabled)
+        hospitals = sorted({h for (_, h) in appl})
         for t in ("qc_finding", "qc_record", "qc_rule_status"):
             con.execute(f"delete from {t} {hfilter}")
         con.execute("insert into qc_run (run_id, started_at, catalogue_hash, overrides, parameters, status) "
