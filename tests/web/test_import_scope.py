@@ -132,3 +132,38 @@ def test_import_page_states_the_restriction(app):
     page = login(app, "ops").get("/import").text
     assert 'id="upload-scope"' in page and "H001" in page
     assert 'id="upload-scope"' not in login(app, "admin").get("/import").text
+
+
+def test_import_history_shows_own_hospitals_and_own_uploads_only(app, demo_folder, tmp_path):
+    # an administrator imports one file of H001 and one of H002; 运营部 (H001) uploads a file mixing H001 and H002
+    # rows, which is refused. Hospital users see imports whose rows are all theirs, plus their own uploads; the
+    # administrator sees everything.
+    admin, ops, records = login(app, "admin"), login(app, "ops"), login(app, "records")
+    f1 = discharge_file(demo_folder, tmp_path / "本院H001.csv", ["H001", "H001"], "HA")
+    f2 = discharge_file(demo_folder, tmp_path / "外院H002.csv", ["H002"], "HB")
+    f3 = discharge_file(demo_folder, tmp_path / "混合H001H002.csv", ["H001", "H002"], "HC")
+    for client, f in ((admin, f1), (admin, f2), (ops, f3)):
+        job = _wait(client, _upload(client, f).json()["id"])
+        assert job["status"] == "done"
+
+    def files(client, page: bool = False):
+        if page:
+            html = client.get("/import").text
+            return {f.name for f in (f1, f2, f3) if f.name in html}
+        r = client.get("/api/imports/history")
+        assert r.status_code == 200, r.text
+        return {h["file_name"].split("__", 1)[-1] for h in r.json()} & {f1.name, f2.name, f3.name}
+
+    assert files(admin) == {f1.name, f2.name, f3.name}
+    assert files(ops) == {f1.name, f3.name}                 # own refused upload, not the other hospital's file
+    assert files(records) == {f1.name}                      # neither H002's file nor ops's mixed upload
+    assert files(records, page=True) == {f1.name} and files(ops, page=True) == {f1.name, f3.name}
+    # what the importer recorded
+    cur = app.state.ctx.wh.cursor()
+    try:
+        logged = {n.split("__", 1)[-1]: (h, u, s) for n, h, u, s in cur.execute(
+            "select file_name, hospitals, imported_by, status from import_log").fetchall()}
+    finally:
+        cur.close()
+    assert logged[f1.name] == (["H001"], "admin", "ok") and logged[f2.name] == (["H002"], "admin", "ok")
+    assert logged[f3.name] == (["H001", "H002"], "ops", "failed")

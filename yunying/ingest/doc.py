@@ -51,7 +51,8 @@ def render() -> str:
         out.append("")
     out.append("## Import bookkeeping 导入日志与隔离区\n")
     out.append("- `import_log`: one row per file import: file name, SHA-256, size, encoding, mapping profile, times, "
-               "status (ok/failed), rows read, inserted, updated, exact duplicates, rejected, warnings, reject file.")
+               "status (ok/failed), rows read, inserted, updated, exact duplicates, rejected, warnings, reject file, the "
+               "hospitals of the file's rows (`hospitals`) and who started it (`imported_by`, web uploads).")
     out.append("- `import_reject` (quarantine 隔离区): one row per rejected row and reason: line number, record key, "
                "field, value, stable code, Chinese and English reason, and the whole original row as JSON.")
     out.append("- `import_warning`: stored rows with values outside a domain or empty required fields.")

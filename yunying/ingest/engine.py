@@ -124,10 +124,12 @@ class Importer:
     def __init__(self, con: duckdb.DuckDBPyConnection, kind: str, *, hospital: str | None = None,
                  profile: str | None = None, profiles_dir: Path | None = None,
                  profile_files: list[Path] | None = None, encoding: str | None = None,
-                 progress: Progress | None = None, allowed_hospitals: tuple[str, ...] | None = None):
+                 progress: Progress | None = None, allowed_hospitals: tuple[str, ...] | None = None,
+                 user: str | None = None):
         """allowed_hospitals: when given (the web app passes the uploader's scope), a file holding a row of any
-        other hospital is refused as a whole (IMP-HOSPITAL-SCOPE); None = any hospital (CLI, administrators)."""
-        self.con, self.kind, self.hospital = con, kind, hospital
+        other hospital is refused as a whole (IMP-HOSPITAL-SCOPE); None = any hospital (CLI, administrators).
+        user: who started the import (import_log.imported_by)."""
+        self.con, self.kind, self.hospital, self.user = con, kind, hospital, user
         self.allowed_hospitals = None if allowed_hospitals is None else tuple(allowed_hospitals)
         self.model = load_model()
         if kind not in self.model.kinds:
@@ -432,10 +434,26 @@ class Importer:
             res.warnings, res.unchanged_duplicates = con.execute(
                 "select count(*), count(*) filter (where code = 'IMP-DUP-SAME') from _warn").fetchall()[0]
             con.execute(
-                "insert into import_log values (?, ?, ?, ?, ?, ?, ?, ?, current_localtimestamp(), 'ok', ?, ?, ?, ?, ?, ?, null, ?)",
+                "insert into import_log (import_id, kind, file_name, file_sha256, file_bytes, encoding, profile, "
+                "started_at, finished_at, status, rows_read, inserted, updated, unchanged_duplicates, rejected, "
+                "warnings, reject_file, message, hospitals, imported_by) values (?, ?, ?, ?, ?, ?, ?, ?, "
+                "current_localtimestamp(), 'ok', ?, ?, ?, ?, ?, ?, null, ?, ?, ?)",
                 [import_id, self.kind, path.name, digest, size, res.encoding, res.profile, started, res.rows_read,
                  res.inserted, res.updated, res.unchanged_duplicates, res.rejected, res.warnings,
-                 "; ".join(res.notes) or None])
+                 "; ".join(res.notes) or None, self._hospitals_of_rows(), self.user])
+
+    def _hospitals_of_rows(self) -> list[str] | None:
+        """The hospitals (组织机构代码) of the file's typed rows, for import_log.hospitals; None when unknown (the
+        kind has no hospital, or the file failed before its rows were read)."""
+        if "hospital_id" not in self.table.column_names:
+            return None
+        try:
+            if not any(r[0] == "hospital_id" for r in self.con.execute("describe _typed").fetchall()):
+                return [self.hospital] if self.hospital else None
+            return self.con.execute("select list(distinct hospital_id order by hospital_id) from _typed "
+                                    "where hospital_id is not null").fetchall()[0][0] or []
+        except duckdb.Error:                # no rows read yet (the failure happened before typing)
+            return None
 
     def _log_failure(self, res: FileResult, path: Path, digest, size, started) -> None:
         try:
@@ -446,10 +464,10 @@ class Importer:
             res.import_id = self.con.execute("select nextval('import_id_seq')").fetchall()[0][0]
             self.con.execute(
                 "insert into import_log (import_id, kind, file_name, file_sha256, file_bytes, encoding, profile,"
-                " started_at, finished_at, status, rows_read, message) values (?, ?, ?, ?, ?, ?, ?, ?,"
-                " current_localtimestamp(), 'failed', ?, ?)",
+                " started_at, finished_at, status, rows_read, message, hospitals, imported_by) values (?, ?, ?, ?,"
+                " ?, ?, ?, ?, current_localtimestamp(), 'failed', ?, ?, ?, ?)",
                 [res.import_id, self.kind, path.name, digest or "", size, res.encoding, res.profile, started,
-                 res.rows_read, f"{res.error_code} {res.message}"])
+                 res.rows_read, f"{res.error_code} {res.message}", self._hospitals_of_rows(), self.user])
         except duckdb.Error:
             pass
 

@@ -148,11 +148,12 @@ class JobQueue:
 
 def import_job(kind: str, paths: list[Path], hospital: str | None, reject_dir: Path,
                allowed_hospitals: tuple[str, ...] | None = None,
-               on_refused: Callable[[str, dict], None] | None = None):
+               on_refused: Callable[[str, dict], None] | None = None, user: str | None = None):
     """The body of an upload job: yunying.ingest.engine.import_files with the engine's progress callback.
 
     allowed_hospitals: the uploader's hospitals (None = any); the engine refuses a file with a row of another
-    hospital (IMP-HOSPITAL-SCOPE) and on_refused(file name, file result) records the refusal (audit log)."""
+    hospital (IMP-HOSPITAL-SCOPE) and on_refused(file name, file result) records the refusal (audit log).
+    user: the uploader, recorded in import_log.imported_by."""
     from yunying.ingest.engine import import_files
 
     def run(cur, job: Job, progress) -> dict:
@@ -163,7 +164,7 @@ def import_job(kind: str, paths: list[Path], hospital: str | None, reject_dir: P
         for n, p in enumerate(paths):
             job.files_done = n
             summary = import_files(cur, kind, [p], reject_dir=reject_dir, hospital=hospital, progress=progress,
-                                   allowed_hospitals=allowed_hospitals)
+                                   allowed_hospitals=allowed_hospitals, user=user)
             d = summary.as_dict()
             for k in ("inserted", "updated", "rejected", "warnings", "rows_read"):
                 summary_all[k] += d[k]

@@ -420,11 +420,21 @@ def _f(v):
     return None if v is None else float(v)
 
 
-def import_history(cur, limit: int = 20) -> list[dict]:
+def import_history(cur, scope: Scope, username: str, limit: int = 20) -> list[dict]:
+    """Recent imports. A user limited to some hospitals sees an import only when all the hospitals of its rows are
+    theirs (import_log.hospitals), or when they started it themselves (imported_by) — never another hospital's
+    file names and counts; imports whose hospitals are unknown (failed before reading rows, older entries) only
+    when they started them."""
     cols = ["import_id", "kind", "file_name", "started_at", "finished_at", "status", "rows_read", "inserted",
             "updated", "rejected", "warnings", "message"]
+    where, params = "", []
+    if scope.hospitals is not None:
+        where = ("where (hospitals is not null and len(hospitals) > 0 and list_has_all(?::varchar[], hospitals)) "
+                 "or imported_by = ?")
+        params = [list(scope.hospitals), username]
     return [dict(zip(cols, r)) for r in cur.execute(
-        f"select {', '.join(cols)} from import_log order by import_id desc limit {int(limit)}").fetchall()]
+        f"select {', '.join(cols)} from import_log {where} order by import_id desc limit {int(limit)}",
+        params).fetchall()]
 
 
 def import_rejects(cur, import_ids: list[int], limit: int = 200) -> list[dict]:

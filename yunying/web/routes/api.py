@@ -263,7 +263,7 @@ def submit_upload(ctx, scope, user, kind: str, files: list[UploadFile], hospital
     return ctx.jobs.submit("import", user.username, label,
                            {"kind": kind, "hospital": hospital, "files": [Path(f.filename).name for f in files]},
                            import_job(kind, paths, hospital, folder / "rejects", allowed_hospitals=scope.hospitals,
-                                      on_refused=refused))
+                                      on_refused=refused, user=user.username))
 
 
 @router.post("/imports", tags=["import"], status_code=202)
@@ -305,9 +305,10 @@ def job(job_id: int, ctx: CtxDep, cur: CursorDep, user: CurrentUser, scope: Scop
 
 
 @router.get("/imports/history", tags=["import"])
-def import_history(cur: CursorDep, scope: ScopeDep):
+def import_history(cur: CursorDep, scope: ScopeDep, user: CurrentUser):
+    """Recent imports: a hospital-scoped user sees those of their own hospitals and their own uploads."""
     scope.require("import")
-    return q.import_history(cur)
+    return q.import_history(cur, scope, user.username)
 
 
 # ---- indicator engine (yunying.indicators) ------------------------------------------------------------------------

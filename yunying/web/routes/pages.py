@@ -124,7 +124,7 @@ def qc(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep
 def import_page(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, user: CurrentUser):
     scope.require("import")
     jobs = [j.public() for j in ctx.jobs.list(20) if user.role == "admin" or j.username == user.username]
-    return render(request, "import.html", {"kinds": _kinds(), "jobs": jobs, "history": q.import_history(cur, 15),
+    return render(request, "import.html", {"kinds": _kinds(), "jobs": jobs, "history": q.import_history(cur, scope, user.username, 15),
                                            "page": "import"})
 
 
