@@ -7,6 +7,8 @@ file's headers is chosen unless the user names one.
 
 from __future__ import annotations
 
+import copy
+import functools
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -139,6 +141,13 @@ def _parse(raw: dict, path: str, model: Model) -> Profile:
 
 
 def _builtin_raw() -> list[tuple[str, dict]]:
+    # a fresh copy of the parsed built-in profiles (parsed once per process: a single-record pre-submission check
+    # would otherwise spend a tenth of its time in the YAML parser)
+    return copy.deepcopy(_builtin_parsed())
+
+
+@functools.cache
+def _builtin_parsed() -> list[tuple[str, dict]]:
     root = resources.files("yunying.ingest").joinpath("profiles")
     out = []
     for p in sorted(root.iterdir(), key=lambda p: p.name):
