@@ -92,14 +92,14 @@ def main() -> None:
     best = None
     timed = _Timed(con) if args.profile else con
     for i in range(args.repeat):
-        t = time.perf_counter()
+        t, c0 = time.perf_counter(), _cpu()
         if args.profile:
             timed.log.clear()
         s = run_qc(timed, cat)
-        sec = time.perf_counter() - t
+        sec, cpu = time.perf_counter() - t, _cpu() - c0
         best = sec if best is None else min(best, sec)
         c = s.counts()
-        print(f"run {i + 1}: {sec:.2f} s = {n_rec / sec:,.0f} records/s; findings {s.n_findings:,}; "
+        print(f"run {i + 1}: {sec:.2f} s = {n_rec / sec:,.0f} records/s ({cpu:.1f} CPU-s); findings {s.n_findings:,}; "
               f"avg score {s.avg_score:.2f}; grades {s.by_grade}; rules {c}")
     print(f"best: {best:.2f} s = {n_rec / best:,.0f} records/s (target 100,000); peak RSS {peak_rss_mb():,.0f} MB")
     if args.profile:
