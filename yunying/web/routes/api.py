@@ -13,13 +13,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
+from pydantic import BaseModel
 
 from yunying.web import engine_adapter as ea
 from yunying.web import queries as q
 from yunying.web.appdb import write_audit
 from yunying.web.deps import CtxDep, CurrentUser, CursorDep, DbDep, ScopeDep, audit, client_ip, targets_of
-from yunying.web.errors import bad_request, not_found
-from yunying.web.jobs import import_job
+from yunying.web.errors import bad_request, forbidden, not_found
+from yunying.web.jobs import import_job, qc_job
 
 router = APIRouter(prefix="/api")
 
@@ -202,6 +203,36 @@ def drg(ctx: CtxDep, cur: CursorDep, scope: ScopeDep, scheme: str | None = None,
 def qc(ctx: CtxDep, cur: CursorDep, scope: ScopeDep, year: Year = None, dept: Dept = None, hospital: Hosp = None):
     """病案质控: pass rate, average score, grades, top defects."""
     return q.qc_summary(ctx.wh, cur, scope, year=year, dept=dept, hospital=hospital)
+
+
+class QcRunBody(BaseModel):
+    hospital: str | None = None
+
+
+def submit_qc_run(request: Request, ctx, scope, db, user, hospital: str | None) -> dict:
+    """Queue a QC re-run (重新质控). Users of the 病案质控 module, not department heads (their view is one department;
+    a run rescores the whole hospital); a hospital-scoped user runs it for their own hospital only."""
+    scope.require("qc")
+    if scope.is_dept_head:
+        raise forbidden("WEB-FORBIDDEN-QC-RUN", "科主任不能重新运行全院病案质控，请联系质控办或病案科",
+                        "a department head may not re-run the hospital's record QC; ask the QC or records office")
+    hospital = hospital or None
+    if hospital is None and scope.hospitals is not None:
+        if len(scope.hospitals) != 1:
+            raise bad_request("WEB-QC-HOSPITAL", "请选择要重新质控的医院", "choose the hospital to re-run QC for")
+        hospital = scope.hospitals[0]
+    scope.check_hospital(hospital)
+    label = f"病案质控 {hospital or '全部医院'} / record QC {hospital or 'all hospitals'}"
+    job = ctx.jobs.submit("qc", user.username, label, {"hospital": hospital}, qc_job(hospital))
+    audit(request, db, user, "qc_run", target=hospital or "*", filters={"hospital": hospital, "job": job.id})
+    return job.public()
+
+
+@router.post("/qc/run", tags=["qc"], status_code=202)
+def qc_run(body: QcRunBody, request: Request, ctx: CtxDep, scope: ScopeDep, db: DbDep, user: CurrentUser):
+    """重新质控: re-run record QC as a background job (poll /api/jobs/{id}); the findings, scores and rates of the
+    hospital are replaced when it finishes."""
+    return submit_qc_run(request, ctx, scope, db, user, body.hospital)
 
 
 @router.get("/qc/records", tags=["qc"])

@@ -117,7 +117,21 @@ def qc(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep
         records = q.qc_records(ctx.wh, cur, scope, year=data.get("year"), dept=dept or None, limit=30)
         audit(request, db, user, "case_list", target="qc_records", filters={"year": data.get("year"), "dept": dept},
               rows=len(records["rows"]))
-    return render(request, "qc.html", {"data": data, "records": records, "page": "qc"})
+    # 重新质控: users of the module other than department heads; a choice of hospital when the account has several
+    can_run = "qc" in scope.modules and not scope.is_dept_head
+    run_hospitals = (list(scope.hospitals) if scope.hospitals is not None else ctx.hospitals(cur)) if can_run else []
+    return render(request, "qc.html", {"data": data, "records": records, "page": "qc", "can_run_qc": can_run,
+                                       "run_hospitals": run_hospitals, "all_hospitals": scope.hospitals is None})
+
+
+@router.post("/qc/run")
+def qc_run_form(request: Request, ctx: CtxDep, scope: ScopeDep, db: DbDep, user: CurrentUser,
+                hospital: Annotated[str | None, Form()] = None):
+    """Form behind the 重新质控 button: queue the job and go to its page."""
+    from yunying.web.routes.api import submit_qc_run
+
+    job = submit_qc_run(request, ctx, scope, db, user, hospital)
+    return RedirectResponse(f"/jobs/{job['id']}", status_code=303)
 
 
 @router.get("/import")

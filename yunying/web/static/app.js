@@ -71,6 +71,8 @@
         (r.files || []).forEach(function (f) {
           if (f.status !== "ok") html += '<p class="error">' + esc(f.file) + ": " + esc(f.message) + "</p>";
         });
+      } else if (r.summary_zh !== undefined) {
+        html += "<p>" + esc(document.body.getAttribute("data-lang") === "en" ? r.summary_en : r.summary_zh) + "</p>";
       } else if (r.cases !== undefined) {
         html += "<p>" + r.cases + " · " + esc(JSON.stringify(r.by_status)) + "</p>";
       }

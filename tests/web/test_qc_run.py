@@ -1,0 +1,67 @@
+"""重新质控 from the web app: a background job with progress that re-runs record QC for the user's hospital;
+department heads and other hospitals are refused server-side; the run is audit-logged."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.web.conftest import audit_rows, close_app, login, new_app, wait_job
+
+
+@pytest.fixture(scope="module")
+def app(demo_folder, tmp_path_factory):
+    a = new_app(demo_folder, tmp_path_factory.mktemp("qcrun"))
+    yield a
+    close_app(a)
+
+
+def _one(app, sql: str, params: list):
+    cur = app.state.ctx.wh.cursor()
+    try:
+        return cur.execute(sql, params).fetchall()
+    finally:
+        cur.close()
+
+
+def test_qc_office_reruns_qc_for_its_hospital(app):
+    qc = login(app, "qc")                                         # 质控办 of H001
+    r = qc.post("/api/qc/run", json={})
+    assert r.status_code == 202, r.text
+    job = wait_job(qc, r.json()["id"])
+    assert job["status"] == "done" and job["kind"] == "qc" and job["percent"] == 100.0
+    res = job["result"]
+    n_h001 = _one(app, "select count(*) from discharge where hospital_id = 'H001'", [])[0][0]
+    assert res["hospital"] == "H001" and res["n_records"] == n_h001 > 0
+    # the run's scores replaced H001's: every H001 record is scored by this run, and the findings agree
+    assert _one(app, "select count(*), count(distinct run_id) from qc_record where hospital_id = 'H001'", []) == \
+        [(n_h001, 1)]
+    assert _one(app, "select distinct run_id from qc_record where hospital_id = 'H001'", []) == [(res["run_id"],)]
+    assert _one(app, "select count(*) from qc_finding where run_id = ?", [res["run_id"]])[0][0] == res["n_findings"]
+    assert res["summary_zh"].startswith(f"质控完成：{n_h001:,} 份病案")
+    [a] = [a for a in audit_rows(app, username="qc", action="qc_run")]
+    assert a.target == "H001"
+
+
+def test_department_head_and_other_hospitals_are_refused(app):
+    head = login(app, "card1")
+    r = head.post("/api/qc/run", json={})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "WEB-FORBIDDEN-QC-RUN"
+    qc = login(app, "qc")
+    r = qc.post("/api/qc/run", json={"hospital": "H002"})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "WEB-FORBIDDEN-HOSPITAL"
+    ops = login(app, "ops")                                        # 运营部: no 病案质控 module
+    assert ops.post("/api/qc/run", json={}).status_code == 403
+
+
+def test_the_qc_page_offers_the_button_and_queues_a_job(app):
+    qc, head = login(app, "qc"), login(app, "card1")
+    page = qc.get("/qc").text
+    assert 'id="qc-run"' in page and 'name="hospital" value="H001"' in page
+    assert 'id="qc-run"' not in head.get("/qc").text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    r = qc.post("/qc/run", data={"csrf_token": csrf, "hospital": "H001"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/jobs/")
+    job = wait_job(qc, int(r.headers["location"].rsplit("/", 1)[1]))
+    assert job["status"] == "done" and job["result"]["hospital"] == "H001"
