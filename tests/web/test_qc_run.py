@@ -65,3 +65,29 @@ def test_the_qc_page_offers_the_button_and_queues_a_job(app):
     assert r.status_code == 303 and r.headers["location"].startswith("/jobs/")
     job = wait_job(qc, int(r.headers["location"].rsplit("/", 1)[1]))
     assert job["status"] == "done" and job["result"]["hospital"] == "H001"
+
+
+def test_a_discharge_upload_rescores_the_hospitals_it_touched(app, demo_folder, tmp_path):
+    # 运营部 (no 病案质控 module) uploads two new H001 records: the job stores them, then re-runs QC of H001, so
+    # the new records have scores and the result says so
+    from tests.web.test_import_scope import _upload, discharge_file
+
+    ops = login(app, "ops")
+    f = discharge_file(demo_folder, tmp_path / "新出院.csv", ["H001", "H001"], "QA")
+    job = wait_job(ops, _upload(ops, f).json()["id"])
+    res = job["result"]
+    assert job["status"] == "done" and res["inserted"] == 2 and "qc_error" not in res
+    [q] = res["qc"]
+    n_h001 = _one(app, "select count(*) from discharge where hospital_id = 'H001'", [])[0][0]
+    assert q["hospital"] == "H001" and q["n_records"] == n_h001
+    assert _one(app, "select count(*) from qc_record where mrn like 'QA%' and run_id = ?", [q["run_id"]]) == [(2,)]
+    assert res["qc_summary_zh"].startswith(f"H001 质控 {n_h001:,} 份")
+
+
+def test_an_upload_that_stores_nothing_runs_no_qc(app, demo_folder, tmp_path):
+    from tests.web.test_import_scope import _upload, discharge_file
+
+    ops = login(app, "ops")
+    f = discharge_file(demo_folder, tmp_path / "外院.csv", ["H002"], "QB")          # refused: another hospital
+    res = wait_job(ops, _upload(ops, f).json()["id"])["result"]
+    assert res["inserted"] == 0 and "qc" not in res

@@ -28,6 +28,7 @@ class WebSettings(BaseModel):
     memory_limit: str | None = None
     threads: int | None = None
     warm_cache: bool = True                 # compute the key indicators of every year at start and after each job
+    qc_after_import: bool = True            # a discharge upload re-runs record QC of the hospitals it touched
 
     @property
     def app_db(self) -> str:

@@ -148,12 +148,15 @@ class JobQueue:
 
 def import_job(kind: str, paths: list[Path], hospital: str | None, reject_dir: Path,
                allowed_hospitals: tuple[str, ...] | None = None,
-               on_refused: Callable[[str, dict], None] | None = None, user: str | None = None):
+               on_refused: Callable[[str, dict], None] | None = None, user: str | None = None,
+               qc_after: bool = False):
     """The body of an upload job: yunying.ingest.engine.import_files with the engine's progress callback.
 
     allowed_hospitals: the uploader's hospitals (None = any); the engine refuses a file with a row of another
     hospital (IMP-HOSPITAL-SCOPE) and on_refused(file name, file result) records the refusal (audit log).
-    user: the uploader, recorded in import_log.imported_by."""
+    user: the uploader, recorded in import_log.imported_by.
+    qc_after: when a discharge upload stored rows, re-run record QC of the hospitals it touched in the same job
+    (stage 质控), so the 病案质控 pages include the new records."""
     from yunying.ingest.engine import import_files
 
     def run(cur, job: Job, progress) -> dict:
@@ -183,8 +186,39 @@ def import_job(kind: str, paths: list[Path], hospital: str | None, reject_dir: P
         job.files_done = len(paths)
         summary_all["files"] = files
         summary_all["failed_files"] = sum(f["status"] != "ok" for f in files)
+        if qc_after and kind == "discharge" and summary_all["inserted"] + summary_all["updated"] > 0:
+            summary_all.update(_qc_after_import(cur, job, progress, summary_all["import_ids"], len(paths)))
         return summary_all
     return run
+
+
+def _qc_after_import(cur, job: Job, progress, import_ids: list[int], n_files: int) -> dict:
+    """Record QC of the hospitals whose rows an upload stored (import_log.hospitals of its successful imports).
+    The import is committed already: a QC failure is reported in the result, never undoes it."""
+    from yunying.qc.engine import run_qc
+    from yunying.qc.loader import load_catalogue
+
+    ids = ", ".join(str(int(i)) for i in import_ids) or "null"
+    hospitals = [h for h, in cur.execute(
+        f"select distinct unnest(hospitals) as h from import_log where status = 'ok' and import_id in ({ids}) "
+        "order by 1").fetchall()]
+    job.files_total = n_files + 1            # QC counts as one more step of the progress bar
+    out = []
+    try:
+        for n, h in enumerate(hospitals):
+            def prog(stage: str, done: int, total: int, n=n) -> None:
+                part = done / total if total else 0.0
+                frac = {"qc-prepare": 0.0, "qc-rules": 0.1 + 0.8 * part, "qc-score": 0.9 + 0.1 * part}.get(stage, 0.0)
+                progress("qc", int(100 * (n + frac)), 100 * len(hospitals))
+            s = run_qc(cur, load_catalogue(), hospital=h, progress=prog)
+            out.append({"hospital": h, "run_id": s.run_id, "n_records": s.n_records, "n_findings": s.n_findings,
+                        "avg_score": s.avg_score})
+    except Exception as exc:      # the rows are stored; say that QC did not run and how to run it
+        return {"qc": out, "qc_error": f"质控未完成：{exc}（数据已导入，可在病案质控页重新质控）/ QC did not finish: "
+                                       f"{exc} (the data is imported; re-run QC from the 病案质控 page)"}
+    zh = "；".join(f"{q['hospital']} 质控 {q['n_records']:,} 份，缺陷 {q['n_findings']:,} 条" for q in out)
+    en = "; ".join(f"{q['hospital']} QC {q['n_records']:,} records, {q['n_findings']:,} findings" for q in out)
+    return {"qc": out, "qc_summary_zh": zh, "qc_summary_en": en}
 
 
 def regroup_job(scheme: str):

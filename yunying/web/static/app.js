@@ -71,6 +71,9 @@
         (r.files || []).forEach(function (f) {
           if (f.status !== "ok") html += '<p class="error">' + esc(f.file) + ": " + esc(f.message) + "</p>";
         });
+        var en = document.body.getAttribute("data-lang") === "en";
+        if (r.qc_summary_zh) html += '<p class="qc-after">' + esc(en ? r.qc_summary_en : r.qc_summary_zh) + "</p>";
+        if (r.qc_error) html += '<p class="error">' + esc(r.qc_error) + "</p>";
       } else if (r.summary_zh !== undefined) {
         html += "<p>" + esc(document.body.getAttribute("data-lang") === "en" ? r.summary_en : r.summary_zh) + "</p>";
       } else if (r.cases !== undefined) {
