@@ -206,11 +206,7 @@ def _qc_after_import(cur, job: Job, progress, import_ids: list[int], n_files: in
     out = []
     try:
         for n, h in enumerate(hospitals):
-            def prog(stage: str, done: int, total: int, n=n) -> None:
-                part = done / total if total else 0.0
-                frac = {"qc-prepare": 0.0, "qc-rules": 0.1 + 0.8 * part, "qc-score": 0.9 + 0.1 * part}.get(stage, 0.0)
-                progress("qc", int(100 * (n + frac)), 100 * len(hospitals))
-            s = run_qc(cur, load_catalogue(), hospital=h, progress=prog)
+            s = run_qc(cur, load_catalogue(), hospital=h, progress=_qc_progress(progress, n, len(hospitals)))
             out.append({"hospital": h, "run_id": s.run_id, "n_records": s.n_records, "n_findings": s.n_findings,
                         "avg_score": s.avg_score})
     except Exception as exc:      # the rows are stored; say that QC did not run and how to run it
@@ -232,6 +228,15 @@ def regroup_job(scheme: str):
     return run
 
 
+def _qc_progress(progress, n: int = 0, of: int = 1):
+    """run_qc's stages (compile, rules, scoring) as the job stage 质控: hospital n of `of`, 0–100 each."""
+    def prog(stage: str, done: int, total: int) -> None:
+        part = done / total if total else 0.0
+        frac = {"qc-prepare": 0.0, "qc-rules": 0.1 + 0.8 * part, "qc-score": 0.9 + 0.1 * part}.get(stage, 0.0)
+        progress("qc", int(100 * (n + frac)), 100 * of)
+    return prog
+
+
 def qc_job(hospital: str | None):
     """Re-run record QC (the code behind `yunying qc run`) for one hospital, or the whole warehouse when None;
     the hospital's results are replaced, other hospitals' kept. Rule overrides come from YUNYING_QC_OVERRIDES."""
@@ -239,12 +244,7 @@ def qc_job(hospital: str | None):
         from yunying.qc.engine import run_qc
         from yunying.qc.loader import load_catalogue
 
-        def prog(stage: str, done: int, total: int) -> None:
-            part = done / total if total else 0.0
-            frac = {"qc-prepare": 0.0, "qc-rules": 0.1 + 0.8 * part, "qc-score": 0.9 + 0.1 * part}.get(stage, 0.0)
-            progress("qc", int(frac * 100), 100)
-
-        s = run_qc(cur, load_catalogue(), hospital=hospital, progress=prog)
+        s = run_qc(cur, load_catalogue(), hospital=hospital, progress=_qc_progress(progress))
         avg = f"{s.avg_score:.2f}" if s.avg_score is not None else "—"
         grades = "、".join(f"{g} {n:,}" for g, n in s.by_grade.items())
         return {"run_id": s.run_id, "hospital": hospital, "n_records": s.n_records, "n_findings": s.n_findings,
