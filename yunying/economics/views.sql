@@ -77,7 +77,9 @@ imp as (
   from cy join (select distinct scheme, year from econ_benchmark) b on b.scheme = cy.scheme
   group by cy.scheme, cy.year
 ),
-imp_label as (select scheme, year, string_agg(distinct coalesce(nullif(region, ''), source, 'benchmark'), ',') as lbl
+imp_label as (select scheme, year,
+                     string_agg(distinct coalesce(nullif(region, ''), source, 'benchmark'), ','
+                                order by coalesce(nullif(region, ''), source, 'benchmark')) as lbl
               from econ_benchmark group by scheme, year),
 own_years as (select distinct scheme, year from stats where kind = 'own'),
 bc as (

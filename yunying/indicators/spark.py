@@ -9,6 +9,7 @@ compiled query transpiled from DuckDB SQL to Spark SQL with SQLGlot.
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from sqlglot import exp
 
 BASE_TABLES = ["hospital", "department", "discharge", "discharge_diagnosis", "discharge_procedure",
                "outpatient_visit", "staff_count", "finance_month", "ward_month", "drg_result", "ind_px_dict",
-               "ind_code_list", "ind_target", "ind_manual_value"]
+               "ind_code_list", "ind_target", "ind_manual_value", "econ_weight_set", "econ_weight", "econ_benchmark"]
 
 
 def to_spark(sql: str) -> str:
@@ -35,9 +36,60 @@ def view_definitions() -> list[tuple[str, str]]:
     return out
 
 
+def _spark_sql(duckdb_sql: str) -> str:
+    """One DuckDB query as Spark SQL: `as materialized` CTE hints dropped (Spark has none) and
+    `string_agg(distinct x, sep order by x)` as `array_join(array_sort(collect_set(x)), sep)` (the same sorted,
+    de-duplicated list; Spark 3.5 has no listagg)."""
+    tree = sqlglot.parse_one(re.sub(r"\bas\s+materialized\b", "as", duckdb_sql, flags=re.I), read="duckdb")
+
+    def fix(node):
+        if isinstance(node, exp.GroupConcat):
+            arg = node.this
+            while isinstance(arg, (exp.Order, exp.Distinct)):
+                arg = arg.expressions[0] if isinstance(arg, exp.Distinct) else arg.this
+            sep = node.args.get("separator") or exp.Literal.string(",")
+            return sqlglot.parse_one(f"array_join(array_sort(collect_set({arg.sql(dialect='spark')})), "
+                                     f"{sep.sql(dialect='spark')})", read="spark")
+        return node
+    return tree.transform(fix).sql(dialect="spark")
+
+
+def economics_view_definitions() -> list[tuple[str, str]]:
+    """(view name, Spark SQL) for the DRG economics views the indicator engine reads through `v_drg_case`
+    (migration 0050): `drg_metric_base`, `drg_benchmark_stats`, `drg_metric_case` — the DuckDB table macros of
+    yunying/economics/views.sql instantiated for every scheme and year (parameters NULL, as the DuckDB views do) —
+    and `v_drg_case` itself."""
+    from yunying.economics.views import views_sql
+
+    text = views_sql()
+
+    def stmt(pattern: str) -> str:
+        m = re.search(pattern, text, re.S | re.I)
+        if m is None:
+            raise ValueError(f"yunying/economics/views.sql: {pattern!r} not found")
+        return m.group(1)
+
+    def macro(name: str) -> str:
+        body = stmt(rf"create or replace macro {name}\(p_scheme, p_year\) as table\s*(.*?);\s*\n")
+        body = re.sub(r"\bp_scheme\b|\bp_year\b", "null", body)
+        return body.replace("drg_benchmark_stats_for(null, null)", "drg_benchmark_stats")
+
+    out = [("drg_metric_base", _spark_sql(stmt(r"create or replace view drg_metric_base as\s*(.*?);\s*\n"))),
+           ("drg_benchmark_stats", _spark_sql(macro("drg_benchmark_stats_for"))),
+           ("drg_metric_case", _spark_sql(macro("drg_metric_case_for")))]
+    mig = resources.files("yunying.warehouse.migrations").joinpath("0050_indicator_drg.sql").read_text(
+        encoding="utf-8")
+    for st in sqlglot.parse(mig, read="duckdb"):
+        if isinstance(st, exp.Create) and (st.args.get("kind") or "").upper() == "VIEW":
+            name = st.this.name if isinstance(st.this, exp.Table) else st.this.this.name
+            if name == "v_drg_case":
+                out.append((name, _spark_sql(st.expression.sql(dialect="duckdb"))))
+    return out
+
+
 def create_views(spark) -> list[str]:
     names = []
-    for name, sql in view_definitions():
+    for name, sql in view_definitions() + economics_view_definitions():
         spark.sql(f"CREATE OR REPLACE TEMPORARY VIEW {name} AS {sql}")
         names.append(name)
     return names
