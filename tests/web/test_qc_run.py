@@ -67,9 +67,10 @@ def test_the_qc_page_offers_the_button_and_queues_a_job(app):
     assert job["status"] == "done" and job["result"]["hospital"] == "H001"
 
 
-def test_a_discharge_upload_rescores_the_hospitals_it_touched(app, demo_folder, tmp_path):
-    # 运营部 (no 病案质控 module) uploads two new H001 records: the job stores them, then re-runs QC of H001, so
-    # the new records have scores and the result says so
+def test_a_discharge_upload_regroups_and_rescores_the_hospitals_it_touched(app, demo_folder, tmp_path):
+    # 运营部 (no 病案质控 module) uploads two new H001 records: the job stores them, regroups them with the
+    # registered DRG scheme that has results, then re-runs QC of H001 — the new records have DRG results and
+    # scores, and the result says so
     from tests.web.test_import_scope import _upload, discharge_file
 
     ops = login(app, "ops")
@@ -82,6 +83,13 @@ def test_a_discharge_upload_rescores_the_hospitals_it_touched(app, demo_folder, 
     assert q["hospital"] == "H001" and q["n_records"] == n_h001
     assert _one(app, "select count(*) from qc_record where mrn like 'QA%' and run_id = ?", [q["run_id"]]) == [(2,)]
     assert res["qc_summary_zh"].startswith(f"H001 质控 {n_h001:,} 份")
+    schemes = [r[0] for r in _one(app, "select distinct scheme from drg_result where mrn not like 'QA%'", [])]
+    assert schemes and [d["scheme"] for d in res["drg"]] == sorted(schemes) and "drg_error" not in res
+    n_all = _one(app, "select count(*) from discharge", [])[0][0]
+    for name in schemes:
+        assert _one(app, "select count(*) from drg_result where scheme = ? and mrn like 'QA%'", [name]) == [(2,)]
+        assert _one(app, "select count(*) from drg_result where scheme = ?", [name]) == [(n_all,)]
+    assert job["percent"] == 100.0
 
 
 def test_an_upload_that_stores_nothing_runs_no_qc(app, demo_folder, tmp_path):

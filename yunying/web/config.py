@@ -29,6 +29,7 @@ class WebSettings(BaseModel):
     threads: int | None = None
     warm_cache: bool = True                 # compute the key indicators of every year at start and after each job
     qc_after_import: bool = True            # a discharge upload re-runs record QC of the hospitals it touched
+    drg_after_import: bool = True           # … and regroups with every registered DRG scheme that has results
 
     @property
     def app_db(self) -> str:

@@ -149,14 +149,15 @@ class JobQueue:
 def import_job(kind: str, paths: list[Path], hospital: str | None, reject_dir: Path,
                allowed_hospitals: tuple[str, ...] | None = None,
                on_refused: Callable[[str, dict], None] | None = None, user: str | None = None,
-               qc_after: bool = False):
+               qc_after: bool = False, drg_after: bool = False):
     """The body of an upload job: yunying.ingest.engine.import_files with the engine's progress callback.
 
     allowed_hospitals: the uploader's hospitals (None = any); the engine refuses a file with a row of another
     hospital (IMP-HOSPITAL-SCOPE) and on_refused(file name, file result) records the refusal (audit log).
     user: the uploader, recorded in import_log.imported_by.
-    qc_after: when a discharge upload stored rows, re-run record QC of the hospitals it touched in the same job
-    (stage 质控), so the 病案质控 pages include the new records."""
+    drg_after / qc_after: when a discharge upload stored rows, the same job then regroups the warehouse with every
+    registered DRG scheme that has results (stage 分组) and re-runs record QC of the hospitals it touched (stage 质控),
+    so the DRG and 病案质控 pages include the new records."""
     from yunying.ingest.engine import import_files
 
     def run(cur, job: Job, progress) -> dict:
@@ -186,13 +187,44 @@ def import_job(kind: str, paths: list[Path], hospital: str | None, reject_dir: P
         job.files_done = len(paths)
         summary_all["files"] = files
         summary_all["failed_files"] = sum(f["status"] != "ok" for f in files)
-        if qc_after and kind == "discharge" and summary_all["inserted"] + summary_all["updated"] > 0:
-            summary_all.update(_qc_after_import(cur, job, progress, summary_all["import_ids"], len(paths)))
+        stored = kind == "discharge" and summary_all["inserted"] + summary_all["updated"] > 0
+        post = [step for step, on in (("drg", drg_after), ("qc", qc_after)) if on and stored]
+        job.files_total = len(paths) + len(post)          # each step after the import is one more progress step
+        for i, step in enumerate(post):
+            job.files_done = len(paths) + i
+            summary_all.update(_drg_after_import(cur, progress) if step == "drg" else
+                               _qc_after_import(cur, progress, summary_all["import_ids"]))
         return summary_all
     return run
 
 
-def _qc_after_import(cur, job: Job, progress, import_ids: list[int], n_files: int) -> dict:
+def _drg_after_import(cur, progress) -> dict:
+    """Regroup with every registered scheme that already has results (the import is committed: a failure is
+    reported in the result, never undoes it)."""
+    from yunying.drg.store import load_registered, run_grouping
+
+    try:
+        schemes = [r[0] for r in cur.execute(
+            "select distinct r.scheme from drg_result r join drg_scheme s on s.name = r.scheme order by 1").fetchall()]
+    except Exception:                       # no DRG tables in this warehouse
+        return {}
+    out = []
+    try:
+        for name in schemes:
+            res = run_grouping(cur, load_registered(cur, name), name, progress=lambda d, t: progress("group", d, t))
+            out.append({"scheme": name, "cases": res.get("cases"), "by_status": res.get("by_status")})
+    except Exception as exc:
+        return {"drg": out, "drg_error": f"DRG 重新分组未完成：{exc}（数据已导入，可由管理员在系统管理页重新分组）/ "
+                                          f"DRG regrouping did not finish: {exc} (the data is imported; an "
+                                          f"administrator can regroup from the admin page)"}
+    if not out:
+        return {}
+    zh = "；".join(f"DRG 方案 {d['scheme']} 重新分组 {d['cases']:,} 例" for d in out)
+    en = "; ".join(f"DRG scheme {d['scheme']} regrouped {d['cases']:,} cases" for d in out)
+    return {"drg": out, "drg_summary_zh": zh, "drg_summary_en": en}
+
+
+def _qc_after_import(cur, progress, import_ids: list[int]) -> dict:
     """Record QC of the hospitals whose rows an upload stored (import_log.hospitals of its successful imports).
     The import is committed already: a QC failure is reported in the result, never undoes it."""
     from yunying.qc.engine import run_qc
@@ -202,7 +234,6 @@ def _qc_after_import(cur, job: Job, progress, import_ids: list[int], n_files: in
     hospitals = [h for h, in cur.execute(
         f"select distinct unnest(hospitals) as h from import_log where status = 'ok' and import_id in ({ids}) "
         "order by 1").fetchall()]
-    job.files_total = n_files + 1            # QC counts as one more step of the progress bar
     out = []
     try:
         for n, h in enumerate(hospitals):

@@ -295,7 +295,8 @@ def submit_upload(ctx, scope, user, kind: str, files: list[UploadFile], hospital
                            {"kind": kind, "hospital": hospital, "files": [Path(f.filename).name for f in files]},
                            import_job(kind, paths, hospital, folder / "rejects", allowed_hospitals=scope.hospitals,
                                       on_refused=refused, user=user.username,
-                                      qc_after=ctx.settings.qc_after_import))
+                                      qc_after=ctx.settings.qc_after_import,
+                                      drg_after=ctx.settings.drg_after_import))
 
 
 @router.post("/imports", tags=["import"], status_code=202)

@@ -72,6 +72,8 @@
           if (f.status !== "ok") html += '<p class="error">' + esc(f.file) + ": " + esc(f.message) + "</p>";
         });
         var en = document.body.getAttribute("data-lang") === "en";
+        if (r.drg_summary_zh) html += '<p class="drg-after">' + esc(en ? r.drg_summary_en : r.drg_summary_zh) + "</p>";
+        if (r.drg_error) html += '<p class="error">' + esc(r.drg_error) + "</p>";
         if (r.qc_summary_zh) html += '<p class="qc-after">' + esc(en ? r.qc_summary_en : r.qc_summary_zh) + "</p>";
         if (r.qc_error) html += '<p class="error">' + esc(r.qc_error) + "</p>";
       } else if (r.summary_zh !== undefined) {
