@@ -743,8 +743,8 @@ def _compile_rule(cat: Catalogue, r: Rule, hospitals: list[str] | None) -> list[
     return arms
 
 
-def row_local_sql(arms: list[Arm], source: str, run_id: str, rec_join: tuple[str, list[str], set[str]] | None = None
-                  ) -> tuple[str, str, str]:
+def row_local_sql(arms: list[Arm], source: str, run_id: str, rec_join: tuple[str, list[str], set[str]] | None = None,
+                  filter_rows: bool = True) -> tuple[str, str, str]:
     """(violations, hits, findings) SQL for the row-local arms of one source.
 
     `violations`: one scan evaluates the `or` of every predicate and copies the violating rows (≈ 8 % of records,
@@ -754,12 +754,15 @@ def row_local_sql(arms: list[Arm], source: str, run_id: str, rec_join: tuple[str
 
     `rec_join` (record table, record columns, the child source's own columns): for a lean child source — the
     rows meeting some arm's necessary condition on the child's own columns (e.g. the diagnosis code is in the
-    female-only list) are joined to the record columns first; only those candidates are tested."""
+    female-only list) are joined to the record columns first; only those candidates are tested.
+
+    `filter_rows=False` (small runs, which list the arms that fire anyway): `_qc_viol` holds every row — planning
+    the `or` of some 265 predicates costs more than a pre-submission check's few rows."""
     table = SOURCE_TABLE[source]
-    where = " or ".join(f"({a.predicate})" for a in arms)
+    where = " or ".join(f"({a.predicate})" for a in arms) if filter_rows else "true"
     if rec_join and rec_join[1]:
         rtable, rcols, own = rec_join
-        need = " or ".join(sorted({necessary_condition(a.predicate, own) for a in arms}))
+        need = " or ".join(sorted({necessary_condition(a.predicate, own) for a in arms})) if filter_rows else "true"
         viol = (f"create or replace temp table _qc_viol as select * from ("
                 f"select x.*, {', '.join('r.' + c for c in rcols)} from (select * from {table} s where {need}) x "
                 f"join {rtable} r using (hospital_id, mrn, admission_no)) s where {where}")
@@ -905,7 +908,8 @@ def run_qc(con: duckdb.DuckDBPyConnection, catalogue: Catalogue | None = None, *
             arms = [a for _, rarms in members for a in rarms]
             try:
                 if group.startswith("row:"):
-                    viol, hits, findings = row_local_sql(arms, group[4:], run_id, lean.get(group[4:]))
+                    viol, hits, findings = row_local_sql(arms, group[4:], run_id, lean.get(group[4:]),
+                                                         filter_rows=not small)
                     con.execute(viol)
                     if small:
                         # few records (pre-submission checks): plan only the arms that fire
