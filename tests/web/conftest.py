@@ -101,6 +101,15 @@ def case_of_dept(app, dept: str) -> tuple[str, str, int]:
         cur.close()
 
 
+def wh_sql(app, sql: str, params=()) -> list[tuple]:
+    """Rows of one query on the app's warehouse (own cursor)."""
+    cur = app.state.ctx.wh.cursor()
+    try:
+        return cur.execute(sql, list(params)).fetchall()
+    finally:
+        cur.close()
+
+
 def audit_rows(app, **where) -> list:
     from sqlalchemy import select
 

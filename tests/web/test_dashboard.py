@@ -9,15 +9,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from tests.web.conftest import OWN_DEPT, PASSWORD
-
-
-def _sql(app, sql, params=()):
-    cur = app.state.ctx.wh.cursor()
-    try:
-        return cur.execute(sql, list(params)).fetchall()
-    finally:
-        cur.close()
+from tests.web.conftest import OWN_DEPT, PASSWORD, wh_sql
 
 
 def test_overview_values_and_yoy(app, clients):
@@ -28,23 +20,23 @@ def test_overview_values_and_yoy(app, clients):
     cards = {c["id"]: c for c in ov["indicators"]}
     from yunying.web.engine_adapter import key_indicators
     assert [c["id"] for c in ov["indicators"]] == key_indicators()["overview"]
-    n22 = _sql(app, "select count(*) from discharge where year(discharge_time) = 2022")[0][0]
-    n21 = _sql(app, "select count(*) from discharge where year(discharge_time) = 2021")[0][0]
+    n22 = wh_sql(app, "select count(*) from discharge where year(discharge_time) = 2022")[0][0]
+    n21 = wh_sql(app, "select count(*) from discharge where year(discharge_time) = 2021")[0][0]
     assert cards["OP-02"]["value"] == n22 and cards["OP-02"]["yoy_value"] == n21      # 出院人次, 同比 = 2021
     assert cards["OP-02"]["yoy_change"] == n22 - n21
     assert cards["OP-02"]["yoy_word"] == ("增长" if n22 > n21 else "下降" if n22 < n21 else "持平")
-    los, n = _sql(app, "select sum(los_days), count(*) from discharge where year(discharge_time) = 2022")[0]
+    los, n = wh_sql(app, "select sum(los_days), count(*) from discharge where year(discharge_time) = 2022")[0]
     assert cards["OP-08"]["numerator"] == los and cards["OP-08"]["denominator"] == n        # 平均住院日
     assert abs(cards["OP-08"]["value"] - los / n) < 1e-9
-    drug, fee = _sql(app, "select sum(fee_western_drug + fee_patent_tcm + fee_herbal), sum(fee_total) "
+    drug, fee = wh_sql(app, "select sum(fee_western_drug + fee_patent_tcm + fee_herbal), sum(fee_total) "
                           "from discharge where year(discharge_time) = 2022")[0]
     assert abs(cards["OP-03.dept"]["value"] - float(drug) / float(fee) * 100) < 1e-6          # 住院药占比（首页）
-    deaths = _sql(app, "select count(*) from discharge where year(discharge_time) = 2022 "
+    deaths = wh_sql(app, "select count(*) from discharge where year(discharge_time) = 2022 "
                        "and discharge_disposition = '5'")[0][0]
     assert abs(cards["OP-28"]["value"] - deaths / n22 * 100) < 1e-9
     # one month: the engine's month period with 同比 against the same month of 2021
     m3 = clients["admin"].get("/api/overview?year=2022&month=3").json()
-    n3 = _sql(app, "select count(*) from discharge where discharge_time >= '2022-03-01' "
+    n3 = wh_sql(app, "select count(*) from discharge where discharge_time >= '2022-03-01' "
                    "and discharge_time < '2022-04-01'")[0][0]
     assert m3["period"] == "2022-03" and m3["indicators"][0]["value"] == n3
     # DRG results exist (demo scheme) → computed; CMI without weights → the engine's reason, never a 0
@@ -60,7 +52,7 @@ def test_target_status_and_alert(app, clients):
     """One target store: 系统管理 writes the engine's ind_target; status is the engine's apply_targets."""
     admin = clients["admin"]
     assert admin.post("/api/admin/targets", json={"indicator_id": "OP-08", "value": 1.0}).status_code == 200
-    assert _sql(app, "select op, value, hospital_id, dept_code from ind_target where indicator_id = 'OP-08'") == \
+    assert wh_sql(app, "select op, value, hospital_id, dept_code from ind_target where indicator_id = 'OP-08'") == \
         [("<=", 1.0, None, None)]                                  # direction 逐步降低 → ≤
     from sqlalchemy import inspect
     assert "web_target" not in inspect(app.state.engine).get_table_names()      # no second target store
@@ -85,7 +77,7 @@ def test_target_status_and_alert(app, clients):
 
 def test_dept_view_peers_and_rank(app, clients):
     d = clients["admin"].get(f"/api/dept/{OWN_DEPT}?year=2022").json()
-    los = dict(_sql(app, "select discharge_dept_code, sum(los_days) / count(*) from discharge "
+    los = dict(wh_sql(app, "select discharge_dept_code, sum(los_days) / count(*) from discharge "
                          "where year(discharge_time) = 2022 group by 1"))
     card = next(c for c in d["indicators"] if c["id"] == "OP-08")
     assert abs(card["value"] - los[OWN_DEPT]) < 1e-9 and card["n_peers"] == len(los)
@@ -98,7 +90,7 @@ def test_drill_down_matches_numerator(app, clients):
     c = clients["admin"]
     det = c.get("/api/indicators/OP-28?year=2022").json()
     deaths = det["value"]["numerator"]
-    assert deaths == _sql(app, "select count(*) from discharge where year(discharge_time) = 2022 "
+    assert deaths == wh_sql(app, "select count(*) from discharge where year(discharge_time) = 2022 "
                                "and discharge_disposition = '5'")[0][0]
     listed = c.get("/api/engine/cases?indicator=OP-28&period=2022").json()      # the engine's drill-down
     assert len({(r["mrn"], r["admission_no"]) for r in listed["rows"]}) == deaths
@@ -107,7 +99,7 @@ def test_drill_down_matches_numerator(app, clients):
     # one case: diagnoses and a DRG explanation in Chinese
     row = listed["rows"][0]
     case = c.get(f"/api/cases/{row['hospital_id']}/{row['mrn']}/{row['admission_no']}").json()
-    drg = _sql(app, "select drg from drg_result where hospital_id = ? and mrn = ? and admission_no = ?",
+    drg = wh_sql(app, "select drg from drg_result where hospital_id = ? and mrn = ? and admission_no = ?",
                [row["hospital_id"], row["mrn"], row["admission_no"]])[0][0]
     assert case["diagnoses"] and case["drg"]["trace"] and case["drg"]["drg"] == drg
     assert any("主要诊断" in s["zh"] for s in case["drg"]["trace"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.web.conftest import OTHER_DEPT, OWN_DEPT, close_app, login, new_app
+from tests.web.conftest import OTHER_DEPT, OWN_DEPT, close_app, login, new_app, wh_sql
 
 
 def _economics(db):
@@ -22,24 +22,16 @@ def app(demo_folder, tmp_path_factory):
     close_app(a)
 
 
-def _sql(app, sql, params=()):
-    cur = app.state.ctx.wh.cursor()
-    try:
-        return cur.execute(sql, list(params)).fetchall()
-    finally:
-        cur.close()
-
-
 def test_cmi_and_profit(app):
     d = login(app, "leader_a").get("/api/drg?year=2022").json()
-    run = _sql(app, "select run_id from econ_run where scheme = 'demo' and year = 2022 order by created_at desc")
+    run = wh_sql(app, "select run_id from econ_run where scheme = 'demo' and year = 2022 order by created_at desc")
     if not run:
         pytest.skip("the economics demo stage produced no payment run")
-    margin = _sql(app, "select sum(margin_charges) from econ_case_payment where run_id = ?", [run[0][0]])[0][0]
+    margin = wh_sql(app, "select sum(margin_charges) from econ_case_payment where run_id = ?", [run[0][0]])[0][0]
     assert d["profit"]["run_id"] == run[0][0]
     assert d["profit"]["margin"] == pytest.approx(margin, abs=0.01)
     # CMI = mean RW over grouped cases of the year with a weight (weights of the latest year ≤ 2022)
-    cmi = _sql(app, """
+    cmi = wh_sql(app, """
         select avg(w.rw) from drg_result r join discharge d using (hospital_id, mrn, admission_no)
         join econ_weight w on w.scheme = r.scheme and w.drg = r.drg
          and w.year = (select max(year) from econ_weight where scheme = 'demo' and year <= 2022)

@@ -10,20 +10,12 @@ import json
 
 import pytest
 
-from tests.web.conftest import OTHER_DEPT, OWN_DEPT, PASSWORD, audit_rows, login
+from tests.web.conftest import OTHER_DEPT, OWN_DEPT, PASSWORD, audit_rows, login, wh_sql
 from yunying.web.privacy import mask_value
 
 pytest.importorskip("yunying.indicators", reason="indicator engine not installed")
 
 URL = "/api/export/engine/cases.csv"
-
-
-def _sql(app, sql, params=()):
-    cur = app.state.ctx.wh.cursor()
-    try:
-        return cur.execute(sql, list(params)).fetchall()
-    finally:
-        cur.close()
 
 
 def _csv(resp) -> tuple[list[str], list[dict]]:
@@ -45,7 +37,7 @@ def test_export_holds_every_record_behind_the_value(app, clients):
     assert header[:5] == ["医疗机构 hospital_id", "病案号 mrn", "住院次数 admission_no", "月份 period_month",
                           "科室代码 dept_code"]
     # OP-08 平均住院日: numerator sum(los_days) over 2022 discharges → one record per discharge with a stay length
-    expected = {(m, str(a)) for m, a in _sql(app, "select mrn, admission_no from discharge where hospital_id = 'H001' "
+    expected = {(m, str(a)) for m, a in wh_sql(app, "select mrn, admission_no from discharge where hospital_id = 'H001' "
                                                   "and year(discharge_time) = 2022 and los_days is not null")}
     got = [(r["病案号 mrn"], r["住院次数 admission_no"]) for r in rows]
     assert len(got) == len(set(got)) and set(got) == expected
@@ -60,7 +52,7 @@ def test_export_holds_every_record_behind_the_value(app, clients):
 def test_export_is_audited(app, clients):
     c = clients["qc"]
     _, rows = _csv(c.get(f"{URL}?indicator=OP-28&period=2022"))
-    deaths = _sql(app, "select count(*) from discharge where year(discharge_time) = 2022 "
+    deaths = wh_sql(app, "select count(*) from discharge where year(discharge_time) = 2022 "
                        "and discharge_disposition = '5'")[0][0]
     assert len(rows) == deaths
     [a] = [a for a in audit_rows(app, username="qc", action="export") if a.target == "engine:OP-28.csv"]
@@ -71,7 +63,7 @@ def test_export_is_audited(app, clients):
 def test_dept_head_gets_own_department_only(app, clients):
     c = clients["card1"]
     _, rows = _csv(c.get(f"{URL}?indicator=OP-08&period=2022"))
-    expected = {(m, str(a)) for m, a in _sql(app, "select mrn, admission_no from discharge where year(discharge_time)"
+    expected = {(m, str(a)) for m, a in wh_sql(app, "select mrn, admission_no from discharge where year(discharge_time)"
                                                   " = 2022 and los_days is not null and discharge_dept_code = ?",
                                              [OWN_DEPT])}
     assert rows and {r["科室代码 dept_code"] for r in rows} == {OWN_DEPT}
@@ -103,7 +95,7 @@ def test_identifiers_masked_exactly_as_on_the_page(app, clients, monkeypatch):
     import yunying.web.engine_adapter as ea
     from yunying.indicators.engine import CaseResult
 
-    raw = _sql(app, "select hospital_id, mrn, admission_no, discharge_dept_code, patient_name, phone from discharge "
+    raw = wh_sql(app, "select hospital_id, mrn, admission_no, discharge_dept_code, patient_name, phone from discharge "
                     "where discharge_dept_code = ? and phone is not null order by mrn limit 3", [OWN_DEPT])
     real = ea.engine()
 

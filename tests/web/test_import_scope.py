@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.web.conftest import (audit_rows, close_app, demo_discharge_rows, login, new_app, wait_job as _wait,
-                                write_gb18030_csv)
+                                wh_sql, write_gb18030_csv)
 
 
 @pytest.fixture(scope="module")
@@ -34,12 +34,8 @@ def _upload(client, f: Path, **form):
         return client.post("/api/imports", data={"kind": "discharge", **form}, files={"files": (f.name, fh, "text/csv")})
 
 
-def _count(app, sql: str, params: list) -> int:
-    cur = app.state.ctx.wh.cursor()
-    try:
-        return cur.execute(sql, params).fetchall()[0][0]
-    finally:
-        cur.close()
+def _count_of(app, sql: str, params: list) -> int:
+    return wh_sql(app, sql, params)[0][0]
 
 
 def test_hospital_user_cannot_import_rows_of_another_hospital(app, demo_folder, tmp_path):
@@ -58,9 +54,9 @@ def test_hospital_user_cannot_import_rows_of_another_hospital(app, demo_folder, 
     assert "第 3、5 行（共 2 行）" in zh and "ZZJGDM" in zh and "H002" in zh and "H001" in zh and "整个文件未导入" in zh
     assert "rows 3, 5 (2 in all)" in en and "nothing from this file was imported" in en
     # nothing stored: neither the own-hospital rows of that file nor the foreign ones, nor a hospital H002
-    assert _count(app, "select count(*) from discharge where mrn like 'XH%'", []) == 0
-    assert _count(app, "select count(*) from hospital where hospital_id = 'H002'", []) == 0
-    assert _count(app, "select count(*) from import_log where status = 'failed' and message like "
+    assert _count_of(app, "select count(*) from discharge where mrn like 'XH%'", []) == 0
+    assert _count_of(app, "select count(*) from hospital where hospital_id = 'H002'", []) == 0
+    assert _count_of(app, "select count(*) from import_log where status = 'failed' and message like "
                        "'IMP-HOSPITAL-SCOPE%' and file_name like ?", [f"%{f.name}"]) == 1
     # the refusal is in the audit trail
     [a] = [a for a in audit_rows(app, username="ops", action="denied") if a.target == f"import {f.name}"]
@@ -76,7 +72,7 @@ def test_crafted_file_cannot_bypass_the_form_field(app, demo_folder, tmp_path):
     job = _wait(ops, _upload(ops, f).json()["id"])
     assert job["result"]["files"][0]["error_code"] == "IMP-HOSPITAL-SCOPE"
     assert "第 2、3 行" in job["result"]["files"][0]["message"]
-    assert _count(app, "select count(*) from discharge where mrn like 'XC%'", []) == 0
+    assert _count_of(app, "select count(*) from discharge where mrn like 'XC%'", []) == 0
 
 
 def test_own_hospital_file_imports(app, demo_folder, tmp_path):
@@ -84,7 +80,7 @@ def test_own_hospital_file_imports(app, demo_folder, tmp_path):
     f = discharge_file(demo_folder, tmp_path / "own.csv", ["H001"] * 3, "XO")
     job = _wait(ops, _upload(ops, f).json()["id"])
     assert job["result"]["failed_files"] == 0 and job["result"]["inserted"] == 3
-    assert _count(app, "select count(*) from discharge where mrn like 'XO%' and hospital_id = 'H001'", []) == 3
+    assert _count_of(app, "select count(*) from discharge where mrn like 'XO%' and hospital_id = 'H001'", []) == 3
     assert not [a for a in audit_rows(app, username="ops", action="denied") if a.target == f"import {f.name}"]
 
 
@@ -108,7 +104,7 @@ def test_dept_head_may_not_import(app, demo_folder, tmp_path):
     assert r.status_code == 403
     assert len([a for a in audit_rows(app, username="card1", action="denied")
                 if json.loads(a.filters)["code"] == "WEB-FORBIDDEN-MODULE"]) >= 2
-    assert _count(app, "select count(*) from discharge where mrn like 'XD%'", []) == 0
+    assert _count_of(app, "select count(*) from discharge where mrn like 'XD%'", []) == 0
 
 
 def test_admin_and_regional_accounts_import_any_hospital(app, demo_folder, tmp_path):
@@ -116,7 +112,7 @@ def test_admin_and_regional_accounts_import_any_hospital(app, demo_folder, tmp_p
     f = discharge_file(demo_folder, tmp_path / "a.csv", ["H001", "H002"], "XA")
     job = _wait(admin, _upload(admin, f).json()["id"])
     assert job["result"]["failed_files"] == 0 and job["result"]["inserted"] == 2
-    assert _count(app, "select count(*) from discharge where mrn like 'XA%' and hospital_id = 'H002'", []) == 1
+    assert _count_of(app, "select count(*) from discharge where mrn like 'XA%' and hospital_id = 'H002'", []) == 1
     # a regional 运营管理部 account (hospital '*') is not limited either
     r = admin.post("/api/admin/users", json={"username": "ops_region", "password": "region-pass-1", "role": "office",
                                              "office": "ops", "hospital": "*"})
@@ -125,7 +121,7 @@ def test_admin_and_regional_accounts_import_any_hospital(app, demo_folder, tmp_p
     f = discharge_file(demo_folder, tmp_path / "r.csv", ["H003"], "XR")
     job = _wait(region, _upload(region, f).json()["id"])
     assert job["result"]["failed_files"] == 0 and job["result"]["inserted"] == 1
-    assert _count(app, "select count(*) from discharge where mrn like 'XR%' and hospital_id = 'H003'", []) == 1
+    assert _count_of(app, "select count(*) from discharge where mrn like 'XR%' and hospital_id = 'H003'", []) == 1
 
 
 def test_import_page_states_the_restriction(app):

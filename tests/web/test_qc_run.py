@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.web.conftest import audit_rows, close_app, login, new_app, wait_job
+from tests.web.conftest import audit_rows, close_app, login, new_app, wait_job, wh_sql
 
 
 @pytest.fixture(scope="module")
@@ -17,14 +17,6 @@ def app(demo_folder, tmp_path_factory):
     close_app(a)
 
 
-def _one(app, sql: str, params: list):
-    cur = app.state.ctx.wh.cursor()
-    try:
-        return cur.execute(sql, params).fetchall()
-    finally:
-        cur.close()
-
-
 def test_qc_office_reruns_qc_for_its_hospital(app):
     qc = login(app, "qc")                                         # 质控办 of H001
     r = qc.post("/api/qc/run", json={})
@@ -32,13 +24,13 @@ def test_qc_office_reruns_qc_for_its_hospital(app):
     job = wait_job(qc, r.json()["id"])
     assert job["status"] == "done" and job["kind"] == "qc" and job["percent"] == 100.0
     res = job["result"]
-    n_h001 = _one(app, "select count(*) from discharge where hospital_id = 'H001'", [])[0][0]
+    n_h001 = wh_sql(app, "select count(*) from discharge where hospital_id = 'H001'", [])[0][0]
     assert res["hospital"] == "H001" and res["n_records"] == n_h001 > 0
     # the run's scores replaced H001's: every H001 record is scored by this run, and the findings agree
-    assert _one(app, "select count(*), count(distinct run_id) from qc_record where hospital_id = 'H001'", []) == \
+    assert wh_sql(app, "select count(*), count(distinct run_id) from qc_record where hospital_id = 'H001'", []) == \
         [(n_h001, 1)]
-    assert _one(app, "select distinct run_id from qc_record where hospital_id = 'H001'", []) == [(res["run_id"],)]
-    assert _one(app, "select count(*) from qc_finding where run_id = ?", [res["run_id"]])[0][0] == res["n_findings"]
+    assert wh_sql(app, "select distinct run_id from qc_record where hospital_id = 'H001'", []) == [(res["run_id"],)]
+    assert wh_sql(app, "select count(*) from qc_finding where run_id = ?", [res["run_id"]])[0][0] == res["n_findings"]
     assert res["summary_zh"].startswith(f"质控完成：{n_h001:,} 份病案")
     [a] = [a for a in audit_rows(app, username="qc", action="qc_run")]
     assert a.target == "H001"
@@ -79,16 +71,16 @@ def test_a_discharge_upload_regroups_and_rescores_the_hospitals_it_touched(app, 
     res = job["result"]
     assert job["status"] == "done" and res["inserted"] == 2 and "qc_error" not in res
     [q] = res["qc"]
-    n_h001 = _one(app, "select count(*) from discharge where hospital_id = 'H001'", [])[0][0]
+    n_h001 = wh_sql(app, "select count(*) from discharge where hospital_id = 'H001'", [])[0][0]
     assert q["hospital"] == "H001" and q["n_records"] == n_h001
-    assert _one(app, "select count(*) from qc_record where mrn like 'QA%' and run_id = ?", [q["run_id"]]) == [(2,)]
+    assert wh_sql(app, "select count(*) from qc_record where mrn like 'QA%' and run_id = ?", [q["run_id"]]) == [(2,)]
     assert res["qc_summary_zh"].startswith(f"H001 质控 {n_h001:,} 份")
-    schemes = [r[0] for r in _one(app, "select distinct scheme from drg_result where mrn not like 'QA%'", [])]
+    schemes = [r[0] for r in wh_sql(app, "select distinct scheme from drg_result where mrn not like 'QA%'", [])]
     assert schemes and [d["scheme"] for d in res["drg"]] == sorted(schemes) and "drg_error" not in res
-    n_all = _one(app, "select count(*) from discharge", [])[0][0]
+    n_all = wh_sql(app, "select count(*) from discharge", [])[0][0]
     for name in schemes:
-        assert _one(app, "select count(*) from drg_result where scheme = ? and mrn like 'QA%'", [name]) == [(2,)]
-        assert _one(app, "select count(*) from drg_result where scheme = ?", [name]) == [(n_all,)]
+        assert wh_sql(app, "select count(*) from drg_result where scheme = ? and mrn like 'QA%'", [name]) == [(2,)]
+        assert wh_sql(app, "select count(*) from drg_result where scheme = ?", [name]) == [(n_all,)]
     assert job["percent"] == 100.0
 
 
