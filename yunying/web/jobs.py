@@ -1,5 +1,5 @@
-"""Background jobs (imports, DRG regrouping, record QC): one worker thread and a FIFO queue, so two uploads at once run one
-after the other while the dashboard keeps answering. Progress comes from the engines' progress callbacks."""
+"""Background jobs (imports, DRG regrouping, record QC): one worker thread and a FIFO queue, so two uploads at once
+run one after the other while the dashboard keeps answering. Progress comes from the engines' progress callbacks."""
 
 from __future__ import annotations
 

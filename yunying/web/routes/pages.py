@@ -14,7 +14,7 @@ from yunying.web.deps import (AdminUser, CtxDep, CurrentUser, CursorDep, DbDep, 
 from yunying.web.errors import WebError
 from yunying.web.pages_common import render
 from yunying.web.routes import admin as admin_routes
-from yunying.web.routes.api import _kinds, job_view, submit_upload
+from yunying.web.routes.api import _kinds, job_view, submit_qc_run, submit_upload
 
 router = APIRouter(include_in_schema=False)
 
@@ -128,8 +128,6 @@ def qc(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep
 def qc_run_form(request: Request, ctx: CtxDep, scope: ScopeDep, db: DbDep, user: CurrentUser,
                 hospital: Annotated[str | None, Form()] = None):
     """Form behind the 重新质控 button: queue the job and go to its page."""
-    from yunying.web.routes.api import submit_qc_run
-
     job = submit_qc_run(request, ctx, scope, db, user, hospital)
     return RedirectResponse(f"/jobs/{job['id']}", status_code=303)
 
