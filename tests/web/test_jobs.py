@@ -115,3 +115,39 @@ def test_two_uploads_queue_one_after_the_other(app, demo_folder, tmp_path):
     # each user sees only their own jobs
     assert ids[1][1] not in [j["id"] for j in ops.get("/api/jobs").json()]
     assert ops.get(f"/api/jobs/{ids[1][1]}").status_code == 404
+
+
+def test_jobs_outlive_a_restart(demo_folder, tmp_path):
+    # a finished job keeps its page and result after the service restarts; a job the restart interrupted says so;
+    # new jobs continue the numbering
+    import datetime as dt
+
+    from yunying.web.appdb import JobRecord
+
+    a = new_app(demo_folder, tmp_path)
+    qc = login(a, "qc")
+    done = _wait(qc, qc.post("/api/qc/run", json={}).json()["id"])
+    assert done["status"] == "done"
+    with a.state.ctx.sessions() as s:           # as if a job had been running when the service stopped
+        s.add(JobRecord(id=done["id"] + 1, kind="import", username="qc", label="discharge: x.csv", params="{}",
+                        status="running", stage="load", created_at=dt.datetime.now()))
+        s.commit()
+    close_app(a)
+
+    b = new_app(demo_folder, tmp_path)          # same application DB: a restart
+    try:
+        qc = login(b, "qc")
+        again = qc.get(f"/api/jobs/{done['id']}").json()
+        assert again["status"] == "done" and again["result"]["run_id"] == done["result"]["run_id"]
+        assert again["result"]["summary_zh"] == done["result"]["summary_zh"]
+        lost = qc.get(f"/api/jobs/{done['id'] + 1}").json()
+        assert lost["status"] == "failed" and "服务重启" in lost["error"]
+        assert [j["id"] for j in qc.get("/api/jobs").json()][:2] == [done["id"] + 1, done["id"]]
+        assert f"#{done['id']}" in qc.get(f"/jobs/{done['id']}").text
+        new = qc.post("/api/qc/run", json={}).json()
+        assert new["id"] == done["id"] + 2
+        _wait(qc, new["id"])
+        # other users still do not see them
+        assert login(b, "ops").get(f"/api/jobs/{done['id']}").status_code == 404
+    finally:
+        close_app(b)

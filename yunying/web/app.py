@@ -25,8 +25,9 @@ def create_app(settings: WebSettings) -> FastAPI:
     wh = Warehouse(settings.db, memory_limit=settings.memory_limit, threads=settings.threads)
     engine = make_engine(settings.app_db)
     key_indicators()        # the dashboard's engine ids are checked (and the engine catalogue loaded) at start
-    jobs = JobQueue(wh, on_data=(lambda cur: warm(wh, cur)) if settings.warm_cache else None)
-    ctx = Context(settings=settings, wh=wh, sessions=session_factory(engine), jobs=jobs)
+    sessions = session_factory(engine)
+    jobs = JobQueue(wh, on_data=(lambda cur: warm(wh, cur)) if settings.warm_cache else None, sessions=sessions)
+    ctx = Context(settings=settings, wh=wh, sessions=sessions, jobs=jobs)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -87,6 +87,23 @@ class AuditLog(Base):
     client_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
+class JobRecord(Base):
+    """A background job (import, regroup, QC), kept so that its page and result outlive a restart."""
+    __tablename__ = "web_job"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(16))
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    label: Mapped[str] = mapped_column(String(500))
+    params: Mapped[str | None] = mapped_column(Text, nullable=True)     # JSON
+    status: Mapped[str] = mapped_column(String(16))
+    stage: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    result: Mapped[str | None] = mapped_column(Text, nullable=True)     # JSON
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
 def make_engine(url: str) -> Engine:
     # requests hold a pooled connection only briefly (each read ends its transaction); a pool larger than the
     # thread pool's share keeps 20+ concurrent users from ever waiting for one

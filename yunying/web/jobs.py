@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import queue
 import threading
 import traceback
@@ -59,14 +60,25 @@ class Job:
                 "result": self.result, "error": self.error, "params": self.params}
 
 
+def _from_record(rec) -> Job:
+    job = Job(id=rec.id, kind=rec.kind, username=rec.username, label=rec.label,
+              params=json.loads(rec.params) if rec.params else {}, status=rec.status, stage=rec.stage,
+              created_at=rec.created_at, started_at=rec.started_at, finished_at=rec.finished_at,
+              result=json.loads(rec.result) if rec.result else None, error=rec.error)
+    return job
+
+
 class JobQueue:
     def __init__(self, wh: Warehouse, on_done: Callable[[Job], None] | None = None,
-                 on_data: Callable[[object], None] | None = None):
+                 on_data: Callable[[object], None] | None = None, sessions=None):
         """on_data(cursor) runs on the worker at start and after every job (new data version): it warms the
-        dashboard's caches so that users do not wait for the first computation."""
+        dashboard's caches so that users do not wait for the first computation. sessions (the application DB's
+        session factory): jobs are recorded in `web_job`, so their pages and results outlive a restart; jobs a
+        restart interrupted are marked so."""
         self.wh = wh
         self.jobs: dict[int, Job] = {}
-        self._ids = itertools.count(1)
+        self._sessions = sessions
+        self._ids = itertools.count(self._recover() + 1)
         self._q: queue.Queue[tuple[Job | None, Callable] | None] = queue.Queue()
         self._on_done = on_done
         self._on_data = on_data
@@ -78,11 +90,61 @@ class JobQueue:
     def submit(self, kind: str, username: str, label: str, params: dict, fn: Callable) -> Job:
         job = Job(id=next(self._ids), kind=kind, username=username, label=label, params=params)
         self.jobs[job.id] = job
+        self._save(job)
         self._q.put((job, fn))
         return job
 
+    def get(self, job_id: int) -> Job | None:
+        """A job of this process, or a recorded one of an earlier process."""
+        job = self.jobs.get(job_id)
+        if job is None and self._sessions is not None:
+            from yunying.web.appdb import JobRecord
+            with self._sessions() as s:
+                rec = s.get(JobRecord, job_id)
+                job = _from_record(rec) if rec is not None else None
+        return job
+
     def list(self, limit: int = 50) -> list[Job]:
-        return sorted(self.jobs.values(), key=lambda j: j.id, reverse=True)[:limit]
+        jobs = dict(self.jobs)
+        if self._sessions is not None:
+            from sqlalchemy import select
+
+            from yunying.web.appdb import JobRecord
+            with self._sessions() as s:
+                for rec in s.scalars(select(JobRecord).order_by(JobRecord.id.desc()).limit(limit)):
+                    jobs.setdefault(rec.id, _from_record(rec))
+        return sorted(jobs.values(), key=lambda j: j.id, reverse=True)[:limit]
+
+    # ---- the record in the application DB ---------------------------------------------------------------------
+    def _recover(self) -> int:
+        """Mark the jobs an earlier process left queued or running as interrupted; the highest job id so far."""
+        if self._sessions is None:
+            return 0
+        from sqlalchemy import func, select, update
+
+        from yunying.web.appdb import JobRecord
+        with self._sessions() as s:
+            s.execute(update(JobRecord).where(JobRecord.status.in_(("queued", "running"))).values(
+                status="failed", stage="failed", finished_at=dt.datetime.now(),
+                error="服务重启，任务中断；请重新提交 / interrupted by a restart of the service; submit it again"))
+            s.commit()
+            return s.scalar(select(func.max(JobRecord.id))) or 0
+
+    def _save(self, job: Job) -> None:
+        if self._sessions is None:
+            return
+        from yunying.web.appdb import JobRecord
+        try:
+            with self._sessions() as s:
+                s.merge(JobRecord(id=job.id, kind=job.kind, username=job.username, label=job.label[:500],
+                                  params=json.dumps(job.params, ensure_ascii=False, default=str),
+                                  status=job.status, stage=job.stage, created_at=job.created_at,
+                                  started_at=job.started_at, finished_at=job.finished_at,
+                                  result=json.dumps(job.result, ensure_ascii=False, default=str)
+                                  if job.result is not None else None, error=job.error))
+                s.commit()
+        except Exception:  # noqa: BLE001 — the job runs and shows in this process even if its record fails
+            pass
 
     def wait_idle(self, timeout: float = 60) -> bool:
         """Tests and shutdown: wait until every submitted job has finished."""
@@ -121,6 +183,7 @@ class JobQueue:
                     cur.close()
                 continue
             job.status, job.started_at = "running", dt.datetime.now()
+            self._save(job)
             cur = self.wh.cursor()
 
             def progress(stage: str, done: int, total: int, job=job) -> None:
@@ -135,6 +198,7 @@ class JobQueue:
                 job.result = {"traceback": traceback.format_exc(limit=3)}
             finally:
                 job.finished_at = dt.datetime.now()
+                self._save(job)
                 try:
                     cur.close()
                 except Exception:

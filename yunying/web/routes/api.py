@@ -310,7 +310,7 @@ def upload(request: Request, ctx: CtxDep, scope: ScopeDep, db: DbDep, user: Curr
 
 
 def job_view(ctx, cur, user, job_id: int, see_pii: bool = False) -> dict:
-    job = ctx.jobs.jobs.get(job_id)
+    job = ctx.jobs.get(job_id)
     if job is None or (user.role != "admin" and job.username != user.username):
         raise not_found(f"没有任务 {job_id}", f"no job {job_id}")
     out = job.public()
