@@ -123,3 +123,36 @@ def test_dictionary_from_a_drg_scheme_pack(shared):
                          dictionaries={"scheme": pack})
     bad = con.execute("select mrn, rule_key from qc_finding where rule_id = 'V003' and field = 'dx_code'").fetchall()
     assert bad == [("PK0001", "V003")]
+
+
+def test_check_record_agrees_with_check_file(generated, tmp_path):
+    """The single-record path (its own connection, optimizer off) reports for each record what the file check
+    reports for it — apart from rules that compare a record with other records (same patient, same ward)."""
+    from yunying.qc.loader import load_catalogue
+
+    _, path, (bad_bah, bad_zycs) = generated
+    check_file(path, tmp_path / "findings.csv", dictionaries="demo")
+    cross = {r.id for r in load_catalogue().rules
+             if r.kind in ("overlapping_stays", "readmission_31d", "admission_order", "ward_midnight")}
+    by_rec: dict = {}
+    for r in read(tmp_path / "findings.csv"):
+        if r["rule_id"] not in cross:
+            by_rec.setdefault((r["BAH"], r["ZYCS"]), set()).add((r["rule_id"], r["severity"], r["field"], r["value"]))
+    with open(path, encoding="gb18030", newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if (r["BAH"], r["ZYCS"]) != (bad_bah, bad_zycs)]
+    # records covering as many different rules as possible (greedy), and a few clean ones
+    flagged, seen = [], set()
+    for r in sorted((r for r in rows if (r["BAH"], r["ZYCS"]) in by_rec),
+                    key=lambda r: -len({f[0] for f in by_rec[(r["BAH"], r["ZYCS"])]})):
+        ids = {f[0] for f in by_rec[(r["BAH"], r["ZYCS"])]}
+        if ids - seen and len(flagged) < 12:
+            flagged.append(r)
+            seen |= ids
+    clean = [r for r in rows if (r["BAH"], r["ZYCS"]) not in by_rec][:3]
+    print(f"rules compared: {sorted(seen)}")
+    assert len(seen) >= 8, seen
+    for row in flagged + clean:
+        got = {(f.rule_id, f.severity, f.field, "" if f.value is None else str(f.value))
+               for f in check_record({k: v for k, v in row.items() if v != ""}, dictionaries="demo")
+               if f.rule_id not in cross}
+        assert got == by_rec.get((row["BAH"], row["ZYCS"]), set()), (row["BAH"], row["ZYCS"])
