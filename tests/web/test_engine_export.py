@@ -11,7 +11,7 @@ import json
 import pytest
 
 from tests.web.conftest import OTHER_DEPT, OWN_DEPT, PASSWORD, audit_rows, login, wh_sql
-from yunying.web.privacy import mask_value
+from yunying.model.privacy import mask_value
 
 pytest.importorskip("yunying.indicators", reason="indicator engine not installed")
 

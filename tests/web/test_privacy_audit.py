@@ -7,7 +7,7 @@ import io
 import json
 
 from tests.web.conftest import OWN_DEPT, audit_rows, case_of_dept
-from yunying.web.privacy import mask_row, mask_value, pii_columns
+from yunying.model.privacy import mask_row, mask_value, pii_columns
 
 
 def test_pii_columns_come_from_the_model():

@@ -47,9 +47,18 @@ def app(demo_folder, tmp_path_factory):
                                     "rule_id": rule, "severity": "E", "field": "los_days", "value": "5",
                                     "expected": "6", "message_zh": "【实际住院天数】填写为5天，应为6天",
                                     "message_en": "LOS is 5, expected 6", "points": 2})
+    # findings quoting identifiers (V009 身份证号, V012 姓名) on the first CARD1 record, as the engine writes them
+    h, mrn, adm = own[0]
+    name, idn = cur.execute("select patient_name, id_number from discharge where hospital_id = ? and mrn = ? and "
+                            "admission_no = ?", [h, mrn, adm]).fetchall()[0]
+    for rule, field, value, msg in (("V009", "id_number", idn, f"【身份证号】“{idn}”不是有效的18位号码"),
+                                    ("V012", "patient_name", name, f"【姓名】“{name}”含数字、标点或空格")):
+        _insert(cur, "qc_finding", {"run_id": "t1", "hospital_id": h, "mrn": mrn, "admission_no": adm,
+                                    "rule_id": rule, "severity": "W", "field": field, "value": value,
+                                    "message_zh": msg, "message_en": f"{field} {value}", "points": 1})
     cur.close()
     a.state.ctx.wh.bump()
-    a.own, a.other = own, other
+    a.own, a.other, a.pii = own, other, (name, idn)
     yield a
     close_app(a)
 
@@ -87,3 +96,22 @@ def test_case_page_shows_qc_defects(app):
     case = c.get(f"/api/cases/{h}/{mrn}/{adm}").json()
     assert case["qc"]["grade"] == "乙" and {f["rule_id"] for f in case["qc"]["findings"]} == {"L002", "C015"}
     assert "【实际住院天数】" in c.get(f"/case/{h}/{mrn}/{adm}").text
+
+
+def test_identifiers_quoted_by_findings_are_masked(app):
+    """Case page: masked unless the role may see identifiers. Top defects (an aggregate view): always masked."""
+    h, mrn, adm = app.own[0]
+    name, idn = app.pii
+    for user, see in (("qc", False), ("card1", False), ("records", True)):
+        c = login(app, user)
+        fs = {f["rule_id"]: f for f in c.get(f"/api/cases/{h}/{mrn}/{adm}").json()["qc"]["findings"]}
+        text = str(fs) + c.get(f"/case/{h}/{mrn}/{adm}").text
+        assert (idn in text) == see and (name in text) == see, user
+        if not see:
+            assert fs["V009"]["value"] == idn[:3] + "*" * (len(idn) - 7) + idn[-4:]
+            assert fs["V012"]["message_zh"] == f"【姓名】“{name[0] + '*' * (len(name) - 1)}”含数字、标点或空格"
+        top = {t["rule_id"]: t for t in c.get("/api/qc?year=2022").json()["top_defects"]}
+        assert idn not in top["V009"]["message_zh"] and idn[-4:] in top["V009"]["message_zh"]
+        assert name not in top["V012"]["message_zh"] and name[0] + "*" in top["V012"]["message_zh"]
+        if not see:                        # (the record list of the page shows names to those who may see them)
+            assert name not in c.get("/qc").text and idn not in c.get("/qc").text

@@ -167,3 +167,31 @@ def explain_record(con: duckdb.DuckDBPyConnection, cat: Catalogue, hospital: str
                       "src": rules[f[1]].src if f[1] in rules else None} for f in finds],
         "not_applicable": [{"rule": s[0], "status": s[1], "reason": s[2]} for s in status],
     }
+
+
+# an example finding of a rule, for aggregate views (top defects): picked with the record it belongs to, so that
+# the record's identifiers can be masked in its message
+EXAMPLE_SQL = ("any_value({'message': f.message_zh, 'field': f.field, 'value': f.value, 'hospital_id': f.hospital_id, "
+               "'mrn': f.mrn, 'admission_no': f.admission_no})")
+
+
+def masked_examples(con, examples: list[dict | None]) -> list[str | None]:
+    """Messages of example findings (rows of EXAMPLE_SQL) with the patient's identifiers masked. Aggregate views and
+    reports always mask: the example illustrates the defect, not the patient."""
+    from yunying.model.privacy import mask_finding, pii_columns
+
+    keys = {(e["hospital_id"], e["mrn"], e["admission_no"]) for e in examples if e}
+    cols = [c for c in pii_columns() if c in discharge_columns(con)]
+    pii: dict[tuple, dict] = {}
+    if keys and cols:
+        cond = " or ".join("(hospital_id = ? and mrn = ? and admission_no = ?)" for _ in keys)
+        for row in con.execute(f"select hospital_id, mrn, admission_no, {', '.join(cols)} from discharge "
+                               f"where {cond}", [v for k in keys for v in k]).fetchall():
+            pii[tuple(row[:3])] = dict(zip(cols, row[3:]))
+    return [mask_finding(e, pii.get((e["hospital_id"], e["mrn"], e["admission_no"]), {}))["message"] if e else None
+            for e in examples]
+
+
+def discharge_columns(con) -> set[str]:
+    return {r[0] for r in con.execute("select column_name from information_schema.columns "
+                                      "where table_name = 'discharge'").fetchall()}

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from yunying.qc.report import EXAMPLE_SQL, masked_examples
 from yunying.reports import fallback
 from yunying.reports.model import Value
 
@@ -369,16 +370,18 @@ def top_defects(ctx: Context, period: str, limit: int = 10) -> list[dict]:
     dept_cond, args = ("and r.discharge_dept_code = ?", [ctx.dept]) if ctx.dept else ("", [])
     rows = ctx.q(f"""
         select f.rule_id, any_value(f.severity), any_value(f.field), count(distinct (f.mrn, f.admission_no)) as n,
-               count(*), any_value(f.message_zh), t.total
+               count(*), {EXAMPLE_SQL}, t.total
         from qc_finding f join qc_record r using (hospital_id, mrn, admission_no)
         cross join (select count(*) as total from qc_record r where hospital_id = ? and discharge_month >= ?
                     and discharge_month < ? {dept_cond}) t
         where r.hospital_id = ? and r.discharge_month >= ? and r.discharge_month < ? {dept_cond}
         group by f.rule_id, t.total order by n desc, f.rule_id limit {int(limit)}""",
                  [ctx.hospital_id, s, e, *args, ctx.hospital_id, s, e, *args])
+    # the example message of each rule with the patient's identifiers masked: a report is a document
+    examples = masked_examples(ctx.con, [r[5] for r in rows])
     return [{"rule_id": r[0], "severity": r[1], "field": r[2], "records": r[3], "findings": r[4],
-             "example": r[5], "total_records": r[6], "rate": (100.0 * r[3] / r[6]) if r[6] else None}
-            for r in rows]
+             "example": ex, "total_records": r[6], "rate": (100.0 * r[3] / r[6]) if r[6] else None}
+            for r, ex in zip(rows, examples)]
 
 
 # ---------------------------------------------------------------- all items of a section

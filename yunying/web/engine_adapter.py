@@ -23,7 +23,7 @@ from statistics import median
 import yaml
 
 from yunying.web.errors import bad_request, forbidden, not_found
-from yunying.web.privacy import mask_rows
+from yunying.model.privacy import mask_rows
 from yunying.web.scope import Scope
 
 _CACHE: dict[tuple, list[dict]] = {}

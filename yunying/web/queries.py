@@ -11,8 +11,9 @@ import threading
 
 import duckdb
 
+from yunying.model.privacy import mask_finding, mask_rows, pii_columns
+from yunying.qc.report import EXAMPLE_SQL, discharge_columns, masked_examples
 from yunying.web.errors import forbidden, not_found
-from yunying.web.privacy import mask_rows, pii_columns
 from yunying.web.scope import Scope
 from yunying.web.warehouse import Warehouse
 
@@ -207,10 +208,16 @@ def case_detail(wh, cur, scope: Scope, hospital: str, mrn: str, admission_no: in
                 "select rule_id, severity, field, seq, value, expected, message_zh, message_en, points "
                 "from qc_finding where hospital_id = ? and mrn = ? and admission_no = ? order by severity, rule_id",
                 key).fetchall()
+            findings = [dict(zip(["rule_id", "severity", "field", "seq", "value", "expected", "message_zh",
+                                  "message_en", "points"], f)) for f in findings]
+            if not scope.see_pii:
+                # messages quote values (【身份证号】“…”校验位错误): mask the record's identifiers in them too
+                pii = [c for c in pii_columns() if c in discharge_columns(cur)]
+                raw = dict(zip(pii, cur.execute(f"select {', '.join(pii)} from discharge where hospital_id = ? "
+                                                "and mrn = ? and admission_no = ?", key).fetchall()[0]))
+                findings = [mask_finding(f, raw) for f in findings]
             out["qc"] = {**dict(zip(["score", "grade", "passed", "n_error", "n_warning", "n_info", "run_id"],
-                                    rec[0])),
-                         "findings": [dict(zip(["rule_id", "severity", "field", "seq", "value", "expected",
-                                                "message_zh", "message_en", "points"], f)) for f in findings]}
+                                    rec[0])), "findings": findings}
     if "drg_result" in tables:
         res = cur.execute("select scheme, status, mdc, adrg, drg, grouped_at from drg_result where hospital_id = ? "
                           "and mrn = ? and admission_no = ? order by scheme", key).fetchall()
@@ -380,9 +387,12 @@ def qc_summary(wh, cur, scope: Scope, *, year=None, dept=None, hospital=None) ->
         f"round(avg(score), 2) from qc_record q where {cond} group by 1 order by 3, 1", p).fetchall()]
     top = [dict(zip(["rule_id", "severity", "n_records", "n_findings", "message_zh"], r)) for r in cur.execute(
         f"select f.rule_id, any_value(f.severity), count(distinct (f.mrn, f.admission_no)), count(*), "
-        f"any_value(f.message_zh) from qc_finding f join qc_record q on q.hospital_id = f.hospital_id "
+        f"{EXAMPLE_SQL} from qc_finding f join qc_record q on q.hospital_id = f.hospital_id "
         f"and q.mrn = f.mrn and q.admission_no = f.admission_no where {cond} group by 1 order by 3 desc, 1 limit 15",
         p).fetchall()]
+    # an example message per rule, the patient's identifiers masked whatever the role (an aggregate view)
+    for t, m in zip(top, masked_examples(cur, [t["message_zh"] for t in top])):
+        t["message_zh"] = m
     return {"computed": True, "year": year, "years": years, "dept": dept, "n_records": head[0],
             "pass_rate": round(100 * head[1] / head[0], 2) if head[0] else None, "avg_score": _f(head[2]),
             "excellent": head[3], "grades": grades, "by_dept": by_dept, "top_defects": top}

@@ -317,7 +317,7 @@ def job_view(ctx, cur, user, job_id: int, see_pii: bool = False) -> dict:
     if job.status == "done" and job.kind == "import" and job.result:
         rejects = q.import_rejects(cur, job.result.get("import_ids", []))
         if not see_pii:                       # a rejected phone number or ID is still an identifier
-            from yunying.web.privacy import mask_value, pii_columns
+            from yunying.model.privacy import mask_value, pii_columns
             cols = pii_columns()
             for r in rejects:
                 if r["field"] in cols:
