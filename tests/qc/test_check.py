@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from yunying.qc.check import check_file, check_record
+from yunying.qc.check import CheckError, check_file, check_record, check_records
 from yunying.synth.generator import generate
 
 from .helpers import BASE, record, run_records, write_csv
@@ -156,3 +156,28 @@ def test_check_record_agrees_with_check_file(generated, tmp_path):
                for f in check_record({k: v for k, v in row.items() if v != ""}, dictionaries="demo")
                if f.rule_id not in cross}
         assert got == by_rec.get((row["BAH"], row["ZYCS"]), set()), (row["BAH"], row["ZYCS"])
+
+
+def test_check_records_batch():
+    """Several records in one call: results in the order given, scores as `qc run` gives them, a rejected record
+    with its import finding and no score, a key given twice with different content rejected twice (IMP-DUP)."""
+    recs = [record("BT0001", SJZYTS="7"), record("BT0002", RYSJ="not a date"), record("BT0003"),
+            record("BT0004", SJZYTS="7"), record("BT0004", SJZYTS="9")]
+    res = check_records(recs, dictionaries="demo")
+    assert [(r.BAH, r.ZYCS) for r in res] == [("BT0001", 1), ("BT0002", 1), ("BT0003", 1), ("BT0004", 1),
+                                              ("BT0004", 1)]
+    con, s = run_records([record("BT0001", SJZYTS="7"), record("BT0003")])
+    qc_scores = dict(con.execute("select mrn, cast(score as double) from qc_record").fetchall())
+    assert (res[0].score, res[2].score) == (qc_scores["BT0001"], qc_scores["BT0003"]) == (98.0, 100.0)
+    assert [(f.rule_id, f.field, f.value) for f in res[0].findings] == [("L002", "SJZYTS", "7")]
+    assert res[0].grade == "甲" and res[0].passed is True
+    # the batch is checked together: BT0003 (same 身份证号 and dates as BT0001, from BASE) overlaps it (L015)
+    assert [f.rule_id for f in res[2].findings] == ["L015"] and "BT0001/1" in res[2].findings[0].message
+    assert res[1].score is None and [(f.rule_id, f.field) for f in res[1].findings] == [("IMP-DATE", "RYSJ")]
+    assert [[f.rule_id for f in r.findings] for r in res[3:]] == [["IMP-DUP"], ["IMP-DUP"]]
+    d = res[0].as_dict()
+    assert d["n_error"] == 1 and d["findings"][0]["rule_id"] == "L002"
+    json.dumps([r.as_dict() for r in res], ensure_ascii=False)
+    assert check_records([]) == []
+    with pytest.raises(CheckError):
+        check_records(["not a record"])

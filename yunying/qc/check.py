@@ -234,48 +234,135 @@ def _flatten(record: dict) -> dict[str, str]:
     return row
 
 
+@dataclass
+class RecordCheck:
+    """The result of one record of a pre-submission check: its score and grade as `qc run` would give them (None
+    when the importer rejected the record) and its findings (import rejects included)."""
+    BAH: str | None
+    ZYCS: int | None
+    score: float | None
+    grade: str | None
+    passed: bool | None
+    findings: list[Finding] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"BAH": self.BAH, "ZYCS": self.ZYCS, "score": self.score, "grade": self.grade, "passed": self.passed,
+                "n_error": sum(f.severity == "E" for f in self.findings),
+                "n_warning": sum(f.severity == "W" for f in self.findings),
+                "findings": [f.as_dict() for f in self.findings]}
+
+
+MAX_RECORDS = 1000          # per call of check_records (a day's discharges of a large hospital); more: check_file
+
 _LOCK = threading.Lock()
 _CACHE: dict = {}
+
+
+def _check_connection(dictionaries, dictionary_key):
+    """The in-memory warehouse of the record checks, kept per process and per dictionary set. `dictionaries` may be
+    {'table': <Arrow table of qc_dictionary rows>} (the web app's warehouse); `dictionary_key` then names its
+    version — a newer key replaces the older connection."""
+    if dictionary_key is not None:
+        key = ("con", "key", dictionary_key)
+        for old in [k for k in _CACHE if k[:2] == ("con", "key") and k != key]:
+            _CACHE.pop(old).close()
+    else:
+        key = ("con", repr(sorted(dictionaries.items())) if isinstance(dictionaries, dict) else dictionaries)
+    con = _CACHE.get(key)
+    if con is None:
+        con = connect(":memory:", threads=1)     # few records: no parallel scheduling overhead
+        # few rows per table: planning dominates, and DuckDB's optimizer passes over the large rule SQL cost more
+        # than they save (a check ≈ 10-20 % faster); results do not depend on them (test: same findings as the
+        # file check)
+        con.execute("pragma disable_optimizer")
+        if isinstance(dictionaries, dict) and "table" in dictionaries:
+            table = dictionaries["table"]
+            cols = ", ".join(table.column_names)
+            con.register("_qc_dict_rows", table)
+            try:
+                con.execute(f"insert or replace into qc_dictionary ({cols}) select {cols} from _qc_dict_rows")
+            finally:
+                con.unregister("_qc_dict_rows")
+        else:
+            load_dictionaries(con, dictionaries)
+        _CACHE[key] = con
+    return con
+
+
+def check_records(records: list[dict], *, catalogue: Catalogue | None = None, overrides: str | Path | None = None,
+                  dictionaries: dict | str | None = None, dictionary_key=None) -> list[RecordCheck]:
+    """Check 首页 (JSON-like dicts, see _flatten) before submission, nothing stored: one RecordCheck per record, in
+    the order given. The records are imported together (the importer's typing and validation: a rejected record
+    gets its IMP-… finding and no score) and checked together, so rules comparing records with each other (same
+    patient's stays) see the batch."""
+    if not records:
+        return []
+    if len(records) > MAX_RECORDS:
+        raise CheckError(f"一次最多检查 {MAX_RECORDS} 份病案，请分批提交或使用文件检查（yunying qc check）",
+                         f"at most {MAX_RECORDS} records per call; split the batch or check a file")
+    rows = []
+    for rec in records:
+        if not isinstance(rec, dict):
+            raise CheckError("每份病案应为一个 JSON 对象", "each record must be a JSON object")
+        row = _flatten(rec)
+        if "ZZJGDM" not in row and "USERNAME" not in row:
+            row["ZZJGDM"] = "LOCAL"
+        rows.append(row)
+    cat = catalogue or _CACHE.get(("cat", str(overrides)))
+    if cat is None:
+        cat = _CACHE[("cat", str(overrides))] = load_catalogue(overrides)
+    header = list(dict.fromkeys(k for row in rows for k in row))
+    with _LOCK:
+        con = _check_connection(dictionaries, dictionary_key)
+        for t in ("discharge", "discharge_diagnosis", "discharge_procedure", "import_reject", "import_warning",
+                  "qc_finding", "qc_record", "qc_rule_status"):
+            con.execute(f"delete from {t}")
+        with tempfile.TemporaryDirectory(prefix="yunying-qc-") as tmp:
+            p = Path(tmp) / "records.csv"
+            buf = io.StringIO()
+            w = csv.DictWriter(buf, fieldnames=header)
+            w.writeheader()
+            w.writerows(rows)
+            p.write_text(buf.getvalue(), encoding="utf-8")
+            res = import_files(con, "discharge", [p], reject_dir=Path(tmp), profile="national")
+            if res.files[0].status != "ok":
+                raise CheckError(f"记录无法检查：{res.files[0].error_code} {res.files[0].message}",
+                                 f"records cannot be checked: {res.files[0].error_code}")
+        run = run_qc(con, cat)
+        found = con.execute(f"select BAH, ZYCS, rule_id, severity, field, field_name, field_zh, seq, value, expected, "
+                            f"message, message_en, hint_zh, points, ZZJGDM, _row_no "
+                            f"from ({findings_sql(cat, run.run_id)}) order by severity, rule_id, field, seq").fetchall()
+        scores = {(r[0], r[1], r[2]): r[3:] for r in con.execute(
+            f"select hospital_id, mrn, admission_no, cast(score as double), grade, passed from qc_record "
+            f"where run_id = {lit(run.run_id)}").fetchall()}
+    # records by key (hospital, BAH, ZYCS). A key given twice with different content: the importer rejects both
+    # (IMP-DUP); with the same content it stores one and both get its result
+    def rec_key(row):
+        zycs = row.get("ZYCS")
+        try:
+            zycs = int(zycs) if zycs not in (None, "") else None
+        except ValueError:
+            zycs = None
+        return row.get("ZZJGDM") or row.get("USERNAME"), row.get("BAH"), zycs
+    out = []
+    for row in rows:
+        h, bah, zycs = rec_key(row)
+        sc = scores.get((h, bah, zycs))
+        out.append(RecordCheck(BAH=bah, ZYCS=zycs, score=sc[0] if sc else None, grade=sc[1] if sc else None,
+                               passed=sc[2] if sc else None))
+    index = {rec_key(row): i for i, row in enumerate(rows)}
+    for r in found:
+        # import rejects carry the file line (2 = first record, after the header); stored records their key
+        i = r[15] - 2 if r[15] else index.get((r[14], r[0], r[1]))
+        if i is None or not 0 <= i < len(out):
+            continue
+        out[i].findings.append(Finding(rule_id=r[2], severity=r[3], field=r[4], field_name=r[5], field_zh=r[6],
+                                       seq=r[7], value=r[8], expected=r[9], message=r[10], message_en=r[11],
+                                       hint_zh=r[12], points=float(r[13] or 0), BAH=r[0], ZYCS=r[1]))
+    return out
 
 
 def check_record(record: dict, *, catalogue: Catalogue | None = None, overrides: str | Path | None = None,
                  dictionaries: dict | str | None = None) -> list[Finding]:
     """Check one 首页 (JSON-like dict) before submission; returns findings (import rejects included)."""
-    row = _flatten(record)
-    if "ZZJGDM" not in row and "USERNAME" not in row:
-        row["ZZJGDM"] = "LOCAL"
-    cat = catalogue or _CACHE.get(("cat", str(overrides)))
-    if cat is None:
-        cat = _CACHE[("cat", str(overrides))] = load_catalogue(overrides)
-    with _LOCK:
-        key = ("con", repr(sorted(dictionaries.items())) if isinstance(dictionaries, dict) else dictionaries)
-        con = _CACHE.get(key)
-        if con is None:
-            con = connect(":memory:", threads=1)     # one tiny record: no parallel scheduling overhead
-            # one row per table: planning dominates, and DuckDB's optimizer passes over the large rule SQL cost
-            # more than they save (a check ≈ 10-20 % faster); results do not depend on them (test: same findings
-            # as the file check)
-            con.execute("pragma disable_optimizer")
-            load_dictionaries(con, dictionaries)
-            _CACHE[key] = con
-        for t in ("discharge", "discharge_diagnosis", "discharge_procedure", "import_reject", "import_warning",
-                  "qc_finding", "qc_record", "qc_rule_status"):
-            con.execute(f"delete from {t}")
-        with tempfile.TemporaryDirectory(prefix="yunying-qc-") as tmp:
-            p = Path(tmp) / "record.csv"
-            buf = io.StringIO()
-            w = csv.DictWriter(buf, fieldnames=list(row))
-            w.writeheader()
-            w.writerow(row)
-            p.write_text(buf.getvalue(), encoding="utf-8")
-            res = import_files(con, "discharge", [p], reject_dir=Path(tmp), profile="national")
-            if res.files[0].status != "ok":
-                raise CheckError(f"记录无法检查：{res.files[0].error_code} {res.files[0].message}",
-                                 f"record cannot be checked: {res.files[0].error_code}")
-        run = run_qc(con, cat)
-        rows = con.execute(f"select BAH, ZYCS, rule_id, severity, field, field_name, field_zh, seq, value, expected, "
-                           f"message, message_en, hint_zh, points from ({findings_sql(cat, run.run_id)}) "
-                           f"order by severity, rule_id, field").fetchall()
-    return [Finding(rule_id=r[2], severity=r[3], field=r[4], field_name=r[5], field_zh=r[6], seq=r[7], value=r[8],
-                    expected=r[9], message=r[10], message_en=r[11], hint_zh=r[12], points=float(r[13] or 0),
-                    BAH=r[0], ZYCS=r[1]) for r in rows]
+    return check_records([record], catalogue=catalogue, overrides=overrides, dictionaries=dictionaries)[0].findings
