@@ -107,13 +107,22 @@ def _field_zh_sql(field_col: str = "f.field") -> str:
 
 
 def load_dictionaries(con: duckdb.DuckDBPyConnection, dictionaries: dict | str | None) -> dict[str, int]:
-    """dictionaries: None, 'demo', {'dx': path, 'px': path, 'tcm': path, 'scheme': pack_dir, 'db': warehouse}."""
+    """dictionaries: None, 'demo', {'dx': path, 'px': path, 'tcm': path, 'scheme': pack_dir, 'db': warehouse,
+    'table': Arrow table of qc_dictionary rows (e.g. read from an open warehouse)}."""
     if not dictionaries:
         return {}
     if dictionaries == "demo":
         return qdict.import_demo_dictionaries(con)
     out = {}
     d = dict(dictionaries)
+    if d.get("table") is not None:
+        cols = ", ".join(d["table"].column_names)
+        con.register("_qc_dict_rows", d["table"])
+        try:
+            con.execute(f"insert or replace into qc_dictionary ({cols}) select {cols} from _qc_dict_rows")
+        finally:
+            con.unregister("_qc_dict_rows")
+        out.update(qdict.dictionary_counts(con))
     if d.get("demo"):
         out.update(qdict.import_demo_dictionaries(con))
     if d.get("db"):
@@ -259,9 +268,9 @@ _CACHE: dict = {}
 
 
 def _check_connection(dictionaries, dictionary_key):
-    """The in-memory warehouse of the record checks, kept per process and per dictionary set. `dictionaries` may be
-    {'table': <Arrow table of qc_dictionary rows>} (the web app's warehouse); `dictionary_key` then names its
-    version — a newer key replaces the older connection."""
+    """The in-memory warehouse of the record checks, kept per process and per dictionary set. With
+    `dictionary_key` (e.g. the web app's warehouse version, dictionaries {'table': …}) a newer key replaces the
+    older connection."""
     if dictionary_key is not None:
         key = ("con", "key", dictionary_key)
         for old in [k for k in _CACHE if k[:2] == ("con", "key") and k != key]:
@@ -275,16 +284,7 @@ def _check_connection(dictionaries, dictionary_key):
         # than they save (a check ≈ 10-20 % faster); results do not depend on them (test: same findings as the
         # file check)
         con.execute("pragma disable_optimizer")
-        if isinstance(dictionaries, dict) and "table" in dictionaries:
-            table = dictionaries["table"]
-            cols = ", ".join(table.column_names)
-            con.register("_qc_dict_rows", table)
-            try:
-                con.execute(f"insert or replace into qc_dictionary ({cols}) select {cols} from _qc_dict_rows")
-            finally:
-                con.unregister("_qc_dict_rows")
-        else:
-            load_dictionaries(con, dictionaries)
+        load_dictionaries(con, dictionaries)
         _CACHE[key] = con
     return con
 

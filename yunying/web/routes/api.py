@@ -235,6 +235,62 @@ def qc_run(body: QcRunBody, request: Request, ctx: CtxDep, scope: ScopeDep, db: 
     return submit_qc_run(request, ctx, scope, db, user, body.hospital)
 
 
+class QcCheckBody(BaseModel):
+    """One 首页 (`record`) or several (`records`, at most 1,000): keyed by national field codes (BAH, ZYCS, XB, JBDM,
+    QTZD1 …) or canonical names; diagnoses/procedures as lists or national wide columns."""
+    record: dict | None = None
+    records: list[dict] | None = None
+
+
+_CHECK_DICT: dict = {}
+
+
+def check_dictionaries(ctx, cur) -> tuple[dict | None, tuple]:
+    """The warehouse's QC dictionaries (qc_dictionary) for pre-submission checks, read once per data version, and
+    the key naming that version (the check connection is rebuilt when it changes)."""
+    key = (id(ctx.wh), ctx.wh.version)
+    if _CHECK_DICT.get("key") != key:
+        table = cur.sql("select * from qc_dictionary").to_arrow_table()
+        _CHECK_DICT.clear()
+        _CHECK_DICT.update(key=key, table=table if table.num_rows else None)
+    table = _CHECK_DICT["table"]
+    return ({"table": table} if table is not None else None), key
+
+
+def record_check(request: Request, ctx, cur, scope, db, user, records: list, target: str) -> dict:
+    """首页预检: check records without storing them — same catalogue, engine and scoring as 重新质控, the warehouse's
+    dictionaries. Every user of 病案质控 (department heads too: a doctor checks a record before submitting it).
+    The answer echoes what the caller sent (identifiers included: nothing is read from the warehouse)."""
+    import time
+
+    from yunying.qc.check import CheckError, check_records
+
+    scope.require("qc")
+    dicts, key = check_dictionaries(ctx, cur)
+    t0 = time.perf_counter()
+    try:
+        res = check_records(records, dictionaries=dicts, dictionary_key=key)
+    except CheckError as exc:
+        raise bad_request("WEB-QC-CHECK", *exc.args[:2]) from None
+    audit(request, db, user, "qc_check", target=target, rows=len(records))
+    out = [r.as_dict() for r in res]
+    return {"n_records": len(out), "n_findings": sum(len(r["findings"]) for r in out),
+            "n_passed": sum(1 for r in out if r["passed"]), "seconds": round(time.perf_counter() - t0, 3),
+            "dictionaries": dicts is not None, "records": out}
+
+
+@router.post("/qc/check", tags=["qc"])
+def qc_check(body: QcCheckBody, request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep,
+             user: CurrentUser):
+    """首页预检 (pre-submission check) for the web app and a HIS: JSON records in, per record score, grade and
+    findings (rule_id, severity, field — national code —, value, message, hint) out; nothing is stored. A record
+    the importer cannot type gets its IMP-… finding and no score."""
+    records = ([body.record] if body.record is not None else []) + list(body.records or [])
+    if not records:
+        raise bad_request("WEB-QC-CHECK", "请提供 record 或 records", "send `record` or `records`")
+    return record_check(request, ctx, cur, scope, db, user, records, "json")
+
+
 @router.get("/qc/records", tags=["qc"])
 def qc_records(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep, user: CurrentUser,
                year: Year = None, dept: Dept = None, hospital: Hosp = None, grade: str | None = None,

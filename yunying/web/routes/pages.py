@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+import json
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 
 from yunying.web import engine_adapter as ea
 from yunying.web import queries as q
@@ -14,7 +20,7 @@ from yunying.web.deps import (AdminUser, CtxDep, CurrentUser, CursorDep, DbDep, 
 from yunying.web.errors import WebError
 from yunying.web.pages_common import render
 from yunying.web.routes import admin as admin_routes
-from yunying.web.routes.api import _kinds, job_view, submit_qc_run, submit_upload
+from yunying.web.routes.api import _kinds, check_dictionaries, job_view, record_check, submit_qc_run, submit_upload
 
 router = APIRouter(include_in_schema=False)
 
@@ -130,6 +136,69 @@ def qc_run_form(request: Request, ctx: CtxDep, scope: ScopeDep, db: DbDep, user:
     """Form behind the 重新质控 button: queue the job and go to its page."""
     job = submit_qc_run(request, ctx, scope, db, user, hospital)
     return RedirectResponse(f"/jobs/{job['id']}", status_code=303)
+
+
+CHECK_SHOWN = 500          # findings listed on the page; all of them in the CSV
+
+
+@router.get("/qc/check")
+def qc_check_page(request: Request, scope: ScopeDep):
+    """首页预检: a file (CSV/xlsx/parquet in any import layout) or JSON record(s), checked without storing."""
+    scope.require("qc")
+    return render(request, "qc_check.html", {"page": "qc", "result": None, "json_text": ""})
+
+
+@router.post("/qc/check")
+def qc_check_form(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep, user: CurrentUser,
+                  file: Annotated[UploadFile | None, File()] = None,
+                  json_text: Annotated[str | None, Form()] = None,
+                  fmt: Annotated[str, Form(alias="format")] = "html"):
+    scope.require("qc")
+    ctxt = {"page": "qc", "result": None, "json_text": json_text or "", "error": None}
+    try:
+        if file is not None and file.filename:
+            return _check_file_form(request, ctx, cur, scope, db, user, file, fmt, ctxt)
+        if not (json_text or "").strip():
+            raise WebError(400, "WEB-QC-CHECK", "请选择文件或粘贴 JSON 病案", "choose a file or paste JSON records")
+        try:
+            data = json.loads(json_text)
+        except ValueError as exc:
+            raise WebError(400, "WEB-QC-JSON", f"JSON 格式错误：第 {exc.lineno} 行第 {exc.colno} 列 {exc.msg}",
+                           f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+        if isinstance(data, dict) and ("records" in data or "record" in data):
+            records = data.get("records") or [data.get("record")]
+        else:                                       # one record, or a list (non-objects are refused by the check)
+            records = data if isinstance(data, list) else [data]
+        ctxt["result"] = record_check(request, ctx, cur, scope, db, user, records, "form")
+    except WebError as exc:
+        ctxt["error"] = exc
+        return render(request, "qc_check.html", ctxt, status_code=exc.status)
+    return render(request, "qc_check.html", ctxt)
+
+
+def _check_file_form(request, ctx, cur, scope, db, user, file, fmt, ctxt):
+    from yunying.qc.check import CheckError, check_file
+
+    dicts, _ = check_dictionaries(ctx, cur)
+    with tempfile.TemporaryDirectory(prefix="yunying-check-") as tmp:
+        src = Path(tmp) / Path(file.filename).name
+        with open(src, "wb") as fh:
+            shutil.copyfileobj(file.file, fh, 1 << 20)
+        try:
+            res = check_file(src, Path(tmp) / "findings.csv", Path(tmp) / "summary.csv", dictionaries=dicts)
+        except CheckError as exc:
+            raise WebError(400, "WEB-QC-CHECK", *exc.args[:2]) from None
+        audit(request, db, user, "qc_check", target=src.name, rows=res.records + res.rejected)
+        if fmt == "csv":
+            name = f"{src.stem}-findings.csv"
+            return Response((Path(tmp) / "findings.csv").read_bytes(), media_type="text/csv; charset=utf-8",
+                            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
+        with open(Path(tmp) / "findings.csv", encoding="utf-8-sig", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    ctxt["file_result"] = {"name": src.name, "records": res.records, "rejected": res.rejected,
+                           "findings": len(rows), "rows": rows[:CHECK_SHOWN], "by_grade": res.by_grade,
+                           "avg_score": res.avg_score, "shown": min(len(rows), CHECK_SHOWN)}
+    return render(request, "qc_check.html", ctxt)
 
 
 @router.get("/import")
