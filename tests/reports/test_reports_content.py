@@ -199,3 +199,26 @@ def test_summary_line_when_data_supports_it(tmp_path):
     assert "CMI同比下降0.1000" in line and "住院次均费用同比增长25.00%" in line
     ids = {v.indicator_id for v in r.section("summary").paragraphs[0].values}
     assert {"OP-03", "OP-08", "DRG-03", "OP-06", "OP-04", "OP-23"} <= ids
+
+
+def test_monthly_defect_examples_mask_identifiers(tmp_path):
+    """The 示例 column of 缺陷项目排行 quotes a finding's message: identifiers in it are masked (a report is a
+    document that travels)."""
+    p = tmp_path / "qcpii.duckdb"
+    build_literal(p)
+    c = connect(p)
+    raw = "11010519491231002X"
+    try:
+        c.execute("""insert into qc_record (run_id, hospital_id, mrn, admission_no, discharge_month,
+                     discharge_dept_code, score, grade, passed, excellent, complete, n_error, n_warning, n_info,
+                     pdx_defect, ppx_defect) values ('r1', 'H1', '230', 1, date '2022-06-01', 'A', 99, '甲', true,
+                     false, true, 0, 1, 0, false, false)""")
+        c.execute("""insert into qc_finding (run_id, hospital_id, mrn, admission_no, rule_id, severity, field, value,
+                     message_zh) values ('r1', 'H1', '230', 1, 'V009', 'W', 'id_number', ?, ?)""",
+                  [raw, f"【身份证号】“{raw}”不是有效的18位(校验位按GB 11643)或15位号码"])
+        m = build_monthly(c, "2022-06")
+    finally:
+        c.close()
+    rows = [r for s in m.sections for t in s.tables if t.title == "缺陷项目排行" for r in t.rows]
+    assert rows and raw not in repr(rows) + m.text()
+    assert [r[-1] for r in rows if r[1] == "V009"] == ["【身份证号】“110***********002X”不是有效的18位(校验位按GB 11643)或15位号码"]
