@@ -142,3 +142,31 @@ def _assert_not_blank(png: Path) -> None:
     assert hi - lo > 100                                        # not a single flat colour
     colours = img.getcolors(maxcolors=1_000_000) or []
     assert len(colours) > 20
+
+
+def test_pre_submission_check_page(browser, server, tmp_path):
+    """病案质控 → 首页预检: paste one record as JSON, see its score and the L002 finding with its fix hint."""
+    import json
+
+    from tests.qc.helpers import record
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(server + "/login")
+    page.fill("#username", "admin")
+    page.fill("#password", PASSWORD)
+    page.click("#login-submit")
+    page.wait_for_url("**/overview")
+    page.goto(server + "/qc")
+    page.click("#qc-check-link")
+    page.wait_for_url("**/qc/check")
+    page.fill("textarea[name=json_text]", json.dumps(record("BR00001", SJZYTS="7"), ensure_ascii=False))
+    page.click("#qc-check button[value=html]")
+    page.wait_for_selector("#check-result")
+    result = page.locator("#check-result").inner_text()
+    assert "BR00001/1" in result and "98" in result and "L002" in result and "SJZYTS" in result
+    shot = tmp_path / "qc_check.png"
+    page.screenshot(path=str(shot), full_page=True)
+    _assert_not_blank(shot)
+    if os.environ.get("YUNYING_SCREENSHOTS"):
+        shutil.copy(shot, Path(os.environ["YUNYING_SCREENSHOTS"]) / "qc_check.png")
+    page.close()

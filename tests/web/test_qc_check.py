@@ -76,6 +76,11 @@ def test_check_page_json_and_file(app, tmp_path):
     r = c.post("/qc/check", data={"csrf_token": csrf, "format": "html",
                                   "json_text": json.dumps(record("WP00001", SJZYTS="7"), ensure_ascii=False)})
     assert r.status_code == 200 and 'id="check-result"' in r.text and "L002" in r.text and "98" in r.text
+    r = c.post("/qc/check", data={"csrf_token": csrf, "format": "csv",
+                                  "json_text": json.dumps([record("WP00002", SJZYTS="7")], ensure_ascii=False)})
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert "attachment" in r.headers["content-disposition"]
+    assert [(x["BAH"], x["rule_id"], x["field"], x["value"]) for x in rows] == [("WP00002", "L002", "SJZYTS", "7")]
     bad = c.post("/qc/check", data={"csrf_token": csrf, "json_text": "{not json"})
     assert bad.status_code == 400 and "WEB-QC-JSON" in bad.text
     # a file in the national layout: two records of two patients, one with a defect
@@ -90,5 +95,5 @@ def test_check_page_json_and_file(app, tmp_path):
     rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert [(x["BAH"], x["rule_id"], x["field"], x["value"]) for x in rows] == [("WF00001", "L002", "SJZYTS", "7")]
     assert wh_sql(app, "select count(*) from discharge where mrn like 'WF%' or mrn like 'WP%'") == [(0,)]
-    assert [a.target for a in audit_rows(app, username="records", action="qc_check")][-3:] == \
-        ["form", "upload.csv", "upload.csv"]
+    assert [a.target for a in audit_rows(app, username="records", action="qc_check")][-4:] == \
+        ["form", "form", "upload.csv", "upload.csv"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import shutil
 import tempfile
@@ -170,6 +171,8 @@ def qc_check_form(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep
         else:                                       # one record, or a list (non-objects are refused by the check)
             records = data if isinstance(data, list) else [data]
         ctxt["result"] = record_check(request, ctx, cur, scope, db, user, records, "form")
+        if fmt == "csv":
+            return _findings_csv(ctxt["result"]["records"], "records-findings.csv")
     except WebError as exc:
         ctxt["error"] = exc
         return render(request, "qc_check.html", ctxt, status_code=exc.status)
@@ -190,15 +193,31 @@ def _check_file_form(request, ctx, cur, scope, db, user, file, fmt, ctxt):
             raise WebError(400, "WEB-QC-CHECK", *exc.args[:2]) from None
         audit(request, db, user, "qc_check", target=src.name, rows=res.records + res.rejected)
         if fmt == "csv":
-            name = f"{src.stem}-findings.csv"
-            return Response((Path(tmp) / "findings.csv").read_bytes(), media_type="text/csv; charset=utf-8",
-                            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
+            return _csv_response((Path(tmp) / "findings.csv").read_bytes(), f"{src.stem}-findings.csv")
         with open(Path(tmp) / "findings.csv", encoding="utf-8-sig", newline="") as fh:
             rows = list(csv.DictReader(fh))
     ctxt["file_result"] = {"name": src.name, "records": res.records, "rejected": res.rejected,
                            "findings": len(rows), "rows": rows[:CHECK_SHOWN], "by_grade": res.by_grade,
                            "avg_score": res.avg_score, "shown": min(len(rows), CHECK_SHOWN)}
     return render(request, "qc_check.html", ctxt)
+
+
+def _csv_response(data: bytes, name: str) -> Response:
+    return Response(data, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
+
+
+def _findings_csv(records: list[dict], name: str) -> Response:
+    """Findings of checked JSON records in the `qc check` CSV layout (UTF-8 with BOM)."""
+    from yunying.qc.check import FINDING_HEADER
+
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(FINDING_HEADER)
+    for r in records:
+        for f in r["findings"]:
+            w.writerow(["" if f.get(k) is None else f[k] for k in FINDING_HEADER])
+    return _csv_response(b"\xef\xbb\xbf" + buf.getvalue().encode("utf-8"), name)
 
 
 @router.get("/import")
