@@ -115,3 +115,14 @@ def test_identifiers_quoted_by_findings_are_masked(app):
         assert name not in top["V012"]["message_zh"] and name[0] + "*" in top["V012"]["message_zh"]
         if not see:                        # (the record list of the page shows names to those who may see them)
             assert name not in c.get("/qc").text and idn not in c.get("/qc").text
+
+
+def test_qc_page_department_and_year_links(app):
+    c = login(app, "qc")
+    page = c.get("/qc?year=2022").text
+    assert f'href="/qc?year=2022&amp;dept={OWN_DEPT}"' in page or f'href="/qc?year=2022&dept={OWN_DEPT}"' in page
+    one = c.get(f"/qc?year=2022&dept={OWN_DEPT}").text
+    assert 'id="qc-all-depts"' in one and f"· {OWN_DEPT}" in one
+    d = c.get(f"/api/qc?year=2022&dept={OWN_DEPT}").json()
+    assert d["n_records"] == 3 and [x["dept"] for x in d["by_dept"]] == [OWN_DEPT]
+    assert 'id="qc-all-depts"' not in login(app, "card1").get("/qc?year=2022").text      # their one department
