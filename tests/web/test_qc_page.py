@@ -35,12 +35,16 @@ def app(demo_folder, tmp_path_factory):
     # 4 records: CARD1 scores 100 (甲), 90 (甲), 70 (乙, failed); ORTHO 95 (甲)
     recs = [(own[0], OWN_DEPT, 100, "甲", True), (own[1], OWN_DEPT, 90, "甲", True),
             (own[2], OWN_DEPT, 70, "乙", False), (other[0], OTHER_DEPT, 95, "甲", True)]
-    for (h, mrn, adm), dept, score, grade, passed in recs:
+    # 主要诊断编码: checked on the three CARD1 records (ok, ok, wrong), not checkable on the ORTHO one;
+    # 主治医师: 甲医生 on the first two CARD1 records, 乙医生 on the third
+    pdx = [(True, True, "甲医生"), (True, True, "甲医生"), (True, False, "乙医生"), (False, None, "丙医生")]
+    for ((h, mrn, adm), dept, score, grade, passed), (checked, ok, doctor) in zip(recs, pdx):
         _insert(cur, "qc_record", {"run_id": "t1", "hospital_id": h, "mrn": mrn, "admission_no": adm,
                                    "discharge_month": datetime.date(2022, 3, 1), "discharge_dept_code": dept,
                                    "score": score, "grade": grade, "passed": passed, "excellent": False,
                                    "n_error": 0 if passed else 2, "n_warning": 0, "n_info": 0, "pdx_defect": False,
-                                   "ppx_defect": False})
+                                   "ppx_defect": False, "pdx_code_checked": checked, "pdx_code_ok": ok,
+                                   "attending_physician": doctor})
     # findings: L002 on two CARD1 records, C015 on one
     for (h, mrn, adm), rule in ((own[2], "L002"), (own[1], "L002"), (own[2], "C015")):
         _insert(cur, "qc_finding", {"run_id": "t1", "hospital_id": h, "mrn": mrn, "admission_no": adm,
@@ -126,3 +130,19 @@ def test_qc_page_department_and_year_links(app):
     d = c.get(f"/api/qc?year=2022&dept={OWN_DEPT}").json()
     assert d["n_records"] == 3 and [x["dept"] for x in d["by_dept"]] == [OWN_DEPT]
     assert 'id="qc-all-depts"' not in login(app, "card1").get("/qc?year=2022").text      # their one department
+
+
+def test_qc_pdx_accuracy_and_doctors_by_hand(app):
+    c = login(app, "qc")
+    d = c.get("/api/qc?year=2022").json()
+    # 主要诊断编码正确率 = ok / checked: 2 / 3 (the ORTHO record could not be checked: not in the denominator)
+    assert d["pdx_accuracy"] == 66.67 and d["by_doctor"] == []
+    by = {x["dept"]: x["pdx_accuracy"] for x in d["by_dept"]}
+    assert by == {OWN_DEPT: 66.67, OTHER_DEPT: None}
+    one = c.get(f"/api/qc?year=2022&dept={OWN_DEPT}").json()
+    # 甲医生: 100 and 90, both passed, codes ok; 乙医生: 70, failed, code wrong (lowest pass rate first)
+    assert one["by_doctor"] == [
+        {"doctor": "乙医生", "n": 1, "pass_rate": 0.0, "avg_score": 70.0, "pdx_accuracy": 0.0},
+        {"doctor": "甲医生", "n": 2, "pass_rate": 100.0, "avg_score": 95.0, "pdx_accuracy": 100.0}]
+    page = login(app, "card1").get("/qc?year=2022").text          # a department head sees their doctors
+    assert 'id="qc-doctors"' in page and "甲医生" in page and "66.67" in page

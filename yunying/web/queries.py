@@ -376,15 +376,25 @@ def qc_summary(wh, cur, scope: Scope, *, year=None, dept=None, hospital=None) ->
     year = int(year) if year else (years[-1] if years else None)
     cond = f"{where} and year(q.discharge_month) = ?"
     p = params + [year]
+    # 主要诊断编码正确率: records whose principal code passed / records where a dictionary could check it
+    pdx = ("round(100.0 * count(*) filter (where pdx_code_ok) / nullif(count(*) filter (where pdx_code_checked), 0), "
+           "2)")
     head = cur.execute(f"select count(*), count(*) filter (where passed), round(avg(score), 2), "
-                       f"count(*) filter (where excellent) from qc_record q where {cond}", p).fetchall()[0]
+                       f"count(*) filter (where excellent), {pdx} from qc_record q where {cond}", p).fetchall()[0]
     grades = dict(cur.execute(f"select grade, count(*) from qc_record q where {cond} group by 1 order by 1",
                               p).fetchall())
     dnames = dept_names(wh, cur)
     by_dept = [{"dept": r[0], "dept_name": dnames.get(r[0], r[0]), "n": r[1], "pass_rate": _f(r[2]),
-                "avg_score": _f(r[3])} for r in cur.execute(
+                "avg_score": _f(r[3]), "pdx_accuracy": _f(r[4])} for r in cur.execute(
         f"select q.discharge_dept_code, count(*), round(100.0 * count(*) filter (where passed) / count(*), 2), "
-        f"round(avg(score), 2) from qc_record q where {cond} group by 1 order by 3, 1", p).fetchall()]
+        f"round(avg(score), 2), {pdx} from qc_record q where {cond} group by 1 order by 3, 1", p).fetchall()]
+    # one department: its doctors (主治医师 of the record) — staff names, not patient identifiers
+    by_doctor = [] if not dept else [
+        {"doctor": r[0], "n": r[1], "pass_rate": _f(r[2]), "avg_score": _f(r[3]), "pdx_accuracy": _f(r[4])}
+        for r in cur.execute(
+            f"select coalesce(q.attending_physician, '—'), count(*), "
+            f"round(100.0 * count(*) filter (where passed) / count(*), 2), round(avg(score), 2), {pdx} "
+            f"from qc_record q where {cond} group by 1 order by 3, 1", p).fetchall()]
     top = [dict(zip(["rule_id", "severity", "n_records", "n_findings", "message_zh"], r)) for r in cur.execute(
         f"select f.rule_id, any_value(f.severity), count(distinct (f.mrn, f.admission_no)), count(*), "
         f"{EXAMPLE_SQL} from qc_finding f join qc_record q on q.hospital_id = f.hospital_id "
@@ -395,7 +405,8 @@ def qc_summary(wh, cur, scope: Scope, *, year=None, dept=None, hospital=None) ->
         t["message_zh"] = m
     return {"computed": True, "year": year, "years": years, "dept": dept, "n_records": head[0],
             "pass_rate": round(100 * head[1] / head[0], 2) if head[0] else None, "avg_score": _f(head[2]),
-            "excellent": head[3], "grades": grades, "by_dept": by_dept, "top_defects": top}
+            "excellent": head[3], "pdx_accuracy": _f(head[4]), "grades": grades, "by_dept": by_dept,
+            "by_doctor": by_doctor, "top_defects": top}
 
 
 def qc_records(wh, cur, scope: Scope, *, year=None, dept=None, hospital=None, grade=None, limit=50) -> dict:
