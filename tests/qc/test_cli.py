@@ -85,8 +85,16 @@ def test_check_and_check_record(db, tmp_path):
     assert {(r["BAH"], r["rule_id"]) for r in rows} >= {("CL0001", "L002"), ("CL0003", "D101")}
     res = json.loads(ok(["qc", "check-record", "--json", json.dumps(record("CR0001", SJZYTS="2")), "--demo-dict"]))
     assert [(f["rule_id"], f["field"]) for f in res["findings"]] == [("L002", "SJZYTS")]
+    assert res["score"] == 98.0 and res["grade"] == "甲" and res["n_error"] == 1       # 5 d, not 2: −2 points
+    # several records from a file: one result each, in order
+    (tmp_path / "recs.json").write_text(json.dumps({"records": [record("CR0002", SJZYTS="2"), record("CR0003")]}),
+                                        encoding="utf-8")
+    many = json.loads(ok(["qc", "check-record", "--file", tmp_path / "recs.json", "--demo-dict"]))
+    assert [(r["BAH"], r["score"]) for r in many["records"]] == [("CR0002", 98.0), ("CR0003", 100.0)]
     bad = runner.invoke(app, ["qc", "check-record", "--json", "{not json"])
     assert bad.exit_code == 1 and "JSON" in bad.output
+    bad = runner.invoke(app, ["qc", "check-record", "--json", "[1, 2]"])
+    assert bad.exit_code == 1 and "Traceback" not in bad.output
 
 
 def test_broken_override_exits_cleanly(tmp_path):
