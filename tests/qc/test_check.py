@@ -161,8 +161,9 @@ def test_check_record_agrees_with_check_file(generated, tmp_path):
 def test_check_records_batch():
     """Several records in one call: results in the order given, scores as `qc run` gives them, a rejected record
     with its import finding and no score, a key given twice with different content rejected twice (IMP-DUP)."""
-    recs = [record("BT0001", SJZYTS="7"), record("BT0002", RYSJ="not a date"), record("BT0003"),
-            record("BT0004", SJZYTS="7"), record("BT0004", SJZYTS="9")]
+    # (an address with a line break, a comma and quotes before the rejected record: results still line up)
+    recs = [record("BT0001", SJZYTS="7", XZZ='湖南省长沙市\n芙蓉区,"解放路"1号'), record("BT0002", RYSJ="not a date"),
+            record("BT0003"), record("BT0004", SJZYTS="7"), record("BT0004", SJZYTS="9")]
     res = check_records(recs, dictionaries="demo")
     assert [(r.BAH, r.ZYCS) for r in res] == [("BT0001", 1), ("BT0002", 1), ("BT0003", 1), ("BT0004", 1),
                                               ("BT0004", 1)]
