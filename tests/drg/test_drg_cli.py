@@ -203,7 +203,21 @@ def test_run_and_reconcile(tmp_path, mini_dir):
     # explain a warehouse case by key
     r = runner.invoke(app, ["explain", "--db", str(db), "--scheme", "mini", "--key", "H1/M2/1"])
     assert r.exit_code == 0, r.output
-    assert "GZ11" in r.output and "K02" in r.output
+    assert "GZ11" in r.output and "K02" in r.output and "质控" not in r.output      # QC has not run: no QC line
+    # record QC found a principal-diagnosis defect on M2 (rows as the QC engine writes them): the explanation says
+    # the result is at risk and why
+    con = connect(db)
+    con.execute("insert into qc_record (run_id, hospital_id, mrn, admission_no, score, grade, passed, excellent, "
+                "complete, n_error, n_warning, n_info, pdx_defect, ppx_defect) values "
+                "('r', 'H1', 'M2', 1, 92, '甲', true, false, true, 1, 0, 0, true, false)")
+    con.execute("insert into qc_finding (run_id, hospital_id, mrn, admission_no, rule_id, severity, field, "
+                "message_zh, tag) values ('r', 'H1', 'M2', 1, 'D101', 'E', 'pdx_code', '主要诊断为外部原因编码', 'pdx')")
+    con.close()
+    r = runner.invoke(app, ["explain", "--db", str(db), "--scheme", "mini", "--key", "H1/M2/1"])
+    assert r.exit_code == 0, r.output
+    assert "质控 QC：分组结果存在风险：主要诊断存在质控缺陷（D101）" in r.output and "D101 主要诊断为外部原因编码" in r.output
+    r = runner.invoke(app, ["explain", "--db", str(db), "--scheme", "mini", "--key", "H1/M2/1", "--json"])
+    assert json.loads(r.output)["qc_risk"]["at_risk"] is True
     r = runner.invoke(app, ["explain", "--db", str(db), "--scheme", "mini", "--key", "H1/M2"])
     assert r.exit_code == 2
 

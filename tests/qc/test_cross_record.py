@@ -90,3 +90,19 @@ def test_drg_risk_view(wh):
                 "('H9', 'X00003', 2, 's', 'h', 'SUCCESS', 'MDCG', 'GD2', 'GD25')")
     rows = con.execute("select admission_no, at_risk, risk_rules from qc_drg_risk order by 1").fetchall()
     assert rows == [(1, True, "D101"), (2, False, None)]
+
+
+def test_drg_risk_explained():
+    """drg_risk(): a record whose principal diagnosis is an external-cause code (D101, tag pdx) is at risk, with the
+    finding; a clean record is not; a record QC never saw gives None."""
+    from yunying.qc.report import drg_risk
+
+    con, _ = run_records([record("R00001", diagnoses=[{"code": "W19.x99", "name": "跌倒", "poa": "1"},
+                                                      {"code": "S72.000", "name": "股骨颈骨折", "poa": "1"}]),
+                          record("R00002", SFZH="-")])
+    risk = drg_risk(con, "H9", "R00001", 1)
+    assert risk["at_risk"] is True and "D101" in risk["rules"]
+    assert risk["text_zh"].startswith("分组结果存在风险：主要诊断存在质控缺陷（") and "W19.x99" in str(risk["findings"])
+    ok = drg_risk(con, "H9", "R00002", 1)
+    assert ok["at_risk"] is False and ok["rules"] == [] and ok["qc_score"] == 100.0
+    assert drg_risk(con, "H9", "NOPE", 1) is None

@@ -60,6 +60,15 @@ def app(demo_folder, tmp_path_factory):
         _insert(cur, "qc_finding", {"run_id": "t1", "hospital_id": h, "mrn": mrn, "admission_no": adm,
                                     "rule_id": rule, "severity": "W", "field": field, "value": value,
                                     "message_zh": msg, "message_en": f"{field} {value}", "points": 1})
+    # a principal-diagnosis defect (tag pdx) on the second CARD1 record: its DRG result is at risk
+    h1, mrn1, adm1 = own[1]
+    _insert(cur, "qc_finding", {"run_id": "t1", "hospital_id": h1, "mrn": mrn1, "admission_no": adm1,
+                                "rule_id": "D101", "severity": "E", "field": "pdx_code", "value": "W19.x99",
+                                "message_zh": "主要诊断“W19.x99”为损伤中毒外部原因编码(V01–Y98)，不能作主要诊断",
+                                "message_en": "principal diagnosis W19.x99 is an external-cause code", "points": 8,
+                                "tag": "pdx"})
+    cur.execute("update qc_record set pdx_defect = true where hospital_id = ? and mrn = ? and admission_no = ?",
+                [h1, mrn1, adm1])
     cur.close()
     a.state.ctx.wh.bump()
     a.own, a.other, a.pii = own, other, (name, idn)
@@ -146,3 +155,17 @@ def test_qc_pdx_accuracy_and_doctors_by_hand(app):
         {"doctor": "甲医生", "n": 2, "pass_rate": 100.0, "avg_score": 95.0, "pdx_accuracy": 100.0}]
     page = login(app, "card1").get("/qc?year=2022").text          # a department head sees their doctors
     assert 'id="qc-doctors"' in page and "甲医生" in page and "66.67" in page
+
+
+def test_case_page_marks_drg_result_at_risk(app):
+    """A DRG result on a record with a principal-diagnosis defect is marked as at risk, with the finding."""
+    c = login(app, "qc")
+    (h1, mrn1, adm1), (h0, mrn0, adm0) = app.own[1], app.own[0]
+    risky = c.get(f"/api/cases/{h1}/{mrn1}/{adm1}").json()
+    assert risky["drg"] and risky["drg_risk"]["at_risk"] is True and risky["drg_risk"]["rules"] == ["D101"]
+    assert risky["drg_risk"]["text_zh"] == ("分组结果存在风险：主要诊断存在质控缺陷（D101），入组依据可能不准确，"
+                                            "请先核对首页")
+    page = c.get(f"/case/{h1}/{mrn1}/{adm1}").text
+    assert 'id="drg-risk"' in page and "W19.x99" in page
+    fine = c.get(f"/api/cases/{h0}/{mrn0}/{adm0}").json()["drg_risk"]
+    assert fine["at_risk"] is False and fine["rules"] == []

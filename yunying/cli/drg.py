@@ -236,8 +236,10 @@ def explain_cmd(
     if (case is None) == (key is None):
         _fail("DRG-CASE 请用 --case 给出病案字段，或用 --key 医院/病案号/住院次数 指定仓库中的病案（二选一） / "
               "give exactly one of --case or --key")
+    risk = None
     if key is not None:
         rec = _warehouse_case(key, db)
+        risk = _qc_risk(key, db)
     else:
         rec = _parse_case(case)
     unknown = [k for k in rec if k not in ("record_id", "sex", "age_years", "age_days", "newborn_weight_g",
@@ -248,9 +250,25 @@ def explain_cmd(
     pack = _load_scheme(scheme, db)
     ex = explain_case(pack, rec)
     if as_json:
-        typer.echo(json.dumps(ex.as_dict(), ensure_ascii=False, indent=1))
+        typer.echo(json.dumps({**ex.as_dict(), "qc_risk": risk} if key is not None else ex.as_dict(),
+                              ensure_ascii=False, indent=1, default=str))
     else:
         typer.echo(ex.text())
+        if risk is not None:                   # record QC's word on the fields the grouping rests on
+            typer.echo(f"质控 QC：{risk['text_zh']}")
+            for f in risk["findings"]:
+                typer.echo(f"  {f['rule_id']} {f['message_zh']}")
+
+
+def _qc_risk(key: str, db: Optional[Path]) -> dict | None:
+    from yunying.qc.report import drg_risk
+
+    h, mrn, adm = key.split("/")
+    con = _connect(db)
+    try:
+        return drg_risk(con, h, mrn, int(adm))
+    finally:
+        con.close()
 
 
 def _warehouse_case(key: str, db: Optional[Path]) -> dict:

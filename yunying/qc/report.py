@@ -195,3 +195,32 @@ def masked_examples(con, examples: list[dict | None]) -> list[str | None]:
 def discharge_columns(con) -> set[str]:
     return {r[0] for r in con.execute("select column_name from information_schema.columns "
                                       "where table_name = 'discharge'").fetchall()}
+
+
+def drg_risk(con, hospital: str, mrn: str, admission_no: int) -> dict | None:
+    """QC's word on a record's DRG result: `at_risk` when the record has a principal-diagnosis or principal-procedure
+    defect (tags pdx, pdx_code, ppx), with those findings — the grouping rests on the fields they question. None when
+    QC has not run on the record (or the warehouse has no QC tables)."""
+    have = {r[0] for r in con.execute("select table_name from information_schema.tables "
+                                      "where table_name in ('qc_record', 'qc_finding')").fetchall()}
+    if have != {"qc_record", "qc_finding"}:
+        return None
+    key = [hospital, mrn, int(admission_no)]
+    rec = con.execute("select pdx_defect, ppx_defect, cast(score as double), grade from qc_record "
+                      "where hospital_id = ? and mrn = ? and admission_no = ?", key).fetchall()
+    if not rec:
+        return None
+    pdx, ppx, score, grade = rec[0]
+    found = [dict(zip(("rule_id", "severity", "field", "message_zh", "message_en"), r)) for r in con.execute(
+        "select rule_id, severity, field, message_zh, message_en from qc_finding where hospital_id = ? and mrn = ? "
+        "and admission_no = ? and tag in ('pdx', 'pdx_code', 'ppx') order by severity, rule_id, seq", key).fetchall()]
+    at_risk = bool(pdx or ppx)
+    what_zh = "、".join(x for x, on in (("主要诊断", pdx), ("主要手术操作", ppx)) if on)
+    what_en = " and ".join(x for x, on in (("principal diagnosis", pdx), ("principal procedure", ppx)) if on)
+    rules = sorted({f["rule_id"] for f in found})
+    return {"at_risk": at_risk, "qc_score": score, "qc_grade": grade, "rules": rules, "findings": found,
+            "text_zh": (f"分组结果存在风险：{what_zh}存在质控缺陷（{'、'.join(rules)}），入组依据可能不准确，请先核对首页"
+                        if at_risk else "主要诊断与主要手术操作未发现质控缺陷"),
+            "text_en": (f"at risk: the {what_en} has QC defects ({', '.join(rules)}); the grouping may rest on wrong "
+                        "fields — check the record first" if at_risk
+                        else "no QC defect in the principal diagnosis or procedure")}

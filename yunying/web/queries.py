@@ -12,7 +12,7 @@ import threading
 import duckdb
 
 from yunying.model.privacy import mask_finding, mask_rows, pii_columns
-from yunying.qc.report import EXAMPLE_SQL, discharge_columns, masked_examples
+from yunying.qc.report import EXAMPLE_SQL, discharge_columns, drg_risk, masked_examples
 from yunying.web.errors import forbidden, not_found
 from yunying.web.scope import Scope
 from yunying.web.warehouse import Warehouse
@@ -199,7 +199,7 @@ def case_detail(wh, cur, scope: Scope, hospital: str, mrn: str, admission_no: in
     tables = wh.tables(cur)
     out = {"record": mask_rows([record], scope.see_pii)[0], "masked": not scope.see_pii,
            "pii_columns": sorted(pii_columns()), "diagnoses": dx, "procedures": px,
-           "qc": None, "drg": None, "drg_results": []}
+           "qc": None, "drg": None, "drg_risk": None, "drg_results": []}
     if "qc_record" in tables:
         rec = cur.execute("select score, grade, passed, n_error, n_warning, n_info, run_id from qc_record "
                           "where hospital_id = ? and mrn = ? and admission_no = ?", key).fetchall()
@@ -225,6 +225,14 @@ def case_detail(wh, cur, scope: Scope, hospital: str, mrn: str, admission_no: in
         chosen = scheme or (res[0][0] if res else None)
         if chosen:
             out["drg"] = _explain(cur, chosen, key)
+            # QC's word on it: at risk when the principal diagnosis / procedure has a defect (issue 5)
+            risk = drg_risk(cur, *key)
+            if risk is not None and not scope.see_pii:
+                pii = [c for c in pii_columns() if c in discharge_columns(cur)]
+                raw = dict(zip(pii, cur.execute(f"select {', '.join(pii)} from discharge where hospital_id = ? "
+                                                "and mrn = ? and admission_no = ?", key).fetchall()[0]))
+                risk["findings"] = [mask_finding(f, raw) for f in risk["findings"]]
+            out["drg_risk"] = risk
     return out
 
 
