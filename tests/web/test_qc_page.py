@@ -169,3 +169,8 @@ def test_case_page_marks_drg_result_at_risk(app):
     assert 'id="drg-risk"' in page and "W19.x99" in page
     fine = c.get(f"/api/cases/{h0}/{mrn0}/{adm0}").json()["drg_risk"]
     assert fine["at_risk"] is False and fine["rules"] == []
+    # the DRG page counts those results: one CARD1 record has a principal-diagnosis defect (fixture)
+    r = login(app, "records")                                       # (质控办 has no DRG module)
+    d = r.get("/api/drg?year=2022").json()
+    assert d["at_risk"] == 1 and {x["dept"]: x["at_risk"] for x in d["by_dept"]}[OWN_DEPT] == 1
+    assert 'id="drg-at-risk"' in r.get("/drg?year=2022").text

@@ -312,6 +312,15 @@ def drg_summary(wh, cur, scope: Scope, *, scheme=None, year=None, dept=None, hos
         by_dept.append({"dept": code, "dept_name": dnames.get(code, code), "n": n, "grouped": ok,
                         "rate": round(100 * ok / n, 2) if n else None, "groups": ngroups,
                         "avg_fee": float(fee) if fee is not None else None, "cmi": cmi})
+    # results QC marks at risk (a principal-diagnosis / procedure defect on the record), by department
+    risk = None
+    if "qc_record" in tables:
+        qsrc = src.replace("where r.scheme", "join qc_record q on q.hospital_id = r.hospital_id and q.mrn = r.mrn "
+                           "and q.admission_no = r.admission_no where r.scheme", 1)
+        risk = dict(cur.execute(f"select d.discharge_dept_code, count(*) filter (where q.pdx_defect or q.ppx_defect) "
+                                f"{qsrc} group by 1", p).fetchall())
+        for d in by_dept:
+            d["at_risk"] = risk.get(d["dept"], 0)
     cmi_all = None
     if weights:
         rws = [weights[x] for row in depts for x in (row[5] or []) if x in weights]
@@ -324,6 +333,7 @@ def drg_summary(wh, cur, scope: Scope, *, scheme=None, year=None, dept=None, hos
             "dept": dept, "total": total, "status": status, "profit": profit,
             "grouping_rate": round(100 * status.get("SUCCESS", 0) / total, 2) if total else None,
             "groups": groups, "by_dept": by_dept, "cmi": cmi_all,
+            "at_risk": sum(risk.values()) if risk is not None else None,
             "cmi_reason_zh": None if weights else "CMI 尚未计算：该方案没有权重（DRG 经济运行模块导入或测算权重后显示）",
             "cmi_reason_en": None if weights else "CMI not computed yet: no weights for this scheme",
             "profit_reason_zh": "盈亏尚未计算：该方案与年度尚无医保支付测算（yunying drg pay）",
