@@ -178,23 +178,28 @@ EXAMPLE_SQL = ("any_value({'message': f.message_zh, 'field': f.field, 'value': f
 def masked_examples(con, examples: list[dict | None]) -> list[str | None]:
     """Messages of example findings (rows of EXAMPLE_SQL) with the patient's identifiers masked. Aggregate views and
     reports always mask: the example illustrates the defect, not the patient."""
-    from yunying.model.privacy import mask_finding, pii_columns
+    from yunying.model.privacy import mask_finding
 
-    keys = {(e["hospital_id"], e["mrn"], e["admission_no"]) for e in examples if e}
-    cols = [c for c in pii_columns() if c in discharge_columns(con)]
-    pii: dict[tuple, dict] = {}
-    if keys and cols:
-        cond = " or ".join("(hospital_id = ? and mrn = ? and admission_no = ?)" for _ in keys)
-        for row in con.execute(f"select hospital_id, mrn, admission_no, {', '.join(cols)} from discharge "
-                               f"where {cond}", [v for k in keys for v in k]).fetchall():
-            pii[tuple(row[:3])] = dict(zip(cols, row[3:]))
+    pii = record_identifiers(con, {(e["hospital_id"], e["mrn"], e["admission_no"]) for e in examples if e})
     return [mask_finding(e, pii.get((e["hospital_id"], e["mrn"], e["admission_no"]), {}))["message"] if e else None
             for e in examples]
 
 
-def discharge_columns(con) -> set[str]:
-    return {r[0] for r in con.execute("select column_name from information_schema.columns "
+def record_identifiers(con, keys) -> dict[tuple, dict]:
+    """(hospital_id, mrn, admission_no) -> the record's identifier columns (`pii:` in the data model) as stored, for
+    masking texts that may quote them."""
+    from yunying.model.privacy import pii_columns
+
+    have = {r[0] for r in con.execute("select column_name from information_schema.columns "
                                       "where table_name = 'discharge'").fetchall()}
+    cols = [c for c in pii_columns() if c in have]
+    keys = list(keys)
+    if not keys or not cols:
+        return {}
+    cond = " or ".join("(hospital_id = ? and mrn = ? and admission_no = ?)" for _ in keys)
+    return {tuple(row[:3]): dict(zip(cols, row[3:])) for row in con.execute(
+        f"select hospital_id, mrn, admission_no, {', '.join(cols)} from discharge where {cond}",
+        [v for k in keys for v in k]).fetchall()}
 
 
 def drg_risk(con, hospital: str, mrn: str, admission_no: int) -> dict | None:

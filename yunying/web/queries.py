@@ -7,12 +7,13 @@ that need a capability whose results are absent (DRG, QC, economics) are "not co
 
 from __future__ import annotations
 
+import functools
 import threading
 
 import duckdb
 
 from yunying.model.privacy import mask_finding, mask_rows, pii_columns
-from yunying.qc.report import EXAMPLE_SQL, discharge_columns, drg_risk, masked_examples
+from yunying.qc.report import EXAMPLE_SQL, drg_risk, masked_examples, record_identifiers
 from yunying.web.errors import forbidden, not_found
 from yunying.web.scope import Scope
 from yunying.web.warehouse import Warehouse
@@ -197,6 +198,11 @@ def case_detail(wh, cur, scope: Scope, hospital: str, mrn: str, admission_no: in
         "select seq, px_code, px_name, px_time, level, surgeon from discharge_procedure where hospital_id = ? "
         "and mrn = ? and admission_no = ? order by seq", key).fetchall()]
     tables = wh.tables(cur)
+
+    @functools.cache
+    def identifiers() -> dict:                  # the record's identifiers as stored, read once when needed
+        return record_identifiers(cur, [tuple(key)]).get(tuple(key), {})
+
     out = {"record": mask_rows([record], scope.see_pii)[0], "masked": not scope.see_pii,
            "pii_columns": sorted(pii_columns()), "diagnoses": dx, "procedures": px,
            "qc": None, "drg": None, "drg_risk": None, "drg_results": []}
@@ -212,10 +218,7 @@ def case_detail(wh, cur, scope: Scope, hospital: str, mrn: str, admission_no: in
                                   "message_en", "points"], f)) for f in findings]
             if not scope.see_pii:
                 # messages quote values (【身份证号】“…”校验位错误): mask the record's identifiers in them too
-                pii = [c for c in pii_columns() if c in discharge_columns(cur)]
-                raw = dict(zip(pii, cur.execute(f"select {', '.join(pii)} from discharge where hospital_id = ? "
-                                                "and mrn = ? and admission_no = ?", key).fetchall()[0]))
-                findings = [mask_finding(f, raw) for f in findings]
+                findings = [mask_finding(f, identifiers()) for f in findings]
             out["qc"] = {**dict(zip(["score", "grade", "passed", "n_error", "n_warning", "n_info", "run_id"],
                                     rec[0])), "findings": findings}
     if "drg_result" in tables:
@@ -228,10 +231,7 @@ def case_detail(wh, cur, scope: Scope, hospital: str, mrn: str, admission_no: in
             # QC's word on it: at risk when the principal diagnosis / procedure has a defect (issue 5)
             risk = drg_risk(cur, *key)
             if risk is not None and not scope.see_pii:
-                pii = [c for c in pii_columns() if c in discharge_columns(cur)]
-                raw = dict(zip(pii, cur.execute(f"select {', '.join(pii)} from discharge where hospital_id = ? "
-                                                "and mrn = ? and admission_no = ?", key).fetchall()[0]))
-                risk["findings"] = [mask_finding(f, raw) for f in risk["findings"]]
+                risk["findings"] = [mask_finding(f, identifiers()) for f in risk["findings"]]
             out["drg_risk"] = risk
     return out
 
