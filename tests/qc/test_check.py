@@ -176,6 +176,9 @@ def test_check_records_batch():
     assert [f.rule_id for f in res[2].findings] == ["L015"] and "BT0001/1" in res[2].findings[0].message
     assert res[1].score is None and [(f.rule_id, f.field) for f in res[1].findings] == [("IMP-DATE", "RYSJ")]
     assert [[f.rule_id for f in r.findings] for r in res[3:]] == [["IMP-DUP"], ["IMP-DUP"]]
+    # the same record sent twice (same content): stored once, both entries get its score and findings
+    twice = check_records([record("BT0005", SJZYTS="7"), record("BT0005", SJZYTS="7")], dictionaries="demo")
+    assert [(r.score, [f.rule_id for f in r.findings]) for r in twice] == [(98.0, ["L002"]), (98.0, ["L002"])]
     d = res[0].as_dict()
     assert d["n_error"] == 1 and d["findings"][0]["rule_id"] == "L002"
     json.dumps([r.as_dict() for r in res], ensure_ascii=False)

@@ -350,15 +350,17 @@ def check_records(records: list[dict], *, catalogue: Catalogue | None = None, ov
         sc = scores.get((h, bah, zycs))
         out.append(RecordCheck(BAH=bah, ZYCS=zycs, score=sc[0] if sc else None, grade=sc[1] if sc else None,
                                passed=sc[2] if sc else None))
-    index = {rec_key(row): i for i, row in enumerate(rows)}
+    index: dict[tuple, list[int]] = {}
+    for i, row in enumerate(rows):
+        index.setdefault(rec_key(row), []).append(i)
     for r in found:
         # import rejects carry the file line (2 = first record, after the header); stored records their key
-        i = r[15] - 2 if r[15] else index.get((r[14], r[0], r[1]))
-        if i is None or not 0 <= i < len(out):
-            continue
-        out[i].findings.append(Finding(rule_id=r[2], severity=r[3], field=r[4], field_name=r[5], field_zh=r[6],
-                                       seq=r[7], value=r[8], expected=r[9], message=r[10], message_en=r[11],
-                                       hint_zh=r[12], points=float(r[13] or 0), BAH=r[0], ZYCS=r[1]))
+        for i in ([r[15] - 2] if r[15] else index.get((r[14], r[0], r[1]), [])):
+            if 0 <= i < len(out):
+                out[i].findings.append(Finding(rule_id=r[2], severity=r[3], field=r[4], field_name=r[5],
+                                               field_zh=r[6], seq=r[7], value=r[8], expected=r[9], message=r[10],
+                                               message_en=r[11], hint_zh=r[12], points=float(r[13] or 0),
+                                               BAH=r[0], ZYCS=r[1]))
     return out
 
 
