@@ -85,6 +85,28 @@ def test_chart_font_has_glyphs():
         render(Chart("\U000f0000", "bar", ["a"], {"x": [1]}))
 
 
+def test_chart_font_found_when_matplotlib_cache_predates_it(monkeypatch):
+    """A font cache built before fonts-noto-cjk was installed lists no CJK font: the font is still found on disk."""
+    from matplotlib import font_manager
+
+    import yunying.reports.charts as ch
+
+    ch.find_cjk_font.cache_clear()
+    found = ch.find_cjk_font()
+    ch.find_cjk_font.cache_clear()
+    if found is None:
+        pytest.skip("no CJK font installed (run scripts/setup-reports.sh)")
+    stale = [e for e in font_manager.fontManager.ttflist if e.fname != found[1]
+             and not {ord(c) for c in ch.PROBE} <= ch._cmap(e.fname)]
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", stale)
+    try:
+        again = ch.find_cjk_font()
+    finally:
+        ch.find_cjk_font.cache_clear()
+    assert again is not None and Path(again[1]).exists()
+    assert ch.missing_glyphs(ch.PROBE, again[1]) == ""
+
+
 def _not_blank(png: Path) -> None:
     from PIL import Image
 

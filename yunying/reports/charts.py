@@ -24,7 +24,8 @@ class CjkFontError(RuntimeError):
     pass
 
 
-def _cmap(path: str) -> set[int]:
+@lru_cache(maxsize=64)
+def _cmap(path: str) -> frozenset[int]:
     from fontTools.ttLib import TTCollection, TTFont
 
     try:
@@ -35,9 +36,9 @@ def _cmap(path: str) -> set[int]:
         out: set[int] = set()
         for f in fonts:
             out |= set(f.getBestCmap() or {})
-        return out
+        return frozenset(out)
     except Exception:  # noqa: BLE001 — unreadable font file
-        return set()
+        return frozenset()
 
 
 @lru_cache(maxsize=1)
@@ -57,6 +58,21 @@ def find_cjk_font() -> tuple[str, str] | None:
         for f in sorted(by_name[n], key=lambda p: ("Bold" in p, p)):
             if probe <= _cmap(f):
                 return n, f
+    return _scan_unlisted(probe, {e.fname for e in entries})
+
+
+def _scan_unlisted(probe: set[int], known: set[str]) -> tuple[str, str] | None:
+    """A font installed after matplotlib built its cache is not in ttflist: scan the system font folders for it
+    (CJK-looking file names first) and register the first one that covers the probe."""
+    from matplotlib import font_manager
+
+    files = [f for f in font_manager.findSystemFonts() if f not in known]
+    hint = ("cjk", "han", "hei", "song", "kai", "ming", "wqy", "droid", "uming", "ukai")
+    files.sort(key=lambda f: (not any(k in Path(f).name.lower() for k in hint), "bold" in f.lower(), f))
+    for f in files:
+        if probe <= _cmap(f):
+            font_manager.fontManager.addfont(f)
+            return font_manager.FontProperties(fname=f).get_name(), f
     return None
 
 
