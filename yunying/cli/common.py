@@ -17,7 +17,7 @@ from yunying.warehouse.db import connect
 DbOpt = Annotated[Optional[Path], typer.Option("--db", help="仓库文件 DuckDB warehouse file (or YUNYING_DB)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="输出 JSON / print JSON")]
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)   # never hard-wrap: paths and suggested commands stay copyable
 
 STAGES = {"read": "读取 reading", "transcode": "转码 transcoding", "validate": "校验 validating",
           "load": "写入 loading", "generate": "生成 generating", "group": "分组 grouping"}
