@@ -6,6 +6,7 @@ YY     := $(VENV)/bin/yunying
 STAMP  := $(VENV)/.installed
 DEMO   ?= demo-data
 SCALE  ?= 0.1
+PORT   ?= 8000
 
 .PHONY: install system-deps demo test bench clean
 
@@ -25,7 +26,7 @@ system-deps:
 
 ## Generate a synthetic tertiary hospital, import it, run the pipeline, print a summary.
 demo: $(STAMP) system-deps
-	$(YY) demo run --out $(DEMO) --scale $(SCALE) --serve
+	$(YY) demo run --out $(DEMO) --scale $(SCALE) --serve --port $(PORT)
 
 ## Install and run all tests.
 test: $(STAMP) system-deps

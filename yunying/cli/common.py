@@ -32,17 +32,37 @@ def db_path(db: Path | None) -> Path:
     return load_settings(db=db).db
 
 
-@contextmanager
-def open_db(db: Path | None, *, read_only: bool = False):
+def connect_warehouse(db: Path | None, *, read_only: bool = False, create: bool = False):
+    """Open the --db warehouse or exit with a bilingual message: only commands that load data (`create`) make a
+    new file; every other command says how to create one. Foreign, newer and locked files are refused clearly."""
+    from yunying.warehouse.db import WarehouseError, connect
+
     path = db_path(db)
-    if read_only and not path.exists():
-        fail(f"仓库文件不存在：{path}（请先用 yunying import 导入数据）",
-             f"warehouse not found: {path} (import data first)")
+    if not path.parent.is_dir():
+        fail(f"仓库所在文件夹不存在：{path.parent}（请先创建该文件夹，或用 --db 指定已有位置）",
+             f"the folder for the warehouse does not exist: {path.parent} (create it or give another --db)", 2)
+    if not path.exists() and (read_only or not create):
+        fail(f"仓库文件不存在：{path}。请先导入数据创建它（yunying import discharge FILE --db {path}）"
+             f"或运行演示（yunying demo run）",
+             f"warehouse not found: {path}. Create it by importing data (yunying import discharge FILE --db "
+             f"{path}) or run the demo (yunying demo run)", 2)
     settings = load_settings(db=db)
     try:
-        con = connect(path, read_only=read_only, memory_limit=settings.memory_limit, threads=settings.threads)
+        return connect(path, read_only=read_only, memory_limit=settings.memory_limit, threads=settings.threads)
+    except WarehouseError as exc:
+        fail(f"[{exc.code}] {exc.zh}", f"[{exc.code}] {exc.en}", 2)
     except Exception as exc:  # duckdb raises IOException when another process holds the write lock
+        if "lock" in str(exc).lower():
+            fail(f"仓库 {path} 正被另一个进程占用（通常是正在运行的 yunying serve 网页服务）。请在网页的「数据导入」页上传，"
+                 f"或先停止网页服务再运行本命令",
+                 f"warehouse {path} is locked by another process (usually a running yunying serve): upload on the "
+                 f"web app's import page, or stop the server first", 2)
         fail(f"无法打开仓库 {path}：{exc}", f"cannot open warehouse {path}: {exc}")
+
+
+@contextmanager
+def open_db(db: Path | None, *, read_only: bool = False, create: bool = False):
+    con = connect_warehouse(db, read_only=read_only, create=create)
     try:
         yield con
     finally:

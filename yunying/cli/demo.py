@@ -74,7 +74,7 @@ def import_folder(db: Path | None, folder: Path, *, quiet: bool = False) -> dict
     files: dict[str, list[str]] = manifest["files"]
     results = {}
     kinds = [k for k in IMPORT_ORDER if k in files]   # other manifest entries (e.g. defects_truth) are not imports
-    with open_db(db) as con, progress_bar(not quiet) as progress:
+    with open_db(db, create=True) as con, progress_bar(not quiet) as progress:
         for kind in kinds:
             paths = [folder / Path(p).name for p in files[kind]]
             summary = import_files(con, kind, paths, reject_dir=folder / "rejects", progress=progress)
@@ -101,6 +101,10 @@ def run_cmd(
 ) -> None:
     """生成、导入并运行全部流程，打印摘要 / Generate, import, run every pipeline stage, print a summary."""
     db = db or out / "demo.duckdb"
+    if serve:                                     # a busy port is reported before minutes of work, not after
+        from yunying.cli.web import ensure_port_free
+
+        ensure_port_free("127.0.0.1", port)
     started = time.perf_counter()
     console.print(f"[bold]运营 Yunying 演示[/bold] — {profile}, years {years}, scale {scale}, seed {seed}")
     if not (out / "manifest.json").is_file():

@@ -34,10 +34,10 @@ def _db_path(db: Optional[Path]) -> Path:
     return db_path(db)
 
 
-def _connect(db: Optional[Path]):
-    from yunying.warehouse.db import connect
+def _connect(db: Optional[Path], *, create: bool = False):
+    from yunying.cli.common import connect_warehouse
 
-    return connect(db_path(db))
+    return connect_warehouse(db, create=create)
 
 
 def _load_scheme(ref: str, db: Optional[Path]):
@@ -307,7 +307,7 @@ def scheme_import(
     from yunying.drg.pack import PackError, load_pack
     from yunying.drg.store import register_pack
 
-    con = _connect(db)
+    con = _connect(db, create=True)
     try:
         def resolver(ref):
             from yunying.drg.store import load_registered

@@ -12,6 +12,20 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"yunying {version('yunying')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                      help="显示版本并退出 / show the version and exit")) -> None:
+    """运营 Yunying — 院科两级运营管理数据决策支持平台 (hospital operations & quality platform)."""
+
+
 # command groups (each module defines `app` or functions registered here)
 from yunying.cli import warehouse_cmds  # noqa: E402
 

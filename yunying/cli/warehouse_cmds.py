@@ -34,7 +34,7 @@ def import_cmd(
     if profile and (profile.endswith((".yaml", ".yml")) or Path(profile).is_file()):
         profile_files, profile = [Path(profile)], _profile_name(Path(profile))
     out_dir = reject_dir or (db_path(db).resolve().parent / "rejects")
-    with open_db(db) as con, progress_bar(not json_out) as progress:
+    with open_db(db, create=True) as con, progress_bar(not json_out) as progress:
         try:
             summary = import_files(con, kind, files, reject_dir=out_dir, hospital=settings.hospital,
                                    profile=profile, profiles_dir=settings.profiles_dir,

@@ -111,6 +111,21 @@ def users_disable(username: Annotated[str, typer.Argument(help="用户名")], ap
     console.print(f"已停用 disabled {username}")
 
 
+def ensure_port_free(host: str, port: int) -> None:
+    """Fail before any work when the port is taken (a second `make demo` or another server)."""
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            fail(f"端口 {port} 已被占用或不可用（{host}，可能另一个 yunying serve 正在运行）。请换一个端口：\n"
+                 f"  yunying serve --port {port + 1}    或    make demo PORT={port + 1}",
+                 f"port {port} on {host} is in use or unavailable ({exc.strerror}); choose another: "
+                 f"yunying serve --port {port + 1}  or  make demo PORT={port + 1}", 2)
+
+
 def serve_cmd(
     db: DbOption = None,
     host: Annotated[str, typer.Option("--host", help="监听地址 / bind address")] = "127.0.0.1",
@@ -118,7 +133,7 @@ def serve_cmd(
     app_db: AppDbOpt = None,
     secure_cookies: Annotated[bool, typer.Option("--secure-cookies", help="HTTPS 反向代理之后使用 / behind HTTPS")] = False,
 ) -> None:
-    """启动网页应用 / serve the web application (dashboard, API under /api, OpenAPI at /docs)."""
+    """启动网页应用 / serve the web application (dashboard, API under /api, OpenAPI document at /openapi.json)."""
     import uvicorn
 
     from yunying.settings import load_settings
@@ -126,6 +141,7 @@ def serve_cmd(
     from yunying.web.appdb import count_users
     from yunying.web.config import WebSettings
 
+    ensure_port_free(host, port)
     settings = load_settings(db=db)
     if not settings.db.exists():
         fail(f"仓库文件不存在：{settings.db}（请先导入数据或运行 yunying demo run）",
