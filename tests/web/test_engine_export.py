@@ -131,3 +131,31 @@ def test_drill_down_page_links_the_export(clients):
     page = clients["card1"].get("/engine/cases?indicator=OP-28&period=2022").text
     href = html.unescape(page.split('id="export-engine-cases" href="', 1)[1].split('"', 1)[0])
     assert f"dept={OWN_DEPT}" in href
+
+
+def test_export_cells_cannot_execute_as_formulas(app, clients, monkeypatch):
+    """Text from the warehouse that a spreadsheet would run (=, +, -, @) is written with a leading apostrophe,
+    masked or not; the masked value never keeps the trigger."""
+    import yunying.web.engine_adapter as ea
+    from yunying.indicators.engine import CaseResult
+
+    real = ea.engine()
+    row = ("H001", "@SUM(A1)", 1, OWN_DEPT, '=HYPERLINK("http://x","点我")', "+8613800000000")
+
+    class Hostile:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def cases(self, cur, cat, indicator_id, **kw):
+            return CaseResult("-", ["hospital_id", "mrn", "admission_no", "dept_code", "patient_name", "phone"], [row])
+
+    monkeypatch.setattr(ea, "engine", lambda: Hostile())
+    for user in ("records", "qc"):
+        _, [r] = _csv(clients[user].get(f"{URL}?indicator=OP-08&period=2022&hospital=H001"))
+        cells = list(r.values())
+        assert r["病案号 mrn"] == "'@SUM(A1)"
+        assert not any(c[:1] in ("=", "+", "-", "@") and not c[1:].isdigit() for c in cells), cells
+        if user == "records":                            # a plain number (+86…) cannot execute: left as it is
+            assert r["姓名 patient_name"] == "'" + row[4] and r["电话 phone"] == row[5]
+        else:
+            assert r["姓名 patient_name"].startswith("*") and r["电话 phone"].startswith("*")

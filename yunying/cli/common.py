@@ -12,7 +12,6 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from yunying.settings import load_settings
-from yunying.warehouse.db import connect
 
 DbOpt = Annotated[Optional[Path], typer.Option("--db", help="仓库文件 DuckDB warehouse file (or YUNYING_DB)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="输出 JSON / print JSON")]

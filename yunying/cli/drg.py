@@ -16,6 +16,7 @@ from typing import Optional
 
 import typer
 
+from yunying.model.safe_cells import csv_dict_writer, csv_writer
 from yunying.cli.common import db_path
 
 app = typer.Typer(help="DRG 分组 / DRG grouping: 方案包、分组、解释、对账 (scheme packs, grouping, explain, "
@@ -117,12 +118,13 @@ def write_plain_csv(table, fh, header: bool) -> None:
         fh.write((",".join(table.column_names) + "\n").encode())
     if table.num_rows == 0:
         return
-    risky = any(pc.any(pc.match_substring_regex(table[c], r'[,"\r\n]')).as_py() for c in table.column_names)
+    risky = any(pc.any(pc.match_substring_regex(table[c], r'[,"\r\n]|^[=+\-@\t]')).as_py()
+                for c in table.column_names)
     if not risky:
         pcsv.write_csv(table, fh, write_options=pcsv.WriteOptions(quoting_style="none", include_header=False))
         return
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = csv_writer(buf, lineterminator="\n")
     w.writerows(zip(*(table[c].to_pylist() for c in table.column_names)))
     fh.write(buf.getvalue().encode("utf-8"))
 
@@ -421,7 +423,7 @@ def reconcile_cmd(
     cols = ["hospital_id", "mrn", "admission_no", "payer_drg", "our_status", "our_mdc", "our_adrg", "our_drg",
             "difference", "difference_zh", "dx", "px", "our_explanation_zh", "cc_mcc_zh"]
     with out.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, cols, lineterminator="\n")
+        w = csv_dict_writer(fh, cols, lineterminator="\n")
         w.writeheader()
         w.writerows(rows)
     typer.echo(f"对账完成：医保病案 {summary['payer_cases']:,} 例，一致 {summary['same']:,}，不一致 "

@@ -6,7 +6,6 @@ print. Data and parameter problems exit non-zero with a Chinese + English messag
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from yunying.model.safe_cells import csv_writer
 from yunying.cli.common import DbOpt, console, fail, open_db
 from yunying.cli.drg import app as drg_app
 from yunying.economics.errors import EconomicsError
@@ -43,7 +43,7 @@ def _emit(rows: list[dict], fmt: str, columns: list[str] | None = None) -> None:
         print(json.dumps(rows, ensure_ascii=False, indent=1, default=str))
     elif fmt == "csv":
         buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
+        w = csv_writer(buf, lineterminator="\n")
         w.writerow(cols)
         for r in rows:
             w.writerow(["" if r.get(c) is None else (f"{r[c]:.6g}" if isinstance(r[c], float) else r[c]) for c in cols])
@@ -104,7 +104,7 @@ def weights_calibrate_cmd(
             _err(e)
     if out:
         with out.open("w", encoding="utf-8", newline="") as f:
-            w = csv.writer(f, lineterminator="\n")
+            w = csv_writer(f, lineterminator="\n")
             w.writerow(["scheme", "year", "drg", "rw", "avg_cost", "avg_los", "n_cases", "n_trimmed", "cv", "stable",
                         "note"])
             for drg, rw, c, l_, _h, _l, n, nt, cv, st, note in rows:

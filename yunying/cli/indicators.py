@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import sys
@@ -11,6 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from yunying.model.safe_cells import csv_writer
 from yunying.cli.common import console, fail, open_db
 
 app = typer.Typer(help="绩效指标 / performance indicators (国考 三级综合、三级中医、二级, DRG, 运营)", no_args_is_help=True)
@@ -44,7 +44,7 @@ def _write(rows: list[dict], columns: list[str], fmt: str, output: Path | None) 
         text = json.dumps([{c: r.get(c) for c in columns} for r in rows], ensure_ascii=False, indent=2)
     elif fmt == "csv":
         buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
+        w = csv_writer(buf, lineterminator="\n")
         w.writerow(columns)
         for r in rows:
             w.writerow([_fmt(r.get(c)) for c in columns])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Annotated, Optional
 import duckdb
 import typer
 
+from yunying.model.safe_cells import csv_writer
 from yunying.cli.common import DbOpt, JsonOpt, console, db_path, fail, open_db, progress_bar
 from yunying.ingest.engine import import_files
 from yunying.ingest.errors import ImportFailed
@@ -110,7 +110,7 @@ def sql_cmd(
         cols = [d[0] for d in cur.description] if cur.description else []
         fh = open(output, "w", encoding="utf-8-sig", newline="") if output else sys.stdout
         try:
-            w = csv.writer(fh, lineterminator="\n")
+            w = csv_writer(fh, lineterminator="\n")
             w.writerow(cols)
             while batch := cur.fetchmany(10000):
                 w.writerows(batch)

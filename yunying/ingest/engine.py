@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from yunying.model.safe_cells import sql_neutralised
 from yunying.ingest import profiles as prof
 from yunying.ingest.errors import ROW_REASONS, WARN_REASONS, ImportFailed
 from yunying.ingest.readers import Progress, Source, open_source, sha256_of
@@ -493,13 +494,13 @@ def write_issue_file(con: duckdb.DuckDBPyConnection, table: str, import_ids: lis
     """Reject/warning rows of some imports as CSV, UTF-8 with BOM so that Excel on Windows shows Chinese."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    con.execute(f"""
-        copy (select l.file_name as "文件 file", i.row_no as "行号 row", i.record_key as "记录 record_key",
+    sql = f"""select l.file_name as "文件 file", i.row_no as "行号 row", i.record_key as "记录 record_key",
                      i.field as "字段 field", i.value as "值 value", i.code as "错误码 code",
                      i.reason_zh as "原因", i.reason_en as "reason"
               from {table} i join import_log l using (import_id)
               where i.import_id in ({', '.join(map(str, import_ids)) or 'null'})
-              order by i.import_id, i.row_no, i.code) to '{tmp}' (header, delimiter ',')""")
+              order by i.import_id, i.row_no, i.code"""
+    con.execute(f"copy ({sql_neutralised(con, sql)}) to '{tmp}' (header, delimiter ',')")
     with open(path, "wb") as dst, open(tmp, "rb") as src:
         dst.write(b"\xef\xbb\xbf")
         while chunk := src.read(1 << 20):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from functools import cache
 
 from yunying.model.catalogue import load_model
+from yunying.model.safe_cells import TRIGGERS
 
 
 @cache
@@ -21,11 +22,18 @@ def pii_columns() -> dict[str, str]:
 
 
 def mask_value(kind: str, value):
+    """The masked text. A kept first character that a spreadsheet reads as a formula trigger (= + - @) is masked
+    too, so a masked value never starts a formula (=*** → ****)."""
     if value is None:
         return None
     s = str(value)
     if not s:
         return s
+    out = _mask(kind, s)
+    return "*" + out[1:] if out.startswith(TRIGGERS) else out
+
+
+def _mask(kind: str, s: str) -> str:
     if kind == "name":                       # 张三丰 -> 张**
         return s[0] + "*" * max(len(s) - 1, 1)
     if kind == "id":                         # 330102199001011234 -> 330***********1234

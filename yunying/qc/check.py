@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 
+from yunying.model.safe_cells import sql_neutralised
 from yunying.ingest.engine import import_files
 from yunying.model.catalogue import load_model
 from yunying.qc import dictionary as qdict
@@ -177,7 +178,7 @@ def findings_sql(cat: Catalogue, run_id: str | None = None, with_rejects: bool =
 def _copy_csv(con, sql: str, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    con.execute(f"copy ({sql}) to {lit(str(tmp))} (header, delimiter ',')")
+    con.execute(f"copy ({sql_neutralised(con, sql)}) to {lit(str(tmp))} (header, delimiter ',')")
     with open(path, "wb") as dst, open(tmp, "rb") as src:
         dst.write(b"\xef\xbb\xbf")
         shutil.copyfileobj(src, dst, 1 << 20)

@@ -108,10 +108,11 @@ def write_report(rows: list[dict], level: str, fmt: str, output: Path) -> Path:
         (level != "department" and c[0] in ("dept_code", "dept_name")) or
         (level != "doctor" and c[0] in ("doctor_role", "doctor")))]
     output.parent.mkdir(parents=True, exist_ok=True)
+    from yunying.model.safe_cells import csv_writer, xlsx_no_formulas
+
     if fmt == "csv":
-        import csv
         with open(output, "w", encoding="utf-8-sig", newline="") as fh:
-            w = csv.writer(fh)
+            w = csv_writer(fh)
             w.writerow([c[1] for c in cols])
             for r in rows:
                 w.writerow(["" if r.get(c[0]) is None else (_num(r[c[0]]) if c[2] else r[c[0]]) for c in cols])
@@ -130,6 +131,7 @@ def write_report(rows: list[dict], level: str, fmt: str, output: Path) -> Path:
         for i, c in enumerate(cols, start=1):
             ws.column_dimensions[ws.cell(1, i).column_letter].width = max(10, len(c[1]) * 2)
         ws.freeze_panes = "A2"
+        xlsx_no_formulas(wb)
         wb.save(output)
     else:
         raise ValueError(f"format 必须是 csv 或 xlsx / unknown format {fmt!r}")

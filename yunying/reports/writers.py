@@ -149,6 +149,8 @@ def write_xlsx(report: Report, path: Path) -> Path:
     from openpyxl.drawing.image import Image as XlImage
     from openpyxl.styles import Alignment, Font, PatternFill
 
+    from yunying.model.safe_cells import xlsx_no_formulas
+
     wb = Workbook()
     used: set[str] = set()
     head_fill = PatternFill("solid", fgColor="DDEBF7")
@@ -230,6 +232,7 @@ def write_xlsx(report: Report, path: Path) -> Path:
         pv.column_dimensions[letter].width = w
     pv.freeze_panes = "A2"
     path.parent.mkdir(parents=True, exist_ok=True)
+    xlsx_no_formulas(wb)
     wb.save(str(path))
     return path
 

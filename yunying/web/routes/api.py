@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import re
@@ -15,6 +14,7 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from yunying.model.safe_cells import csv_writer
 from yunying.web import engine_adapter as ea
 from yunying.web import queries as q
 from yunying.web.appdb import write_audit
@@ -106,7 +106,7 @@ def case_detail(hospital: str, mrn: str, admission_no: int, request: Request, ct
 
 def _csv_response(rows: list[dict], columns: list[tuple[str, str]], filename: str) -> Response:
     buf = io.StringIO()
-    w = csv.writer(buf)
+    w = csv_writer(buf)
     w.writerow([label for _, label in columns])
     for r in rows:
         w.writerow(["" if r.get(k) is None else r.get(k) for k, _ in columns])

@@ -14,6 +14,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
+from yunying.model.safe_cells import csv_writer
 from yunying.web import engine_adapter as ea
 from yunying.web import queries as q
 from yunying.web.deps import (AdminUser, CtxDep, CurrentUser, CursorDep, DbDep, ScopeDep, audit, client_ip,
@@ -212,7 +213,7 @@ def _findings_csv(records: list[dict], name: str) -> Response:
     from yunying.qc.check import FINDING_HEADER
 
     buf = io.StringIO()
-    w = csv.writer(buf)
+    w = csv_writer(buf)
     w.writerow(FINDING_HEADER)
     for r in records:
         for f in r["findings"]:
