@@ -13,8 +13,6 @@ from yunying.cli.common import console, fail, open_db, progress_bar
 
 app = typer.Typer(help="演示数据 / synthetic demo hospital", no_args_is_help=True)
 
-# import order: dictionaries first, then facts
-IMPORT_ORDER = ["hospital", "department", "staff", "finance", "beds", "discharge", "outpatient"]
 PROFILES = ["tertiary-general", "tertiary-tcm", "secondary-general"]
 
 
@@ -52,6 +50,7 @@ def generate_cmd(
                               codes=codes, progress=progress)
         except (KeyError, ValueError, FileNotFoundError) as exc:
             fail(f"无法生成演示数据：{exc}", f"cannot generate demo data: {exc}", 2)
+    write_sample_records(out)
     summary = {"profile": profile, "out": str(out), "seconds": round(time.perf_counter() - started, 1),
                "counts": dict(result.counts), "files": {k: [str(p) for p in v] for k, v in result.files.items()}}
     if json_out:
@@ -62,30 +61,44 @@ def generate_cmd(
             console.print(f"  {kind:12s} {n:>10,}")
 
 
-def import_folder(db: Path | None, folder: Path, *, quiet: bool = False) -> dict:
-    """Import every file listed in a generated folder's manifest.json, dictionaries first."""
-    from yunying.ingest.engine import import_files
+def write_sample_records(folder: Path, n_clean: int = 2) -> Path:
+    """records.json beside the generated files: a few 首页 of the last year as JSON objects keyed by national field
+    codes (what a HIS posts to 首页预检), the first ones plus the first record with an injected defect, for
+    `yunying qc check-record --file records.json`."""
+    import csv
 
-    manifest_path = folder / "manifest.json"
-    if not manifest_path.is_file():
-        fail(f"{folder} 中没有 manifest.json（请先运行 yunying demo generate）",
-             f"no manifest.json in {folder} (run yunying demo generate first)")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    files: dict[str, list[str]] = manifest["files"]
-    results = {}
-    kinds = [k for k in IMPORT_ORDER if k in files]   # other manifest entries (e.g. defects_truth) are not imports
-    with open_db(db, create=True) as con, progress_bar(not quiet) as progress:
-        for kind in kinds:
-            paths = [folder / Path(p).name for p in files[kind]]
-            summary = import_files(con, kind, paths, reject_dir=folder / "rejects", progress=progress)
-            results[kind] = summary.as_dict()
-            if not quiet:
-                t = summary.totals()
-                console.print(f"  导入 {kind:11s} +{t['inserted']:,} ~{t['updated']:,} "
-                              f"拒收 rejected {t['rejected']:,} 警告 warnings {t['warnings']:,}")
-            if not summary.ok:
-                fail(f"导入 {kind} 失败：{summary.files[-1].message}", f"import of {kind} failed")
-    return results
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    discharge = folder / Path(manifest["files"]["discharge"][-1]).name
+    defective = set()
+    truth = folder / "defects_truth.csv"
+    if truth.is_file():
+        with truth.open(encoding="utf-8-sig", newline="") as fh:
+            defective = {(r["mrn"], r["admission_no"]) for r in csv.DictReader(fh)}
+    picked: list[dict] = []
+    with discharge.open(encoding=manifest.get("encodings", {}).get("discharge", "gb18030"), newline="") as fh:
+        clean = 0
+        for row in csv.DictReader(fh):
+            bad = (row.get("BAH"), row.get("ZYCS")) in defective
+            if (bad and not any(r["_defect"] for r in picked)) or (not bad and clean < n_clean):
+                picked.append({**row, "_defect": bad})
+                clean += not bad
+            if clean >= n_clean and (any(r["_defect"] for r in picked) or not defective):
+                break
+    out = folder / "records.json"
+    records = [{k: v for k, v in r.items() if k != "_defect" and v != ""} for r in picked]
+    out.write_text(json.dumps({"records": records}, ensure_ascii=False, indent=1), encoding="utf-8")
+    return out
+
+
+def import_folder(db: Path | None, folder: Path, *, quiet: bool = False) -> dict:
+    """Import a generated folder (manifest.json), dictionaries first; exits when an import fails."""
+    from yunying.cli.warehouse_cmds import import_folder as import_all
+
+    res = import_all(db, folder, quiet=quiet)
+    if not res["ok"]:
+        kind = list(res["imports"])[-1]
+        fail(f"导入 {kind} 失败（见上方明细）", f"import of {kind} failed (details above)")
+    return res["imports"]
 
 
 @app.command("run")

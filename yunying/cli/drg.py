@@ -41,6 +41,15 @@ def _connect(db: Optional[Path], *, create: bool = False):
     return connect_warehouse(db, create=create)
 
 
+def bundled_pack(directory: Path) -> Path:
+    """`demo` (when no such folder exists) names the bundled demo scheme (演示方案, not a real 医保 scheme)."""
+    if str(directory) == "demo" and not directory.is_dir():
+        from importlib import resources
+
+        return Path(str(resources.files("yunying.drg").joinpath("demo_scheme")))
+    return directory
+
+
 def _load_scheme(ref: str, db: Optional[Path]):
     from yunying.drg.pack import PackError
     from yunying.drg.store import DrgDataError, resolve_scheme
@@ -301,13 +310,16 @@ def _warehouse_case(key: str, db: Optional[Path]) -> dict:
 
 @scheme_app.command("import")
 def scheme_import(
-    directory: Path = typer.Argument(..., help="方案包目录 / pack directory"),
+    directory: Path = typer.Argument(..., help="方案包目录；demo 为内置演示方案 / pack directory, or demo for the "
+                                               "bundled demo scheme"),
     name: str = typer.Option(..., "--name", help="登记名，如 chs-drg-1.1 / registered name"),
     db: Optional[Path] = typer.Option(None, "--db", help="数据库文件（默认 YUNYING_DB）"),
 ):
     """校验并登记方案包 / validate and register a scheme pack."""
     from yunying.drg.pack import PackError, load_pack
     from yunying.drg.store import register_pack
+
+    directory = bundled_pack(directory)
 
     con = _connect(db, create=True)
     try:
@@ -430,6 +442,31 @@ def reconcile_cmd(
                f"{summary['different']:,}（其中仓库缺失 {summary['missing_in_warehouse']:,}）→ {out} / "
                f"{summary['different']:,} differing cases written")
 
+
+@app.command("cases")
+def cases_cmd(
+    output: Path = typer.Option(..., "--output", help="病案 CSV（分组器输入格式）/ cases CSV in the grouper's input layout"),
+    db: Optional[Path] = typer.Option(None, "--db", help="仓库文件 / warehouse"),
+    year: Optional[int] = typer.Option(None, "--year", help="只导出该出院年度 / discharge year only"),
+):
+    """从仓库导出分组器输入病案（record_id = 医院/病案号/住院次数）/ export the warehouse's discharges in the
+    grouper's input layout, e.g. to group them with another scheme (drg group --input)."""
+    from yunying.drg.cases import CASE_COLUMNS
+    from yunying.drg.store import warehouse_cases
+
+    con = _connect(db)
+    try:
+        where, params = ("where year(d.discharge_time) = ?", [year]) if year else ("", None)
+        table = warehouse_cases(con, where, params).select(list(CASE_COLUMNS))
+    finally:
+        con.close()
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with output.open("wb") as fh:
+            write_plain_csv(table, fh, header=True)
+    except OSError as e:
+        _fail(f"DRG-OUTPUT 无法写入 {output}：{e} / cannot write the output file: {e}")
+    typer.echo(f"已导出 exported {table.num_rows:,} 例 → {output}", err=True)
 
 if __name__ == "__main__":  # pragma: no cover
     app(sys.argv[1:])

@@ -188,7 +188,8 @@ def pay_cmd(
     scheme: SchemeOpt,
     db: DbOpt = None,
     method: Annotated[Optional[str], typer.Option(help="rate 费率法 | points 点数法（默认取参数文件）")] = None,
-    params: Annotated[Optional[Path], typer.Option("--params", help="支付参数 YAML / payment parameter file")] = None,
+    params: Annotated[Optional[Path], typer.Option("--params", help="支付参数 YAML，或内置参数名 demo-rate / "
+                      "zhejiang-style-points / payment parameter file or a bundled set's name")] = None,
     year: Annotated[Optional[int], typer.Option(help="出院年度 discharge year")] = None,
     weight_year: Annotated[Optional[int], typer.Option(help="使用哪年的权重（默认：不晚于出院年度的最近一年）")] = None,
     rate: Annotated[Optional[float], typer.Option(help="费率 ¥/RW（覆盖参数文件）")] = None,
@@ -201,6 +202,7 @@ def pay_cmd(
 
     高/低倍率、未入组/歧义组、特病单议标记；逐例结果写入 econ_case_payment，参数与哈希记入 econ_run。
     """
+    from yunying.economics.params import params_path
     from yunying.economics.payment import margins, simulate
 
     if method not in (None, "rate", "points"):
@@ -214,8 +216,8 @@ def pay_cmd(
         ov["budget"] = budget
     with open_db(db) as con:
         try:
-            res = simulate(con, scheme, method=method, params_file=params, year=year, weight_year=weight_year,
-                           overrides=ov)
+            res = simulate(con, scheme, method=method, params_file=params_path(params), year=year,
+                           weight_year=weight_year, overrides=ov)
             worst = margins(con, res.run_id, "group", top)
             depts = margins(con, res.run_id, "department", 5)
         except EconomicsError as e:

@@ -18,9 +18,73 @@ from yunying.model.catalogue import load_model
 from yunying.settings import load_settings
 
 
+# `import all`: dictionaries first, then facts
+IMPORT_ORDER = ["hospital", "department", "staff", "finance", "beds", "discharge", "outpatient"]
+DATA_SUFFIXES = (".csv", ".xlsx", ".parquet")
+
+
+def folder_plan(folder: Path) -> tuple[list[tuple[str, list[Path]]], list[Path]]:
+    """(kind, files) in import order for a folder, and the data files no kind claims. A folder written by
+    `yunying demo generate` is read from its manifest.json; any other folder by file-name prefix
+    (discharge_2022.csv, outpatient-2022.xlsx, departments.csv …)."""
+    manifest = folder / "manifest.json"
+    if manifest.is_file():
+        listed = json.loads(manifest.read_text(encoding="utf-8"))["files"]
+        plan = [(k, [folder / Path(f).name for f in listed[k]]) for k in IMPORT_ORDER if k in listed]
+        return plan, []
+    by_kind: dict[str, list[Path]] = {}
+    unknown = []
+    for f in sorted(folder.iterdir()):
+        if not f.is_file() or f.suffix.lower() not in DATA_SUFFIXES:
+            continue
+        kind = next((k for k in IMPORT_ORDER if f.name.lower().startswith(k)), None)
+        if kind is None:
+            unknown.append(f)
+        else:
+            by_kind.setdefault(kind, []).append(f)
+    return [(k, by_kind[k]) for k in IMPORT_ORDER if k in by_kind], unknown
+
+
+def import_folder(db: Path | None, folder: Path, *, quiet: bool = False, reject_dir: Path | None = None,
+                  hospital: str | None = None) -> dict:
+    """Import every data file of a folder, dictionaries first (see folder_plan); stops at the first kind whose
+    import fails (each file is atomic: what was stored before stays). Returns {"ok": …, "imports": {kind: summary}}."""
+    if not folder.is_dir():
+        fail(f"不是文件夹：{folder}", f"not a folder: {folder}", 2)
+    plan, unknown = folder_plan(folder)
+    if not plan:
+        fail(f"{folder} 中没有可导入的文件（文件名应以 {'/'.join(IMPORT_ORDER)} 开头，或含 manifest.json）",
+             f"nothing to import in {folder} (file names start with a kind, or a manifest.json)", 2)
+    if unknown and not quiet:
+        console.print(f"[yellow]未识别数据类型的文件（已跳过）skipped, unknown kind: "
+                      f"{', '.join(f.name for f in unknown)}[/yellow]")
+    settings = load_settings(db=db, hospital=hospital)
+    results: dict[str, dict] = {}
+    out_dir = reject_dir or (db_path(db).resolve().parent / "rejects")
+    with open_db(db, create=True) as con, progress_bar(not quiet) as progress:
+        for kind, paths in plan:
+            try:
+                summary = import_files(con, kind, paths, reject_dir=out_dir,
+                                       hospital=settings.hospital, profiles_dir=settings.profiles_dir,
+                                       progress=progress)
+            except ImportFailed as exc:
+                fail(exc.zh, exc.en, 2)
+            results[kind] = summary.as_dict()
+            if not quiet:
+                t = summary.totals()
+                console.print(f"  导入 {kind:11s} +{t['inserted']:,} ~{t['updated']:,} "
+                              f"拒收 rejected {t['rejected']:,} 警告 warnings {t['warnings']:,}")
+            if not summary.ok:
+                if not quiet:
+                    _print_summary(summary)
+                return {"ok": False, "imports": results}
+    return {"ok": True, "imports": results}
+
+
 def import_cmd(
-    kind: Annotated[str, typer.Argument(help="数据类型 kind: discharge|outpatient|department|staff|finance|beds|hospital")],
-    files: Annotated[list[Path], typer.Argument(help="CSV (UTF-8/GB18030) / .xlsx / .parquet 文件")],
+    kind: Annotated[str, typer.Argument(help="数据类型 kind: discharge|outpatient|department|staff|finance|beds|hospital, "
+                                             "或 all（导入一个文件夹 / a whole folder）")],
+    files: Annotated[list[Path], typer.Argument(help="CSV (UTF-8/GB18030) / .xlsx / .parquet 文件；all 时为一个文件夹")],
     db: DbOpt = None,
     hospital: Annotated[Optional[str], typer.Option(help="文件中无机构代码时使用的医疗机构代码 hospital_id")] = None,
     profile: Annotated[Optional[str], typer.Option(help="表头映射配置名称或 YAML 文件 / profile name or YAML file")] = None,
@@ -28,7 +92,22 @@ def import_cmd(
     reject_dir: Annotated[Optional[Path], typer.Option(help="拒收与警告文件目录（默认：仓库旁 rejects/）")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """导入数据文件（原子、幂等）/ Import files: bad rows quarantined and explained, the rest loaded atomically."""
+    """导入数据文件（原子、幂等）/ Import files: bad rows quarantined and explained, the rest loaded atomically.
+
+    `yunying import all FOLDER` imports every file of a folder in dictionary-first order (hospital, department,
+    staff, finance, beds, discharge, outpatient), by manifest.json or by file-name prefix."""
+    if kind == "all":
+        if len(files) != 1:
+            fail("import all 需要且只需要一个文件夹", "import all takes exactly one folder", 2)
+        if profile or encoding:
+            fail("import all 不接受 --profile / --encoding（按文件自动识别）",
+                 "import all takes no --profile / --encoding (detected per file)", 2)
+        res = import_folder(db, files[0], quiet=json_out, reject_dir=reject_dir, hospital=hospital)
+        if json_out:
+            print(json.dumps(res, ensure_ascii=False, indent=2, default=str))
+        if not res["ok"]:
+            raise typer.Exit(1)
+        return
     settings = load_settings(db=db, hospital=hospital)
     profile_files = None
     if profile and (profile.endswith((".yaml", ".yml")) or Path(profile).is_file()):

@@ -48,6 +48,14 @@ def shipped(name: str) -> Path:
     return Path(str(resources.files("yunying.economics").joinpath("params", name)))
 
 
+def params_path(ref: Path | None) -> Path | None:
+    """A parameter file, or the name of a bundled set (demo-rate, zhejiang-style-points) when no such file exists."""
+    if ref is None or Path(ref).is_file():
+        return ref
+    bundled = shipped(f"{Path(ref).name.removesuffix('.yaml')}.yaml")
+    return bundled if bundled.is_file() else ref
+
+
 def _merge(base: dict, over: dict) -> dict:
     out = copy.deepcopy(base)
     for k, v in over.items():
@@ -98,7 +106,10 @@ def validate(p: dict, src: str = "") -> None:
     money = p["rate"] if p["method"] == "rate" else p["point_value"]
     if p["budget"] is None and (money is None or money <= 0):
         need = "rate" if p["method"] == "rate" else "point_value"
-        bad(f"需要 {need}（或 budget）且大于 0", f"{need} (or budget) is required and must be > 0")
+        bad(f"需要 {need}（或 budget）且大于 0：请加 --{need.replace('_', '-')} 或 --budget，或用 --params 指定参数文件"
+            f"（内置演示参数：--params demo-rate）",
+            f"{need} (or budget) is required and must be > 0: give --{need.replace('_', '-')} or --budget, or a parameter "
+            f"file with --params (bundled demo parameters: --params demo-rate)")
     for i, v in enumerate(p.get("variants") or []):
         if not isinstance(v, dict) or not isinstance(v.get("when"), dict):
             bad(f"variants[{i}] 需要 when 映射", f"variants[{i}] needs a 'when' mapping")
