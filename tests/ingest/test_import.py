@@ -276,7 +276,7 @@ def test_unknown_kind_and_missing_db(tmp_path):
     r = runner.invoke(app, ["import", "nonsense", str(tmp_path / "x.csv"), "--db", str(tmp_path / "w.duckdb")])
     assert r.exit_code == 2 and "未知的数据类型" in r.stderr
     r = runner.invoke(app, ["stats", "--db", str(tmp_path / "none.duckdb")])
-    assert r.exit_code == 1 and "仓库文件不存在" in r.stderr
+    assert r.exit_code == 2 and "仓库文件不存在" in r.stderr
 
 
 def test_parallel_transcoding_reports_global_line_numbers(tmp_path, db, monkeypatch):
