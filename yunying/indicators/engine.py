@@ -961,17 +961,18 @@ def case_sql(catalogue: Catalogue, indicator_id: str, *, period: str, level: str
 
 def cases(con=None, catalogue: Catalogue | None = None, indicator_id: str = "", *, period: str,
           level: str = "hospital", key: dict | None = None, part: str = "numerator", limit: int | None = None,
-          query: Query | None = None) -> CaseResult:
+          query: Query | None = None, scheme: str | None = None) -> CaseResult:
     """The records counted in an indicator's numerator (or denominator) for one period and unit.
 
-    key: {"hospital_id": "H001", "dept_code": "GS", "doctor_group": …} (region level: {"region_code": …})."""
+    key: {"hospital_id": "H001", "dept_code": "GS", "doctor_group": …} (region level: {"region_code": …}).
+    scheme: the DRG scheme of DRG views (default: the one compute() reads)."""
     from yunying.indicators.catalogue import load_catalogue
 
     catalogue = catalogue or load_catalogue()
     ind = catalogue[indicator_id]
     _economics_views(con, [m.over for m in (ind.numerator, ind.denominator) if m is not None])
     sql = case_sql(catalogue, indicator_id, period=period, level=level, key=key, part=part, limit=limit,
-                   scheme=_latest_scheme(query or duckdb_query(con)))
+                   scheme=scheme or _latest_scheme(query or duckdb_query(con)))
     if query is not None:
         return CaseResult(sql, [], query(sql))
     cur = con.execute(sql)
