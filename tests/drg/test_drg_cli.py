@@ -278,3 +278,29 @@ def test_explain_key_shows_the_stored_result_and_says_when_the_scheme_changed(tm
                                        "--json"]).output)
     assert (j["result_source"], j["drg"], j["run_id"], j["scheme_changed"]) == ("stored", "GZ11", run_id, True)
     assert j["regrouped"]["drg"] == "GZ15" and j["trace"] == []
+
+
+def test_migration_0085_names_a_run_for_results_grouped_before_runs_were_recorded():
+    """A warehouse with results of two schemes from before migration 0085: each (scheme, hash) becomes one legacy
+    run holding its cases (2 + 1), and every stored row names it."""
+    import duckdb
+
+    from yunying.warehouse.db import migrate, migration_files
+
+    con = duckdb.connect(":memory:")
+    con.execute("create table schema_migrations (version varchar primary key, sha256 varchar not null, "
+                "applied_at timestamp not null default current_timestamp)")
+    for name, sql in migration_files():
+        if name < "0085":
+            con.execute(sql)
+            con.execute("insert into schema_migrations (version, sha256) values (?, 'x')", [name])
+    con.execute("insert into drg_result (hospital_id, mrn, admission_no, scheme, scheme_hash, status, mdc, adrg, drg) "
+                "values ('H1','M1',1,'a','abcdef0123','SUCCESS','MDCG','GZ1','GZ11'), "
+                "('H1','M2',1,'a','abcdef0123','FAIL','0000','00','0000'), "
+                "('H1','M1',1,'b','99990000ff','SUCCESS','MDCG','GZ1','GZ13')")
+    assert any(n.startswith("0085") for n in migrate(con))
+    assert con.execute("select run_id, scheme, scheme_hash, cases from drg_run order by 1").fetchall() == [
+        ("drg-legacy-a-abcdef01", "a", "abcdef0123", 2), ("drg-legacy-b-99990000", "b", "99990000ff", 1)]
+    assert con.execute("select scheme, run_id, count(*) from drg_result group by all order by 1").fetchall() == [
+        ("a", "drg-legacy-a-abcdef01", 2), ("b", "drg-legacy-b-99990000", 1)]
+    con.close()
