@@ -246,3 +246,61 @@ def test_demo_run(tmp_path):
     demo_run(con)  # idempotent
     assert con.execute("select count(*) from drg_result").fetchall() == [(1,)]
     con.close()
+
+
+def test_explain_key_shows_the_stored_result_and_says_when_the_scheme_changed(tmp_path, mini_dir):
+    """Stored: M2 (G01 + K02, K02 an MCC in mini) → GZ11. The scheme is then re-registered under the same name
+    with K02 removed from the MCC table: a regrouping would give GZ15 (no CC), but the stored result of the run
+    stays GZ11 and the explanation must say the scheme changed and show GZ15 only as a comparison."""
+    db = tmp_path / "w.duckdb"
+    _warehouse(db).close()
+    assert runner.invoke(app, ["scheme", "import", str(mini_dir), "--name", "mini", "--db", str(db)]).exit_code == 0
+    r = runner.invoke(app, ["run", "--db", str(db), "--scheme", "mini"])
+    assert r.exit_code == 0, r.output
+    con = connect(db)
+    runs = con.execute("select run_id, scheme, cases from drg_run").fetchall()
+    stored_runs = con.execute("select distinct run_id from drg_result").fetchall()
+    con.close()
+    assert len(runs) == 1 and runs[0][1:] == ("mini", 4) and stored_runs == [(runs[0][0],)]
+    run_id = runs[0][0]
+    r = runner.invoke(app, ["explain", "--db", str(db), "--scheme", "mini", "--key", "H1/M2/1"])
+    assert r.exit_code == 0, r.output
+    assert "已存储的分组结果" in r.output and "DRG GZ11" in r.output and run_id in r.output
+    assert "方案自该次分组后已变更" not in r.output and "K02" in r.output        # trace reproduces the stored result
+    changed = write_pack(tmp_path / "mini2", edit={"mcc": lambda h, rows: (h, [x for x in rows if x[0] != "K02"])})
+    assert runner.invoke(app, ["scheme", "import", str(changed), "--name", "mini", "--db", str(db)]).exit_code == 0
+    r = runner.invoke(app, ["explain", "--db", str(db), "--scheme", "mini", "--key", "H1/M2/1"])
+    assert r.exit_code == 0, r.output
+    stored_part, _, comparison = r.output.partition("方案自该次分组后已变更")
+    assert "DRG GZ11" in stored_part and run_id in stored_part
+    assert "仅供对比" in comparison and "DRG GZ15" in comparison and "GZ11" not in comparison
+    j = json.loads(runner.invoke(app, ["explain", "--db", str(db), "--scheme", "mini", "--key", "H1/M2/1",
+                                       "--json"]).output)
+    assert (j["result_source"], j["drg"], j["run_id"], j["scheme_changed"]) == ("stored", "GZ11", run_id, True)
+    assert j["regrouped"]["drg"] == "GZ15" and j["trace"] == []
+
+
+def test_migration_0085_names_a_run_for_results_grouped_before_runs_were_recorded():
+    """A warehouse with results of two schemes from before migration 0085: each (scheme, hash) becomes one legacy
+    run holding its cases (2 + 1), and every stored row names it."""
+    import duckdb
+
+    from yunying.warehouse.db import migrate, migration_files
+
+    con = duckdb.connect(":memory:")
+    con.execute("create table schema_migrations (version varchar primary key, sha256 varchar not null, "
+                "applied_at timestamp not null default current_timestamp)")
+    for name, sql in migration_files():
+        if name < "0085":
+            con.execute(sql)
+            con.execute("insert into schema_migrations (version, sha256) values (?, 'x')", [name])
+    con.execute("insert into drg_result (hospital_id, mrn, admission_no, scheme, scheme_hash, status, mdc, adrg, drg) "
+                "values ('H1','M1',1,'a','abcdef0123','SUCCESS','MDCG','GZ1','GZ11'), "
+                "('H1','M2',1,'a','abcdef0123','FAIL','0000','00','0000'), "
+                "('H1','M1',1,'b','99990000ff','SUCCESS','MDCG','GZ1','GZ13')")
+    assert any(n.startswith("0085") for n in migrate(con))
+    assert con.execute("select run_id, scheme, scheme_hash, cases from drg_run order by 1").fetchall() == [
+        ("drg-legacy-a-abcdef01", "a", "abcdef0123", 2), ("drg-legacy-b-99990000", "b", "99990000ff", 1)]
+    assert con.execute("select scheme, run_id, count(*) from drg_result group by all order by 1").fetchall() == [
+        ("a", "drg-legacy-a-abcdef01", 2), ("b", "drg-legacy-b-99990000", 1)]
+    con.close()

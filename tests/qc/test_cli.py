@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,41 @@ def test_docs_rule_list_is_current():
 
     doc = (REPO / "docs" / "qc.md").read_text(encoding="utf-8")
     assert render(doc) == doc, "docs/qc.md is stale: run python -m yunying.qc.docgen docs/qc.md"
+
+
+@pytest.fixture(scope="module")
+def db4(tmp_path_factory):
+    """The three GS records of `db` plus CL0004 discharged from IM (outside the GS drill-down)."""
+    tmp = tmp_path_factory.mktemp("cli4")
+    src = write_csv([record("CL0001", SJZYTS="9"), record("CL0002", SFZH="-"),
+                     record("CL0003", SFZH="-", diagnoses=[{"code": "W19.x99", "name": "跌倒", "poa": "1"}]),
+                     record("CL0004", SFZH="-", RYKB="IM", CYKB="IM")], tmp / "d.csv")
+    path = tmp / "w.duckdb"
+    con = connect(path)
+    import_files(con, "discharge", [src], reject_dir=tmp, profile="national")
+    con.close()
+    ok(["qc", "dict", "import", "--db", path, "--demo"])
+    ok(["qc", "run", "--db", path])
+    return path
+
+
+def test_report_average_carries_definition_and_run_and_drills_down(db4, tmp_path):
+    """GS, 2022: CL0002 100, CL0001 98 (L002), CL0003 92 (D101) → 平均分 (100 + 98 + 92) / 3 = 96.67, 合格 3/3."""
+    con = connect(db4, read_only=True)
+    run_id, cat_hash = con.execute("select run_id, catalogue_hash from qc_run").fetchall()[0]
+    con.close()
+    ok(["qc", "report", "--db", db4, "--period", "2022", "--level", "department", "--format", "csv",
+        "--output", tmp_path / "r.csv"])
+    rows = list(csv.DictReader(open(tmp_path / "r.csv", encoding="utf-8-sig")))
+    gs = next(r for r in rows if r["科室代码"] == "GS" and r["月份"] == "合计")
+    assert float(gs["平均分"]) == pytest.approx(96.67) and gs["检查病案数"] == "3"
+    assert gs["质控运行"] == run_id and gs["质控目录版本"] == cat_hash[:16]
+    assert re.search(r"avg_score=qc-report\.avg_score@[0-9a-f]{12}", gs["口径编号"])
+    out = ok(["qc", "report-cases", "--db", db4, "--period", "2022", "--hospital", "H9", "--dept", "GS"])
+    lines = out.splitlines()
+    assert "平均分 avg_score = Σ得分 290 ÷ 3 = 96.67" in lines[0] and run_id in lines[0]
+    assert "合格率 pass_rate = 3 ÷ 3 = 100.0%" in lines[0]
+    assert [ln.split("\t")[1] for ln in lines[2:]] == ["CL0001", "CL0002", "CL0003"]
+    # the doctor level: 陈主治 is the attending of all four records
+    out = ok(["qc", "report-cases", "--db", db4, "--period", "2022-03", "--doctor", "陈主治", "--role", "attending"])
+    assert [ln.split("\t")[1] for ln in out.splitlines()[2:]] == ["CL0001", "CL0002", "CL0003", "CL0004"]

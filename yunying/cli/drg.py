@@ -247,10 +247,12 @@ def explain_cmd(
     if (case is None) == (key is None):
         _fail("DRG-CASE 请用 --case 给出病案字段，或用 --key 医院/病案号/住院次数 指定仓库中的病案（二选一） / "
               "give exactly one of --case or --key")
-    risk = None
+    risk = stored = None
     if key is not None:
         rec = _warehouse_case(key, db)
         risk = _qc_risk(key, db)
+        if not Path(scheme).is_dir():
+            stored = _stored(key, scheme, db)
     else:
         rec = _parse_case(case)
     unknown = [k for k in rec if k not in ("record_id", "sex", "age_years", "age_days", "newborn_weight_g",
@@ -260,15 +262,66 @@ def explain_cmd(
     rec.setdefault("record_id", "case")
     pack = _load_scheme(scheme, db)
     ex = explain_case(pack, rec)
+    if key is not None and stored is not None:
+        _echo_stored(stored, ex, risk, as_json)
+        return
     if as_json:
         typer.echo(json.dumps({**ex.as_dict(), "qc_risk": risk} if key is not None else ex.as_dict(),
                               ensure_ascii=False, indent=1, default=str))
     else:
+        if key is not None:
+            typer.echo(f"该病案在方案 {scheme} 下没有已存储的分组结果，以下为即时分组 / not grouped under {scheme} "
+                       f"in the warehouse: live grouping below")
         typer.echo(ex.text())
         if risk is not None:                   # record QC's word on the fields the grouping rests on
             typer.echo(f"质控 QC：{risk['text_zh']}")
             for f in risk["findings"]:
                 typer.echo(f"  {f['rule_id']} {f['message_zh']}")
+
+
+def _stored(key: str, scheme: str, db: Optional[Path]) -> dict | None:
+    from yunying.drg.store import stored_result
+
+    h, mrn, adm = key.split("/")
+    con = _connect(db)
+    try:
+        return stored_result(con, scheme, h, mrn, int(adm))
+    finally:
+        con.close()
+
+
+def _echo_stored(stored: dict, ex, risk: dict | None, as_json: bool) -> None:
+    """`drg explain --key`: the stored result of the case's run first; a fresh regrouping explains it only while the
+    scheme and the case are unchanged, else it is shown as a labelled comparison."""
+    from yunying.drg.store import stored_reading
+
+    rd = stored_reading(stored, ex)
+    if as_json:
+        out = {"record_id": ex.record_id, "result_source": "stored", **{k: stored[k] for k in (
+            "scheme", "status", "mdc", "adrg", "drg", "run_id", "grouped_at", "scheme_hash", "current_hash",
+            "scheme_changed")}, **rd, "trace": ex.trace if rd["trace_explains_stored"] else [],
+            "regrouped": None if rd["trace_explains_stored"] else ex.as_dict(), "qc_risk": risk}
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=1, default=str))
+        return
+    from yunying.drg.grouper import STATUS_ZH
+
+    typer.echo(f"已存储的分组结果 / stored result：病案 {ex.record_id}：{STATUS_ZH.get(stored['status'], stored['status'])}"
+               f"（{stored['status']}）  MDC {stored['mdc']}  ADRG {stored['adrg']}  DRG {stored['drg']}   方案 "
+               f"{stored['scheme']}（分组时哈希 {str(stored['scheme_hash'])[:12]}）  运行 run {stored['run_id'] or '-'}  "
+               f"分组于 {stored['grouped_at']}")
+    if rd["trace_explains_stored"]:
+        typer.echo("分组过程（按同一方案重现，与已存储结果一致）/ trace (same scheme, reproduces the stored result)：")
+        typer.echo("\n".join(ex.text().splitlines()[1:]))
+    else:
+        cur = f"，现哈希 {str(stored['current_hash'])[:12]}" if stored["current_hash"] else ""
+        typer.echo(f"⚠ {rd['notice_zh']}{cur} / {rd['notice_en']}")
+        typer.echo("以下为按当前方案重新分组，仅供对比，不是已存储的结果 / below: a fresh regrouping under the current "
+                   "scheme, for comparison only — not the stored result")
+        typer.echo(ex.text())
+    if risk is not None:
+        typer.echo(f"质控 QC：{risk['text_zh']}")
+        for f in risk["findings"]:
+            typer.echo(f"  {f['rule_id']} {f['message_zh']}")
 
 
 def _qc_risk(key: str, db: Optional[Path]) -> dict | None:
@@ -406,7 +459,8 @@ def run_cmd(
         con.close()
     by = "，".join(f"{k} {v:,}" for k, v in sorted(res["by_status"].items()))
     typer.echo(f"已分组 {res['cases']:,} 例（{by}），方案 {name}（{pack.identity}），用时 "
-               f"{time.perf_counter() - t0:.1f} 秒，结果在 drg_result / grouped {res['cases']:,} cases")
+               f"{time.perf_counter() - t0:.1f} 秒，结果在 drg_result，运行 {res['run_id']} / grouped "
+               f"{res['cases']:,} cases, run {res['run_id']}")
 
 
 @app.command("reconcile")

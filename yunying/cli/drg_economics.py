@@ -317,6 +317,43 @@ def metrics_cmd(
     _emit(rows, fmt, list(COLUMNS))
 
 
+@drg_app.command("metrics-cases")
+def metrics_cases_cmd(
+    period: Annotated[str, typer.Option("--period", help="2022 或 2022-03")],
+    db: DbOpt = None,
+    figure: Annotated[str, typer.Option("--figure", help="cmi | total_weight | cost_index | time_index")] = "cmi",
+    hospital: Annotated[Optional[str], typer.Option("--hospital", help="医疗机构代码")] = None,
+    dept: Annotated[Optional[str], typer.Option("--dept", help="科室代码（科室层级）")] = None,
+    doctor_group: Annotated[Optional[str], typer.Option("--doctor-group", help="医疗组（医疗组层级，需 --dept）")] = None,
+    scheme: Annotated[Optional[str], typer.Option("--scheme")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", help="最多列出病例数 / at most this many cases")] = None,
+    fmt: FormatOpt = "text",
+) -> None:
+    """DRG 指标下钻 / The cases behind a drg metrics figure (CMI by default), through its catalogue definition.
+
+    先给出该指标的定义编号、sql_hash、分组运行与分子/分母/值，再列出病例（c0 = 该病例计入的 RW 或比值）。
+    """
+    from yunying.economics.metrics import figure_cases
+
+    _check_format(fmt)
+    if doctor_group and not dept:
+        fail("--doctor-group 需要同时给出 --dept", "--doctor-group needs --dept", 2)
+    with open_db(db) as con:
+        try:
+            got = figure_cases(con, figure, period, scheme=scheme, hospital=hospital, dept=dept,
+                               doctor_group=doctor_group, limit=limit)
+        except EconomicsError as e:
+            _err(e)
+    res, row = got["result"], got["row"]
+    rows = [dict(zip(res.columns, r)) for r in res.rows]
+    if fmt == "text":
+        console.print(f"{figure} = {got['indicator_id']}（sql_hash {got['sql_hash']}）· 方案 {got['scheme']} · 运行 run "
+                      f"{got['run_id'] or '-'} · 期间 {period}"
+                      + (f" · 分子 {_fmt(row['numerator'])} 分母 {_fmt(row['denominator'])} 值 {_fmt(row['value'])}"
+                         if row else "") + f" · 病例 {len(rows):,} 例 / cases", highlight=False, soft_wrap=True)
+    _emit(rows, fmt, list(res.columns))
+
+
 # ------------------------------------------------------------------------------------------------------------
 # DIP
 # ------------------------------------------------------------------------------------------------------------

@@ -160,14 +160,17 @@ def list_cmd(
 def explain_cmd(
     indicator_id: Annotated[str, typer.Argument(help="指标编号 / indicator id, e.g. G3-04")],
     db: Annotated[Optional[Path], typer.Option("--db")] = None,
-    period: Annotated[str, typer.Option("--period")] = "2022",
+    period: Annotated[str, typer.Option("--period", help="2022 / 2022Q1 / 2022-03")] = "2022",
+    grain: Annotated[Optional[str], typer.Option("--grain", help="year | quarter | month（默认按期间格式）")] = None,
     dept: Annotated[Optional[str], typer.Option("--dept", help="科室代码 / department code")] = None,
     hospital: Annotated[Optional[str], typer.Option("--hospital")] = None,
     limit: Annotated[int, typer.Option("--limit", help="显示病例数 / cases shown")] = 10,
     catalogue: CatOpt = None,
 ) -> None:
-    """解释指标 / Definition, compiled SQL, numerator, denominator and the first cases behind them."""
-    from yunying.indicators.engine import cases, compile_plan, compute
+    """解释指标 / Definition, compiled SQL, numerator, denominator and the first cases behind them.
+
+    月、季、年均可：--period 2022-03 按月，2022Q1 按季，2022 按年（--grain 可改）。"""
+    from yunying.indicators.engine import cases, compile_plan, compute, definition_hash, period_grain
 
     cat = _catalogue(catalogue)
     if indicator_id not in cat.indicators:
@@ -194,8 +197,11 @@ def explain_cmd(
         out(f"口径说明 reading: {ind.reading_zh}", highlight=False)
     if ind.missing_zh:
         out(f"缺少数据 missing: {ind.missing_zh}", highlight=False)
+    out(f"定义哈希 sql_hash: {definition_hash(cat, ind)} · 目录版本 catalogue_version: {cat.version}",
+        highlight=False)
     try:
-        plan = compile_plan(cat, [indicator_id], period=period, grain="year", level=level,
+        grain = grain or period_grain(period)
+        plan = compile_plan(cat, [indicator_id], period=period, grain=grain, level=level,
                             hospitals=[hospital] if hospital else None)
     except ValueError as exc:
         fail(str(exc), str(exc), 2)
@@ -206,7 +212,7 @@ def explain_cmd(
     if db is None:
         return
     with open_db(db, read_only=True) as con:
-        rows = compute(con, cat, ids=[indicator_id], period=period, grain="year", level=level,
+        rows = compute(con, cat, ids=[indicator_id], period=period, grain=grain, level=level,
                        hospitals=[hospital] if hospital else None)
         if dept:
             rows = [r for r in rows if r["dept_code"] in (dept, "*")]
@@ -260,11 +266,25 @@ def alerts_cmd(
 
 
 @app.command("lint")
-def lint_cmd(catalogue: CatOpt = None) -> None:
-    """检查指标目录 / Validate the shipped catalogue plus user files (file:line errors)."""
+def lint_cmd(catalogue: CatOpt = None,
+             db: Annotated[Optional[Path], typer.Option(
+                 "--db", help="按该仓库的结构编译（默认按迁移建立的空仓库）/ compile against this warehouse")] = None,
+             ) -> None:
+    """检查指标目录 / Validate the catalogue (file:line errors) and compile every indicator against the schema."""
+    from yunying.indicators.engine import lint_sql
+
     cat = _catalogue(catalogue)
+    if db is not None:
+        with open_db(db, read_only=True) as con:
+            errors = lint_sql(cat, con)
+    else:
+        errors = lint_sql(cat)
+    if errors:
+        fail("指标 SQL 无法在当前结构上编译：\n" + "\n".join(errors),
+             f"{len(errors)} indicator measure(s) do not compile against the current schema (see above)", 2)
     console.print(f"指标目录有效 / catalogue valid: {len(cat.indicators)} 项 indicators, "
-                  f"{len(cat.families)} 族 families, version {cat.version}")
+                  f"{len(cat.families)} 族 families, version {cat.version}；全部 SQL 已按当前结构编译 / every "
+                  f"measure compiles against the current schema")
 
 
 @app.command("load-px-dict")

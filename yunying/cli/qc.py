@@ -108,6 +108,42 @@ def report_cmd(db: DbOpt = None,
     typer.echo(f"已写出 {len(rows)} 行 → {output} / wrote {len(rows)} rows")
 
 
+@app.command("report-cases")
+def report_cases_cmd(db: DbOpt = None,
+                     period: Annotated[str, typer.Option("--period", help="与 qc report 相同 / as in qc report")] = "",
+                     hospital: Annotated[Optional[str], typer.Option("--hospital", help="医疗机构代码")] = None,
+                     dept: Annotated[Optional[str], typer.Option("--dept", help="科室代码")] = None,
+                     doctor: Annotated[Optional[str], typer.Option("--doctor", help="医师")] = None,
+                     role: Annotated[Optional[str], typer.Option("--role", help="attending | resident")] = None,
+                     month: Annotated[Optional[str], typer.Option("--month", help="报表中的某月 2022-03（默认合计）")] = None,
+                     ) -> None:
+    """质控报表下钻 / The records behind a qc report row: its 平均分 / 合格率 from exactly these records."""
+    from yunying.qc.report import figure_definitions, report_cases
+
+    if not period:
+        fail("请用 --period 指定期间（如 2022）", "--period is required (e.g. 2022)")
+    cat = _catalogue(None)
+    with open_db(db, read_only=True) as con:
+        try:
+            cols, rows = report_cases(con, period, hospital=hospital, dept=dept, doctor=doctor, role=role,
+                                      month=month)
+        except ValueError as exc:
+            fail(str(exc), str(exc))
+    if not rows:
+        fail(f"期间 {period} 没有符合条件的质控结果", f"no QC results for {period} and this unit")
+    rec = [dict(zip(cols, r)) for r in rows]
+    total = sum(float(r["score"]) for r in rec)
+    passed = sum(1 for r in rec if r["passed"])
+    runs = ",".join(sorted({r["run_id"] for r in rec}))
+    defs = figure_definitions([g for g, _ in cat.scoring.grades])
+    typer.echo(f"病案 {len(rec)} 份 · 平均分 avg_score = Σ得分 {total:g} ÷ {len(rec)} = {round(total / len(rec), 2)}"
+               f"（{defs['avg_score']}）· 合格率 pass_rate = {passed} ÷ {len(rec)} = "
+               f"{round(100.0 * passed / len(rec), 2)}%（{defs['pass_rate']}）· 运行 run {runs}")
+    typer.echo("\t".join(cols))
+    for r in rows:
+        typer.echo("\t".join("" if v is None else str(v) for v in r))
+
+
 @app.command("rules")
 def rules_cmd(overrides: OverridesOpt = None, as_json: JsonOpt = False) -> None:
     """列出质控规则及状态（implemented / not_implemented / disabled）/ list the rule catalogue."""

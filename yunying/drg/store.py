@@ -165,24 +165,66 @@ def warehouse_cases(con: duckdb.DuckDBPyConnection, where: str = "", params: lis
 
 
 def run_grouping(con: duckdb.DuckDBPyConnection, pack: Pack, scheme_name: str, progress=None) -> dict:
-    """Group every discharge of the warehouse under ``pack``; replace its rows in drg_result."""
+    """Group every discharge of the warehouse under ``pack``; replace its rows in drg_result under a new run
+    (drg_run: scheme, the pack's content hash, time, case count)."""
+    import datetime as dt
+    import uuid
+
     cases = warehouse_cases(con)
     res = Grouper(pack).group_table(cases, progress=progress)
+    run_id = f"drg-{dt.datetime.now():%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
     out = pa.table({
         "hospital_id": cases["hospital_id"], "mrn": cases["mrn"], "admission_no": cases["admission_no"],
         "scheme": pa.array([scheme_name] * cases.num_rows, type=pa.string()),
         "scheme_hash": pa.array([pack.content_hash] * cases.num_rows, type=pa.string()),
         "status": res["status"], "mdc": res["mdc"], "adrg": res["adrg"], "drg": res["drg"],
+        "run_id": pa.array([run_id] * cases.num_rows, type=pa.string()),
     })
     with transaction(con):
         con.execute("delete from drg_result where scheme = ?", [scheme_name])
         con.register("_drg_out", out)
         con.execute("insert into drg_result (hospital_id, mrn, admission_no, scheme, scheme_hash, status, mdc, "
-                    "adrg, drg) select * from _drg_out")
+                    "adrg, drg, run_id) select * from _drg_out")
         con.unregister("_drg_out")
-    counts = dict(con.execute("select status, count(*) from drg_result where scheme = ? group by status",
-                              [scheme_name]).fetchall())
-    return {"cases": cases.num_rows, "by_status": counts}
+        counts = dict(con.execute("select status, count(*) from drg_result where scheme = ? group by status",
+                                  [scheme_name]).fetchall())
+        con.execute("insert into drg_run (run_id, scheme, scheme_hash, cases, by_status_json) values (?, ?, ?, ?, ?)",
+                    [run_id, scheme_name, pack.content_hash, cases.num_rows, json.dumps(counts, sort_keys=True)])
+    return {"cases": cases.num_rows, "by_status": counts, "run_id": run_id}
+
+
+def stored_result(con, scheme: str, hospital_id: str, mrn: str, admission_no: int) -> dict | None:
+    """The stored result of one case under ``scheme`` with its run, and whether the registered scheme pack has
+    changed since (its content hash differs from the one the run grouped with). None when never grouped."""
+    rows = con.execute(
+        "select r.status, r.mdc, r.adrg, r.drg, r.scheme_hash, r.grouped_at, r.run_id, s.content_hash "
+        "from drg_result r left join drg_scheme s on s.name = r.scheme "
+        "where r.scheme = ? and r.hospital_id = ? and r.mrn = ? and r.admission_no = ?",
+        [scheme, hospital_id, mrn, int(admission_no)]).fetchall()
+    if not rows:
+        return None
+    status, mdc, adrg, drg, shash, at, run_id, current = rows[0]
+    return {"scheme": scheme, "status": status, "mdc": mdc, "adrg": adrg, "drg": drg, "scheme_hash": shash,
+            "grouped_at": at, "run_id": run_id, "current_hash": current,
+            "scheme_changed": current is not None and current != shash, "scheme_missing": current is None}
+
+
+SCHEME_CHANGED_ZH = "方案自该次分组后已变更"
+SCHEME_CHANGED_EN = "the scheme has changed since this grouping"
+
+
+def stored_reading(stored: dict, ex) -> dict:
+    """How a stored result and a fresh regrouping relate: the stored result is the answer; the fresh one is its
+    explanation when the scheme is unchanged and it agrees, else only a labelled comparison."""
+    same = (ex.status, ex.mdc, ex.adrg, ex.drg) == (stored["status"], stored["mdc"], stored["adrg"], stored["drg"])
+    if stored["scheme_changed"] or stored["scheme_missing"]:
+        zh = SCHEME_CHANGED_ZH if stored["scheme_changed"] else "方案已不在登记表中"
+        en = SCHEME_CHANGED_EN if stored["scheme_changed"] else "the scheme is no longer registered"
+        return {"trace_explains_stored": False, "notice_zh": zh, "notice_en": en, "fresh_same": same}
+    if not same:
+        return {"trace_explains_stored": False, "notice_zh": "病案数据自该次分组后已变更（重新分组结果不同）",
+                "notice_en": "the case data changed since this grouping (a regrouping differs)", "fresh_same": False}
+    return {"trace_explains_stored": True, "notice_zh": "", "notice_en": "", "fresh_same": True}
 
 
 # ------------------------------------------------------------------------------------------------------------

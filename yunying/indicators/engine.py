@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -58,6 +59,13 @@ def parse_period(text: str) -> tuple[date, date]:
         start = date(int(m[1]), int(m[2]), 1)
         return start, _add_months(start, 1)
     raise ValueError(f"期间格式应为 2022 / 2022Q1 / 2022-01，收到 {text!r} / period must look like 2022, 2022Q1 or 2022-01")
+
+
+def period_grain(text: str) -> str:
+    """The grain a period is written at: '2022' → year, '2022Q3' → quarter, '2022-03' → month."""
+    s = str(text).strip()
+    parse_period(s)
+    return "quarter" if "q" in s.lower() else "month" if "-" in s else "year"
 
 
 def period_label(start: date, grain: str) -> str:
@@ -277,6 +285,79 @@ def compile_plan(catalogue: Catalogue, ids: Iterable[str], *, period: str, grain
     for q in queries:
         sql[q.view] = (sql[q.view] + ";\n" if q.view in sql else "") + q.sql
     return Plan(req, needed, measures, sql, levels, grain, start, end, ext_start, scheme, queries, hospitals)
+
+
+# ---------------------------------------------------------------- definition hash and lint
+
+@lru_cache(maxsize=4096)
+def _compiled_measure(sql: str) -> str:
+    return _fast_sql(sql)
+
+
+def definition_hash(catalogue: Catalogue, ind: Indicator) -> str:
+    """sql_hash of one indicator: sha256 (12 hex) of its own definition — id, type, unit, scale, offset, needs,
+    levels, each measure's view and compiled SQL, expr, missing-data reading — plus the hashes of the definitions it
+    references (growth base, derived refs, group parts). Independent of the batch, period and level it was computed
+    with, and of every other indicator; the catalogue as a whole is identified by catalogue_version."""
+    return _definition_hash(catalogue, ind.id, ())
+
+
+def _definition_hash(catalogue: Catalogue, iid: str, stack: tuple[str, ...]) -> str:
+    ind = catalogue[iid]
+    if iid in stack:                     # a cycle is a catalogue error; never recurse forever
+        return "cycle:" + iid
+    refs = list(dict.fromkeys(([ind.base] if ind.base else []) + REF_RE.findall(ind.expr) + list(ind.parts)))
+    doc = {
+        "id": ind.id, "type": ind.type, "unit": ind.unit, "scale": ind.scale, "offset": ind.offset,
+        "needs": list(ind.needs), "levels": list(ind.levels), "expr": ind.expr, "missing": ind.missing_en or
+        ind.missing_zh,
+        "measures": [[part, m.over, VIEWS[m.over].sql_name if m.over in VIEWS else "", _compiled_measure(m.sql)]
+                     for part, m in (("numerator", ind.numerator), ("denominator", ind.denominator))
+                     if m is not None],
+        "refs": {r: _definition_hash(catalogue, r, stack + (iid,)) for r in refs if r in catalogue.indicators},
+    }
+    text = json.dumps(doc, ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def lint_sql(catalogue: Catalogue, con=None) -> list[str]:
+    """Compile every measure of the catalogue against the current schema: `con`'s warehouse, else an empty one
+    built from the migrations. The database binds each compiled measure (`select … from <view> where false`), so an
+    unknown SQL function, a wrong argument type or an unknown column fails here and not at compute time.
+    Returns 'file:line: id part: error' lines (empty = clean)."""
+    from yunying.warehouse.db import connect
+
+    own = con is None
+    if own:
+        con = connect(":memory:")
+    try:
+        _economics_views(con, ["drg_case"])
+        errors: list[str] = []
+        seen: dict[tuple[str, str], str] = {}
+        for ind in catalogue.indicators.values():
+            for part, m in (("numerator", ind.numerator), ("denominator", ind.denominator)):
+                if m is None or m.over not in VIEWS:
+                    continue
+                k = (m.over, m.sql)
+                if k not in seen:
+                    try:
+                        con.execute(f"select {_compiled_measure(m.sql)} from {VIEWS[m.over].sql_name} where false"
+                                    ).fetchall()
+                        seen[k] = ""
+                    except Exception as exc:  # noqa: BLE001 — any binder / parser error is the finding
+                        seen[k] = str(exc).splitlines()[0][:300]
+                if seen[k]:
+                    errors.append(f"{ind.where}: {ind.id} {part}: SQL 无法在当前结构上编译 / does not compile "
+                                  f"against the current schema ({m.over}: {m.sql}): {seen[k]}")
+            if ind.type == "derived" and ind.expr:
+                try:                     # the evaluator's own arithmetic (+ - × ÷, numbers, {ID} references)
+                    _eval_expr(ind.expr, {r: 1.0 for r in REF_RE.findall(ind.expr)})
+                except Exception as exc:  # noqa: BLE001
+                    errors.append(f"{ind.where}: {ind.id} expr: 表达式无法计算 / cannot evaluate {ind.expr!r}: {exc}")
+        return errors
+    finally:
+        if own:
+            con.close()
 
 
 # ---------------------------------------------------------------- run
@@ -619,8 +700,7 @@ def _level_rows(catalogue: Catalogue, plan: Plan, level: str, res: _Results, man
     for ind in plan.indicators:
         if level not in ind.levels:
             continue
-        sql_hash = hashlib.sha256("\n".join(plan.sql.get(m.over, "") + m.sql for m in _measures_of(ind))
-                                  .encode()).hexdigest()[:12]
+        sql_hash = definition_hash(catalogue, ind)
         base = {"indicator_id": ind.id, "name": ind.name_zh, "unit": ind.unit, "direction": ind.direction_zh,
                 "national_monitor": ind.national_monitor, "family": ind.family, "name_en": ind.name_en,
                 "catalogue_version": catalogue.version, "sql_hash": sql_hash, "level": level}
@@ -881,17 +961,18 @@ def case_sql(catalogue: Catalogue, indicator_id: str, *, period: str, level: str
 
 def cases(con=None, catalogue: Catalogue | None = None, indicator_id: str = "", *, period: str,
           level: str = "hospital", key: dict | None = None, part: str = "numerator", limit: int | None = None,
-          query: Query | None = None) -> CaseResult:
+          query: Query | None = None, scheme: str | None = None) -> CaseResult:
     """The records counted in an indicator's numerator (or denominator) for one period and unit.
 
-    key: {"hospital_id": "H001", "dept_code": "GS", "doctor_group": …} (region level: {"region_code": …})."""
+    key: {"hospital_id": "H001", "dept_code": "GS", "doctor_group": …} (region level: {"region_code": …}).
+    scheme: the DRG scheme of DRG views (default: the one compute() reads)."""
     from yunying.indicators.catalogue import load_catalogue
 
     catalogue = catalogue or load_catalogue()
     ind = catalogue[indicator_id]
     _economics_views(con, [m.over for m in (ind.numerator, ind.denominator) if m is not None])
     sql = case_sql(catalogue, indicator_id, period=period, level=level, key=key, part=part, limit=limit,
-                   scheme=_latest_scheme(query or duckdb_query(con)))
+                   scheme=scheme or _latest_scheme(query or duckdb_query(con)))
     if query is not None:
         return CaseResult(sql, [], query(sql))
     cur = con.execute(sql)

@@ -21,7 +21,39 @@ COLUMNS = [
     ("n_pdx_checked", "主要诊断编码可判定数", True),
     ("pdx_code_accuracy", "主要诊断编码正确率(%)", True), ("n_pdx_defect", "主要诊断缺陷病案数", True),
     ("n_error", "错误(E)数", True), ("n_warning", "警告(W)数", True), ("top_defects", "主要缺陷(前三)", False),
+    ("run_id", "质控运行", False), ("catalogue_hash", "质控目录版本", False), ("definitions", "口径编号", False),
 ]
+
+
+def _measures(g: list[str]) -> list[tuple[str, str]]:
+    """(alias, SQL over qc_record rows) of every report figure — the one definition of each, also hashed into the
+    report's definitions column (`qc-report.<alias>@<sha256[:12]>`)."""
+    return [
+        ("n_records", "count(*)"), ("n_passed", "count(*) filter (where passed)"),
+        ("pass_rate", "round(100.0 * count(*) filter (where passed) / count(*), 2)"),
+        ("avg_score", "round(avg(score), 2)"),
+        ("n_grade1", f"count(*) filter (where grade = {lit(g[0])})"),
+        ("n_grade2", f"count(*) filter (where grade = {lit(g[1])})"),
+        ("n_grade3", f"count(*) filter (where grade = {lit(g[2])})"),
+        ("excellent_rate", "round(100.0 * count(*) filter (where excellent) / count(*), 2)"),
+        ("complete_rate", "round(100.0 * count(*) filter (where complete) / count(*), 2)"),
+        ("n_pdx_checked", "count(*) filter (where pdx_code_checked)"),
+        ("pdx_code_accuracy", "round(100.0 * count(*) filter (where pdx_code_ok) / "
+                              "nullif(count(*) filter (where pdx_code_checked), 0), 2)"),
+        ("n_pdx_defect", "count(*) filter (where pdx_defect)"),
+        ("n_error", "sum(n_error)"), ("n_warning", "sum(n_warning)"),
+    ]
+
+
+TRACED = ("avg_score", "pass_rate", "pdx_code_accuracy")     # figures whose definition id the report carries
+
+
+def figure_definitions(grades: list[str]) -> dict[str, str]:
+    """alias → 'qc-report.<alias>@<hash of its SQL>' for the traced report figures."""
+    import hashlib
+
+    sql = dict(_measures(grades + ["", "", ""]))
+    return {a: f"qc-report.{a}@{hashlib.sha256(sql[a].encode()).hexdigest()[:12]}" for a in TRACED}
 
 
 def period_filter(period: str) -> str:
@@ -62,19 +94,8 @@ def report_sql(level: str, period: str, grades: list[str]) -> str:
                f"and attending_physician is not null union all "
                f"select *, 'resident' as doctor_role, resident_physician as doctor from qc_record where {where} "
                f"and resident_physician is not null)")
-    measures = f"""
-        count(*) as n_records, count(*) filter (where passed) as n_passed,
-        round(100.0 * count(*) filter (where passed) / count(*), 2) as pass_rate,
-        round(avg(score), 2) as avg_score,
-        count(*) filter (where grade = {lit(g[0])}) as n_grade1, count(*) filter (where grade = {lit(g[1])}) as n_grade2,
-        count(*) filter (where grade = {lit(g[2])}) as n_grade3,
-        round(100.0 * count(*) filter (where excellent) / count(*), 2) as excellent_rate,
-        round(100.0 * count(*) filter (where complete) / count(*), 2) as complete_rate,
-        count(*) filter (where pdx_code_checked) as n_pdx_checked,
-        round(100.0 * count(*) filter (where pdx_code_ok) / nullif(count(*) filter (where pdx_code_checked), 0), 2)
-          as pdx_code_accuracy,
-        count(*) filter (where pdx_defect) as n_pdx_defect,
-        sum(n_error) as n_error, sum(n_warning) as n_warning"""
+    measures = ", ".join(f"{sql} as {a}" for a, sql in _measures(g)) + \
+        ", string_agg(distinct run_id, ',' order by run_id) as run_id"
     top = f"""(select string_agg(rule_id || '×' || n, '、' order by n desc, rule_id) from (
                  select f.rule_id, count(distinct (f.mrn, f.admission_no)) as n
                  from qc_finding f join {src} x using (hospital_id, mrn, admission_no)
@@ -94,9 +115,45 @@ def report_sql(level: str, period: str, grades: list[str]) -> str:
 
 
 def report_rows(con: duckdb.DuckDBPyConnection, level: str, period: str, grades: list[str]) -> list[dict]:
+    """Report rows, each with the QC run(s) its records come from, those runs' catalogue hash (the rules and scoring
+    that produced the scores) and the definition ids of the traced figures."""
     res = con.execute(report_sql(level, period, grades))
     names = [d[0] for d in res.description]
-    return [dict(zip(names, row)) for row in res.fetchall()]
+    rows = [dict(zip(names, row)) for row in res.fetchall()]
+    cat_hash = dict(con.execute("select run_id, catalogue_hash from qc_run").fetchall())
+    defs = ", ".join(f"{a}={d}" for a, d in figure_definitions(grades).items())
+    for r in rows:
+        runs = (r.get("run_id") or "").split(",")
+        r["catalogue_hash"] = ",".join(sorted({(cat_hash.get(x) or "")[:16] for x in runs if x} - {""}))
+        r["definitions"] = defs
+    return rows
+
+
+def report_cases(con: duckdb.DuckDBPyConnection, period: str, *, hospital: str | None = None,
+                 dept: str | None = None, doctor: str | None = None, role: str | None = None,
+                 month: str | None = None) -> tuple[list[str], list[tuple]]:
+    """Drill-down of a report row: the qc_record rows it aggregates (same period filter; unit by hospital,
+    department, or doctor as attending/resident physician; one month or the whole period)."""
+    where, args = [period_filter(period)], []
+    for col, v in (("hospital_id", hospital), ("discharge_dept_code", dept)):
+        if v:
+            where.append(f"{col} = ?")
+            args.append(v)
+    if doctor:
+        cols = {"attending": ["attending_physician"], "resident": ["resident_physician"]}.get(
+            role or "", ["attending_physician", "resident_physician"])
+        if role and role not in ("attending", "resident"):
+            raise ValueError(f"医师角色应为 attending 或 resident，收到 {role!r} / role must be attending or resident")
+        where.append("(" + " or ".join(f"{c} = ?" for c in cols) + ")")
+        args += [doctor] * len(cols)
+    if month:
+        where.append("strftime(discharge_month, '%Y-%m') = ?")
+        args.append(month)
+    cur = con.execute("select hospital_id, mrn, admission_no, strftime(discharge_month, '%Y-%m') as month, "
+                      "discharge_dept_code as dept_code, attending_physician, resident_physician, score, grade, "
+                      "passed, run_id from qc_record where " + " and ".join(where) +
+                      " order by hospital_id, mrn, admission_no", args)
+    return [d[0] for d in cur.description], cur.fetchall()
 
 
 def _num(v):

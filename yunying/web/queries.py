@@ -239,7 +239,8 @@ def case_detail(wh, cur, scope: Scope, hospital: str, mrn: str, admission_no: in
 def _explain(cur, scheme: str, key: list) -> dict:
     try:
         from yunying.drg.explain import explain_case
-        from yunying.drg.store import load_registered, warehouse_cases
+        from yunying.drg.grouper import STATUS_ZH
+        from yunying.drg.store import load_registered, stored_reading, stored_result, warehouse_cases
 
         h = cur.execute("select content_hash from drg_scheme where name = ?", [scheme]).fetchall()
         if not h:
@@ -251,7 +252,17 @@ def _explain(cur, scheme: str, key: list) -> dict:
         rec = {k: ("" if v is None else str(v)) for k, v in cases_tbl.to_pylist()[0].items()
                if k not in ("hospital_id", "mrn", "admission_no")}
         ex = explain_case(_PACKS[pk], rec)
-        return {"scheme": scheme, **ex.as_dict(), "summary_zh": ex.summary_zh()}
+        stored = stored_result(cur, scheme, *key)
+        if stored is None:                  # not grouped under this scheme: the live grouping, labelled as such
+            return {"scheme": scheme, **ex.as_dict(), "summary_zh": ex.summary_zh(), "result_source": "live"}
+        # the stored result of the run is the answer; a regrouping explains it only while scheme and case agree
+        rd = stored_reading(stored, ex)
+        return {**ex.as_dict(), **{k: stored[k] for k in ("scheme", "status", "mdc", "adrg", "drg", "run_id",
+                                                          "grouped_at", "scheme_hash", "scheme_changed")},
+                "status_zh": STATUS_ZH.get(stored["status"], stored["status"]), "result_source": "stored", **rd,
+                "trace": ex.trace if rd["trace_explains_stored"] else [],
+                "regrouped": None if rd["trace_explains_stored"] else {**ex.as_dict(), "summary_zh": ex.summary_zh()},
+                "summary_zh": ex.summary_zh() if rd["trace_explains_stored"] else ""}
     except Exception as exc:  # an explanation problem must not hide the case
         return {"scheme": scheme, "error_zh": f"无法生成分组解释：{exc}", "error_en": f"cannot explain: {exc}"}
 
