@@ -273,3 +273,11 @@ def test_two_files_in_one_upload_are_accepted_whole_or_not_at_all(app, ops, demo
     assert r.status_code == 400 and _code(r) == "WEB-UPLOAD-TYPE"
     assert _stored(app) == []
     assert wh_sql(app, "select count(*) from discharge where mrn like 'TWO%'")[0][0] == 0
+
+
+def test_import_form_shows_the_refusal_as_a_page(app):
+    client = login(app, "ops")
+    r = client.post("/import", data={"kind": "discharge", "csrf_token": client.headers["X-CSRF-Token"]},
+                    files={"files": ("扫描件.csv", b"%PDF-1.7 ...", "text/csv")})
+    assert r.status_code == 400 and "WEB-UPLOAD-NOT-CSV" in r.text and "PDF 文件" in r.text
+    assert _stored(app) == []
