@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from tests.web.conftest import PASSWORD, close_app, login, new_app
+from tests.web.conftest import PASSWORD, audit_rows, close_app, login, new_app
 from yunying.web.appdb import LoginAttempt, User, WebSession
 from yunying.web.security import hash_password, token_digest, verify_password
 
@@ -156,34 +156,117 @@ def test_login_form_needs_prelogin_token(app):
     assert r.headers["location"] == "/"                             # no open redirect
 
 
-def test_throttle_per_user(app):
-    c = TestClient(app)
-    for _ in range(3):
+def _clear_attempts(app):
+    with _db(app) as s:
+        s.execute(LoginAttempt.__table__.delete())
+        s.commit()
+
+
+def _age_attempts(app, seconds: int):
+    """Move every recorded attempt `seconds` into the past (instead of sleeping through a backoff)."""
+    with _db(app) as s:
+        for a in s.scalars(select(LoginAttempt)).all():
+            a.at = a.at - dt.timedelta(seconds=seconds)
+        s.commit()
+
+
+def test_throttle_is_a_backoff_per_user_and_address(app):
+    _clear_attempts(app)
+    c = TestClient(app, client=("10.1.1.1", 50000))
+    for _ in range(3):                                    # throttle_user_failures = 3 are free
         assert c.post("/api/auth/login", json={"username": "records", "password": "bad-bad-bad"}).status_code == 401
     r = c.post("/api/auth/login", json={"username": "records", "password": PASSWORD})
     assert r.status_code == 429 and r.json()["error"]["code"] == "WEB-THROTTLED"
-    assert "分钟" in r.json()["error"]["zh"]
-    # other users from elsewhere are unaffected by this user's lock-out (6 per IP not yet reached: 3 + 1 below)
-    assert TestClient(app).post("/api/auth/login", json={"username": "ops", "password": PASSWORD}).status_code == 200
-    # lock-out ends when the window has passed
-    with _db(app) as s:
-        s.execute(update(LoginAttempt).where(LoginAttempt.username == "records")
-                  .values(at=dt.datetime.utcnow() - dt.timedelta(minutes=16)))
-        s.commit()
+    # first wait = throttle_base_seconds (30): the message and Retry-After say so (29–30 s left)
+    assert r.headers["Retry-After"] in ("29", "30") and "秒后再试" in r.json()["error"]["zh"]
+    # 31 s later the wait is over: one more failure doubles it to 60 s
+    _age_attempts(app, 31)
+    assert c.post("/api/auth/login", json={"username": "records", "password": "bad-bad-bad"}).status_code == 401
+    r = c.post("/api/auth/login", json={"username": "records", "password": PASSWORD})
+    assert r.status_code == 429 and r.headers["Retry-After"] in ("59", "60")
+    _age_attempts(app, 61)
     assert c.post("/api/auth/login", json={"username": "records", "password": PASSWORD}).status_code == 200
+    # the success clears this address's failures for the user: the next typo is free again
+    assert c.post("/api/auth/login", json={"username": "records", "password": "bad-bad-bad"}).status_code == 401
+    _clear_attempts(app)
+
+
+def test_failures_elsewhere_cannot_lock_a_named_user_out(app):
+    """An attacker guessing `records`'s password from one address slows only that address: the same user signs in
+    from another address at once (before: 5 failures from anywhere locked the account for 15 minutes)."""
+    _clear_attempts(app)
+    attacker = TestClient(app, client=("10.6.6.6", 50000))
+    for _ in range(5):
+        attacker.post("/api/auth/login", json={"username": "records", "password": "guess-guess"})
+    assert attacker.post("/api/auth/login", json={"username": "records", "password": PASSWORD}).status_code == 429
+    user = TestClient(app, client=("10.2.2.2", 50000))
+    assert user.post("/api/auth/login", json={"username": "records", "password": PASSWORD}).status_code == 200
+    [row] = [a for a in audit_rows(app, action="login_throttled") if a.client_ip == "10.6.6.6"][-1:]
+    assert row.username == "records"
+    _clear_attempts(app)
 
 
 def test_throttle_per_ip(app):
-    with _db(app) as s:
-        s.execute(LoginAttempt.__table__.delete())
-        s.commit()
-    c = TestClient(app)
-    for n in range(6):   # different usernames, same client address
+    _clear_attempts(app)
+    c = TestClient(app, client=("10.3.3.3", 50000))
+    for n in range(6):   # different usernames, same client address (throttle_ip_failures = 6)
         assert c.post("/api/auth/login", json={"username": f"ghost{n}", "password": "x-x-x-x-x"}).status_code == 401
     assert c.post("/api/auth/login", json={"username": "ops", "password": PASSWORD}).status_code == 429
+    # another address is not slowed by it
+    assert TestClient(app, client=("10.4.4.4", 50000)).post(
+        "/api/auth/login", json={"username": "ops", "password": PASSWORD}).status_code == 200
+    _clear_attempts(app)
+
+
+@pytest.mark.parametrize("peer, forwarded, counted_as", [
+    ("10.9.0.1", "192.0.2.7", "192.0.2.7"),                 # the configured proxy: its header is believed
+    ("10.9.0.1", "203.0.113.5, 192.0.2.7", "192.0.2.7"),    # right-most address not a proxy (first is client-made)
+    ("10.9.0.1", "192.0.2.7, 10.9.0.2", "192.0.2.7"),       # a chain of trusted proxies is skipped
+    ("10.9.0.1", "not-an-ip", "10.9.0.1"),                  # garbage: counted under the proxy
+    ("192.0.2.50", "198.51.100.1", "192.0.2.50"),           # anyone else: the header is ignored
+])
+def test_forwarded_address_trusted_from_configured_proxy_only(demo_folder, tmp_path, peer, forwarded, counted_as):
+    a = new_app(demo_folder, tmp_path / "proxy", trusted_proxies=["10.9.0.0/24"])
+    try:
+        c = TestClient(a, client=(peer, 50000))
+        r = c.post("/api/auth/login", json={"username": "ops", "password": "wrong-wrong"},
+                   headers={"X-Forwarded-For": forwarded})
+        assert r.status_code == 401
+        with a.state.ctx.sessions() as s:
+            [attempt] = s.scalars(select(LoginAttempt)).all()
+        assert attempt.client_ip == counted_as
+        assert [x.client_ip for x in audit_rows(a, action="login_failed")] == [counted_as]
+    finally:
+        close_app(a)
+
+
+def test_forwarded_header_ignored_without_configured_proxy(app):
+    _clear_attempts(app)
+    c = TestClient(app, client=("127.0.0.1", 50000))
+    c.post("/api/auth/login", json={"username": "ops", "password": "wrong-wrong"},
+           headers={"X-Forwarded-For": "198.51.100.9"})
     with _db(app) as s:
-        s.execute(LoginAttempt.__table__.delete())
-        s.commit()
+        assert [a.client_ip for a in s.scalars(select(LoginAttempt)).all()] == ["127.0.0.1"]
+    _clear_attempts(app)
+
+
+def test_serve_does_not_let_uvicorn_rewrite_the_client_address(monkeypatch, demo_folder, tmp_path):
+    """uvicorn's proxy_headers (on by default, trusting 127.0.0.1) would replace the peer with X-Forwarded-For
+    before the app sees it; `yunying serve` turns it off and passes --trusted-proxy to the app instead."""
+    import shutil
+
+    import uvicorn
+
+    from yunying.cli import web as cli_web
+    seen = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(kw, app=app))
+    monkeypatch.setattr(cli_web, "ensure_port_free", lambda host, port: None)
+    db = tmp_path / "w.duckdb"
+    shutil.copy(demo_folder / "template.duckdb", db)
+    cli_web.serve_cmd(db=db, host="127.0.0.1", port=8999, app_db=f"sqlite:///{tmp_path / 'a.sqlite'}",
+                      secure_cookies=False, trusted_proxy=["10.0.0.1"])
+    close_app(seen["app"])
+    assert seen["proxy_headers"] is False and seen["app"].state.ctx.settings.trusted_proxies == ["10.0.0.1"]
 
 
 def test_disabled_user(app):

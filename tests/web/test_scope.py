@@ -42,11 +42,12 @@ def test_dept_head_other_department_is_403(clients, url):
         assert "科主任只能查看本科室" in r.text
 
 
-def test_dept_head_case_of_other_department_is_403(app, clients):
+def test_dept_head_case_of_other_department_is_hidden(app, clients):
+    """Answered like a missing case (404, docs/security.md), audit-logged as denied WEB-FORBIDDEN-CASE."""
     h, mrn, adm = case_of_dept(app, OTHER_DEPT)
     r = clients["card1"].get(f"/api/cases/{h}/{mrn}/{adm}")
-    assert r.status_code == 403 and _code(r) == "WEB-FORBIDDEN-CASE"
-    assert clients["card1"].get(f"/case/{h}/{mrn}/{adm}").status_code == 403
+    assert r.status_code == 404 and _code(r) == "WEB-NOT-FOUND"
+    assert clients["card1"].get(f"/case/{h}/{mrn}/{adm}").status_code == 404
     h, mrn, adm = case_of_dept(app, OWN_DEPT)
     assert clients["card1"].get(f"/api/cases/{h}/{mrn}/{adm}").status_code == 200
 

@@ -132,6 +132,9 @@ def serve_cmd(
     port: Annotated[int, typer.Option("--port", help="端口 / port")] = 8000,
     app_db: AppDbOpt = None,
     secure_cookies: Annotated[bool, typer.Option("--secure-cookies", help="HTTPS 反向代理之后使用 / behind HTTPS")] = False,
+    trusted_proxy: Annotated[Optional[list[str]], typer.Option(
+        "--trusted-proxy", help="反向代理地址或网段（可多次）；仅信任其 X-Forwarded-For / reverse proxy address or CIDR "
+                                "(repeatable); X-Forwarded-For is believed from these only")] = None,
 ) -> None:
     """启动网页应用 / serve the web application (dashboard, API under /api, OpenAPI document at /openapi.json)."""
     import uvicorn
@@ -147,7 +150,8 @@ def serve_cmd(
         fail(f"仓库文件不存在：{settings.db}（请先导入数据或运行 yunying demo run）",
              f"warehouse not found: {settings.db} (import data or run yunying demo run first)")
     ws = WebSettings(db=settings.db, app_db_url=app_db, secure_cookies=secure_cookies,
-                     memory_limit=settings.memory_limit, threads=settings.threads)
+                     memory_limit=settings.memory_limit, threads=settings.threads,
+                     trusted_proxies=list(trusted_proxy or []))
     try:
         app = create_app(ws)
     except Exception as exc:  # duckdb lock held by another process, app DB unreachable
@@ -157,7 +161,9 @@ def serve_cmd(
             console.print("[yellow]应用库中还没有用户：请用 yunying users add --role admin … 创建管理员[/yellow]\n"
                           "No users yet: create an administrator with yunying users add --role admin …")
     console.print(f"运营 Yunying 网页 → http://{host}:{port}/  （OpenAPI /openapi.json；应用库 app DB {ws.app_db}）")
-    uvicorn.run(app, host=host, port=port, workers=1, log_level="warning")
+    # proxy_headers off: uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1; the app decides itself,
+    # from --trusted-proxy only (yunying.web.deps.client_ip)
+    uvicorn.run(app, host=host, port=port, workers=1, log_level="warning", proxy_headers=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -20,7 +20,7 @@ class Column(BaseModel):
     code: str | None = None
     req: Req | None = None
     domain: str | None = None
-    pii: Literal["name", "id", "phone", "address"] | None = None
+    pii: Literal["name", "id", "phone", "address", "birth_date"] | None = None
     fee_class: int | None = None
     subset_of: str | None = None
 

@@ -12,7 +12,7 @@ from yunying.model.safe_cells import TRIGGERS
 
 @cache
 def pii_columns() -> dict[str, str]:
-    """column name -> pii kind (name / id / phone / address), over every table of the model."""
+    """column name -> pii kind (name / id / phone / address / birth_date), over every table of the model."""
     out: dict[str, str] = {}
     for table in load_model().tables.values():
         for c in table.columns:
@@ -42,6 +42,9 @@ def _mask(kind: str, s: str) -> str:
         return s[:3] + "****" + s[-4:] if len(s) >= 8 else "*" * len(s)
     if kind == "address":                    # keep the first 6 characters (province/city)
         return s[:6] + "****"
+    if kind == "birth_date":                 # 1990-01-02 -> 1990-**-**: the year only (the age is shown anyway);
+        # beside a masked ID number (first 3 and last 4 digits) a full date would give 15 of its 18 digits
+        return s[:4] + "-**-**" if len(s) >= 4 and s[:4].isdigit() else "*" * len(s)
     return "****"
 
 

@@ -1,4 +1,4 @@
-"""Login with throttling (per user and per client IP), server-side sessions, logout."""
+"""Login with throttling (backoff per user and client address, and per client address), server-side sessions, logout."""
 
 from __future__ import annotations
 
@@ -22,28 +22,61 @@ def _dummy() -> str:
     return _DUMMY_HASH
 
 
-def _failures(db: Session, since: dt.datetime, **where) -> int:
-    q = select(func.count()).select_from(LoginAttempt).where(LoginAttempt.ok.is_(False), LoginAttempt.at >= since)
+def _failures(db: Session, since: dt.datetime, **where) -> tuple[int, dt.datetime | None]:
+    """(number, time of the last) of failed logins since `since` matching `where` (username and/or client_ip);
+    with a username, a successful login of that user from the same address clears the earlier failures."""
+    q = select(func.count(), func.max(LoginAttempt.at)).where(LoginAttempt.ok.is_(False), LoginAttempt.at >= since)
     for k, v in where.items():
         q = q.where(getattr(LoginAttempt, k) == v)
-    if "username" in where:   # a successful login clears the user's earlier failures
-        last_ok = db.scalar(select(func.max(LoginAttempt.at)).where(LoginAttempt.username == where["username"],
-                                                                   LoginAttempt.ok.is_(True)))
+    if "username" in where:
+        ok = select(func.max(LoginAttempt.at)).where(LoginAttempt.ok.is_(True))
+        for k, v in where.items():
+            ok = ok.where(getattr(LoginAttempt, k) == v)
+        last_ok = db.scalar(ok)
         if last_ok and last_ok > since:
             q = q.where(LoginAttempt.at > last_ok)
-    return db.scalar(q) or 0
+    n, last = db.execute(q).one()
+    return n or 0, last
+
+
+def backoff_seconds(failures: int, free: int, settings: WebSettings) -> int:
+    """The wait after `failures` failures when `free` are allowed without one: base, then doubling, capped."""
+    if failures < free:
+        return 0
+    return min(settings.throttle_base_seconds * 2 ** min(failures - free, 30), settings.throttle_max_seconds)
+
+
+def throttle_wait(db: Session, settings: WebSettings, username: str, ip: str) -> int:
+    """Seconds this address must still wait before trying `username` again (0 = may try now). Two backoffs,
+    never a lock of the account: failures of the user from *this* address, and failures from this address under
+    any user name. Failures elsewhere never slow this address, so nobody can lock a named user out."""
+    now = utcnow()
+    since = now - dt.timedelta(minutes=settings.throttle_window_minutes)
+    wait = 0
+    for where, free in (({"username": username, "client_ip": ip}, settings.throttle_user_failures),
+                        ({"client_ip": ip}, settings.throttle_ip_failures)):
+        n, last = _failures(db, since, **where)
+        delay = backoff_seconds(n, free, settings)
+        if delay and last is not None:
+            wait = max(wait, int((last + dt.timedelta(seconds=delay) - now).total_seconds() + 0.999))
+    return max(wait, 0)
+
+
+def throttled(wait: int, zh_what: str = "登录失败次数过多", en_what: str = "too many failed logins") -> WebError:
+    return WebError(429, "WEB-THROTTLED",
+                    f"{zh_what}，请 {wait} 秒后再试（只限制本地址；从其他地址登录不受影响）",
+                    f"{en_what} from this address; try again in {wait} seconds (other addresses are not affected)",
+                    headers={"Retry-After": str(wait)})
 
 
 def login(db: Session, settings: WebSettings, username: str, password: str, ip: str) -> tuple[User, str, str]:
     """Returns (user, session token for the cookie, csrf token) or raises a bilingual WebError."""
     username = (username or "").strip()
-    since = utcnow() - dt.timedelta(minutes=settings.throttle_window_minutes)
-    if (_failures(db, since, username=username) >= settings.throttle_user_failures
-            or _failures(db, since, client_ip=ip) >= settings.throttle_ip_failures):
-        write_audit(db, username=username or "-", role=None, action="login_throttled", client_ip=ip)
-        raise WebError(429, "WEB-THROTTLED",
-                       f"登录失败次数过多，账号或地址已暂时锁定，请 {settings.throttle_window_minutes} 分钟后再试",
-                       f"too many failed logins; try again in {settings.throttle_window_minutes} minutes")
+    wait = throttle_wait(db, settings, username, ip)
+    if wait > 0:
+        write_audit(db, username=username or "-", role=None, action="login_throttled", client_ip=ip,
+                    filters={"retry_after": wait})
+        raise throttled(wait)
     user = db.scalar(select(User).where(User.username == username)) if username else None
     ok = verify_password(password or "", user.password_hash if user else _dummy())
     if not ok or user is None:
@@ -93,13 +126,11 @@ def change_password(db: Session, settings: WebSettings, user: User, keep_session
     the login throttle also limits guessing through this form), the new one follows `password_problem` and differs
     from the current one. Every other session of the user ends; `keep_session` (the digest of the session making
     the change) stays signed in. Returns the number of sessions ended. The audit row never holds a password."""
-    since = utcnow() - dt.timedelta(minutes=settings.throttle_window_minutes)
-    if _failures(db, since, username=user.username) >= settings.throttle_user_failures:
+    wait = throttle_wait(db, settings, user.username, ip)
+    if wait > 0:
         write_audit(db, username=user.username, role=user.role, action="password_change_failed",
                     target=user.username, filters={"code": "WEB-THROTTLED"}, client_ip=ip)
-        raise WebError(429, "WEB-THROTTLED",
-                       f"密码错误次数过多，请 {settings.throttle_window_minutes} 分钟后再试",
-                       f"too many wrong passwords; try again in {settings.throttle_window_minutes} minutes")
+        raise throttled(wait, "密码错误次数过多", "too many wrong passwords")
     stored = db.get(User, user.id)
     if stored is None or not stored.active:
         raise WebError(401, "WEB-DISABLED", "账号已停用，请联系管理员", "this account is disabled")

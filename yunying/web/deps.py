@@ -4,7 +4,9 @@ and CSRF check on every state-changing call) and the user's `Scope`."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hmac
+import ipaddress
 import time
 from dataclasses import dataclass, field
 from typing import Annotated, AsyncIterator, Iterator
@@ -76,8 +78,45 @@ async def get_cursor(ctx: CtxDep) -> AsyncIterator[duckdb.DuckDBPyConnection]:
 CursorDep = Annotated[duckdb.DuckDBPyConnection, Depends(get_cursor)]
 
 
+@functools.lru_cache(maxsize=64)
+def _networks(proxies: tuple[str, ...]) -> tuple:
+    nets = []
+    for p in proxies:
+        try:
+            nets.append(ipaddress.ip_network(p.strip(), strict=False))
+        except ValueError:
+            nets.append(p.strip())         # a host name as the peer reports it (tests: "testclient")
+    return tuple(nets)
+
+
+def _is_proxy(addr: str, nets: tuple) -> bool:
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        return addr in nets
+    return any(not isinstance(n, str) and ip.version == n.version and ip in n for n in nets)
+
+
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "-"
+    """The client's address: the TCP peer, or — only when the peer is one of `trusted_proxies` — the right-most
+    X-Forwarded-For address that is not itself a trusted proxy. A forwarded header from anyone else is ignored,
+    so a client cannot pick the address its login failures are counted under."""
+    peer = request.client.host if request.client else "-"
+    proxies = tuple(request.app.state.ctx.settings.trusted_proxies)
+    if not proxies:
+        return peer
+    nets = _networks(proxies)
+    if not _is_proxy(peer, nets):
+        return peer
+    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if _is_proxy(hop, nets):
+            continue
+        try:
+            return str(ipaddress.ip_address(hop))
+        except ValueError:
+            return peer                    # garbage in the header: count it under the proxy
+    return peer
 
 
 def unauthenticated(expired: bool = False) -> WebError:

@@ -231,8 +231,14 @@ def import_job(kind: str, paths: list[Path], hospital: str | None, reject_dir: P
                        "import_ids": [], "reject_files": [], "files": []}
         for n, p in enumerate(paths):
             job.files_done = n
-            summary = import_files(cur, kind, [p], reject_dir=reject_dir, hospital=hospital, progress=progress,
-                                   allowed_hospitals=allowed_hospitals, user=user)
+            try:
+                summary = import_files(cur, kind, [p], reject_dir=reject_dir, hospital=hospital, progress=progress,
+                                       allowed_hospitals=allowed_hospitals, user=user)
+            except BaseException:
+                _delete(paths[n:])
+                raise
+            _delete([p])            # an uploaded file is deleted once imported or refused (its rows, if any, are
+                                    # in the warehouse; rejected rows in import_reject)
             d = summary.as_dict()
             for k in ("inserted", "updated", "rejected", "warnings", "rows_read"):
                 summary_all[k] += d[k]
@@ -260,6 +266,14 @@ def import_job(kind: str, paths: list[Path], hospital: str | None, reject_dir: P
                                _qc_after_import(cur, progress, summary_all["import_ids"]))
         return summary_all
     return run
+
+
+def _delete(paths: list[Path]) -> None:
+    for p in paths:
+        try:
+            p.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def _drg_after_import(cur, progress) -> dict:

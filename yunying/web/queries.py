@@ -14,7 +14,7 @@ import duckdb
 
 from yunying.model.privacy import mask_finding, mask_rows, pii_columns
 from yunying.qc.report import EXAMPLE_SQL, drg_risk, masked_examples, record_identifiers
-from yunying.web.errors import forbidden, not_found
+from yunying.web.errors import not_found
 from yunying.web.scope import Scope
 from yunying.web.warehouse import Warehouse
 
@@ -184,12 +184,14 @@ def case_detail(wh, cur, scope: Scope, hospital: str, mrn: str, admission_no: in
     found = cur.execute(f"select {cols} from discharge d where d.hospital_id = ? and d.mrn = ? "
                         f"and d.admission_no = ? and {where}", key + params).fetchall()
     if not found:
-        exists = cur.execute("select discharge_dept_code from discharge where hospital_id = ? and mrn = ? "
-                             "and admission_no = ?", key).fetchall()
-        if exists:
-            raise forbidden("WEB-FORBIDDEN-CASE", "无权查看该病例（不在您的医院或科室范围内）",
-                            "this case is outside your hospital or department")
-        raise not_found(f"没有病例 {hospital}/{mrn}/{admission_no}", f"no case {hospital}/{mrn}/{admission_no}")
+        # a case outside the scope answers exactly like a missing one (status, code, text), so case keys cannot be
+        # probed; the refusal is still written to the audit log as `denied` WEB-FORBIDDEN-CASE
+        exists = cur.execute("select 1 from discharge where hospital_id = ? and mrn = ? and admission_no = ?",
+                             key).fetchall()
+        err = not_found(f"没有病例 {hospital}/{mrn}/{admission_no}（或不在您的查看范围内）",
+                        f"no case {hospital}/{mrn}/{admission_no} (or not within what you may see)")
+        err.audit_code = "WEB-FORBIDDEN-CASE" if exists else None
+        raise err
     record = dict(zip(DETAIL_FIELDS, found[0]))
     dx = [dict(zip(["dx_type", "seq", "dx_code", "dx_name", "poa"], r)) for r in cur.execute(
         "select dx_type, seq, dx_code, dx_name, poa from discharge_diagnosis where hospital_id = ? and mrn = ? "

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import shutil
 import uuid
 from pathlib import Path
 from typing import Annotated
@@ -17,6 +16,7 @@ from pydantic import BaseModel
 from yunying.model.safe_cells import csv_writer
 from yunying.web import engine_adapter as ea
 from yunying.web import queries as q
+from yunying.web import uploads
 from yunying.web.appdb import write_audit
 from yunying.web.deps import CtxDep, CurrentUser, CursorDep, DbDep, ScopeDep, audit, client_ip, targets_of
 from yunying.web.errors import bad_request, forbidden, not_found
@@ -304,9 +304,6 @@ def qc_records(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, d
 
 # ---- imports (background jobs) ---------------------------------------------------------------------------------
 
-_SAFE_NAME = re.compile(r"[^\w.\-\u4e00-\u9fff]+")
-
-
 def _kinds() -> list[str]:
     from yunying.model.catalogue import load_model
     return list(load_model().kinds)
@@ -328,16 +325,30 @@ def submit_upload(ctx, scope, user, kind: str, files: list[UploadFile], hospital
     files = [f for f in files if f.filename]
     if not files:
         raise bad_request("WEB-IMPORT-NOFILE", "请选择要上传的文件", "choose at least one file")
-    folder = ctx.settings.uploads
+    settings = ctx.settings
+    folder = settings.uploads
     folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for f in files:
-        name = _SAFE_NAME.sub("_", Path(f.filename).name) or "upload"
-        dest = folder / f"{uuid.uuid4().hex[:12]}__{name}"
-        with dest.open("wb") as out:
-            shutil.copyfileobj(f.file, out, 1 << 20)
-        paths.append(dest)
-    label = f"{kind}: " + "、".join(Path(f.filename).name for f in files)
+    paths: list[Path] = []
+    names: list[str] = []
+    try:
+        if len(files) > settings.upload_max_files:
+            raise uploads.UploadRefused(400, "WEB-UPLOAD-FILES", f"一次最多上传 {settings.upload_max_files} 个文件",
+                                        f"at most {settings.upload_max_files} files per upload",
+                                        file=f"{len(files)} 个/files", limit=settings.upload_max_files)
+        for f in files:                     # every check before the file is kept (yunying.web.uploads)
+            name, fmt = uploads.check_name(f.filename)
+            dest = folder / f"{uuid.uuid4().hex[:12]}__{name}"
+            paths.append(uploads.store(f.file, dest, name, fmt, kind, hospital, settings))
+            names.append(name)
+    except uploads.UploadRefused as exc:
+        for p in paths:                     # an upload is accepted whole or not at all
+            p.unlink(missing_ok=True)
+        with ctx.sessions() as db:
+            write_audit(db, username=user.username, role=user.role, action="upload_refused",
+                        target=f"import {exc.file}"[:300],
+                        filters={"code": exc.code, "kind": kind, "hospital": hospital, **exc.detail}, client_ip=ip)
+        raise
+    label = f"{kind}: " + "、".join(names)
 
     def refused(file: str, result: dict) -> None:      # runs on the job worker: its own app-DB session
         with ctx.sessions() as db:
@@ -348,7 +359,7 @@ def submit_upload(ctx, scope, user, kind: str, files: list[UploadFile], hospital
                         client_ip=ip)
 
     return ctx.jobs.submit("import", user.username, label,
-                           {"kind": kind, "hospital": hospital, "files": [Path(f.filename).name for f in files]},
+                           {"kind": kind, "hospital": hospital, "files": names},
                            import_job(kind, paths, hospital, folder / "rejects", allowed_hospitals=scope.hospitals,
                                       on_refused=refused, user=user.username,
                                       qc_after=ctx.settings.qc_after_import,
@@ -365,6 +376,30 @@ def upload(request: Request, ctx: CtxDep, scope: ScopeDep, db: DbDep, user: Curr
     return job.public()
 
 
+RAW_LINE_HIDDEN = "〔整行原文含患者标识，已按权限隐藏；请按行号查看源文件 / raw line hidden (patient identifiers); see the source file at this row〕"
+
+
+def mask_rejects(rejects: list[dict]) -> list[dict]:
+    """Reject rows as someone who may not see identifiers sees them. A rejected value of an identifier column
+    (ID number, phone, birth date …) is masked, in the value and where the reasons quote it; a row rejected as a
+    whole line (IMP-COLS, IMP-ENCODING, IMP-ROW: no field, the value is the raw line with every column of the
+    record) shows no raw text at all — its columns cannot be told apart, so nothing of it can be masked safely."""
+    from yunying.model.privacy import mask_text, mask_value, pii_columns
+    cols = pii_columns()
+    out = []
+    for r in rejects:
+        r = dict(r)
+        if r["field"] is None and r["value"] is not None:
+            r["value"] = RAW_LINE_HIDDEN
+        elif r["field"] in cols and r["value"] is not None:
+            raw = str(r["value"])
+            for k in ("reason_zh", "reason_en"):
+                r[k] = mask_text(r[k], {raw: cols[r["field"]]}) if len(raw) >= 2 else r[k]
+            r["value"] = mask_value(cols[r["field"]], raw)
+        out.append(r)
+    return out
+
+
 def job_view(ctx, cur, user, job_id: int, see_pii: bool = False) -> dict:
     job = ctx.jobs.get(job_id)
     if job is None or (user.role != "admin" and job.username != user.username):
@@ -372,14 +407,17 @@ def job_view(ctx, cur, user, job_id: int, see_pii: bool = False) -> dict:
     out = job.public()
     if job.status == "done" and job.kind == "import" and job.result:
         rejects = q.import_rejects(cur, job.result.get("import_ids", []))
-        if not see_pii:                       # a rejected phone number or ID is still an identifier
-            from yunying.model.privacy import mask_value, pii_columns
-            cols = pii_columns()
-            for r in rejects:
-                if r["field"] in cols:
-                    r["value"] = mask_value(cols[r["field"]], r["value"])
-        out["rejects"] = rejects
+        out["rejects"] = rejects if see_pii else mask_rejects(rejects)
     return out
+
+
+def audit_rejects(request: Request, db, user, job: dict, see_pii: bool) -> None:
+    """Reject rows are record-level data (keys, values, raw lines): showing them is audit-logged like a case
+    list (action `reject_view`, job id, rows shown, masked or not)."""
+    if job.get("rejects"):
+        audit(request, db, user, "reject_view", target=f"job {job['id']}",
+              filters={"masked": not see_pii, "import_ids": (job.get("result") or {}).get("import_ids")},
+              rows=len(job["rejects"]))
 
 
 @router.get("/jobs", tags=["import"])
@@ -388,9 +426,12 @@ def jobs(ctx: CtxDep, user: CurrentUser, scope: ScopeDep):
 
 
 @router.get("/jobs/{job_id}", tags=["import"])
-def job(job_id: int, ctx: CtxDep, cur: CursorDep, user: CurrentUser, scope: ScopeDep):
-    """Job progress; when an import is done, its result and the reject report rows."""
-    return job_view(ctx, cur, user, job_id, scope.see_pii)
+def job(job_id: int, request: Request, ctx: CtxDep, cur: CursorDep, db: DbDep, user: CurrentUser, scope: ScopeDep):
+    """Job progress; when an import is done, its result and the reject report rows (identifiers masked unless the
+    role allows; showing reject rows is audit-logged)."""
+    out = job_view(ctx, cur, user, job_id, scope.see_pii)
+    audit_rejects(request, db, user, out, scope.see_pii)
+    return out
 
 
 @router.get("/imports/history", tags=["import"])
