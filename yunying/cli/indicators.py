@@ -276,12 +276,12 @@ def load_px_dict_cmd(
     year_to: Annotated[Optional[int], typer.Option("--to-year")] = None,
 ) -> None:
     """导入手术操作属性字典（手术/介入/操作属性、国家手术级别、微创目录）/ Load the procedure attribute dictionary."""
-    from yunying.indicators.engine import demo_px_dict_rows, load_px_dict
+    from yunying.indicators.engine import px_dict_rows, load_px_dict
 
     if not file.is_file():
         fail(f"文件不存在：{file}", f"file not found: {file}", 2)
     try:
-        rows = demo_px_dict_rows(file, mi_from_name=False)
+        rows = px_dict_rows(file)
     except (KeyError, ValueError) as exc:
         fail(f"字典文件格式错误：{exc}", f"bad dictionary file: {exc}", 2)
     with open_db(db) as con:
@@ -292,15 +292,15 @@ def load_px_dict_cmd(
 def demo_stage(db: Path) -> None:
     """Demo: hospital-level year indicators of 三级综合 for the latest year, with a few key lines."""
     from yunying.indicators.catalogue import load_catalogue
-    from yunying.indicators.engine import _latest_scheme, compute, demo_px_dict_rows, duckdb_query, load_px_dict
+    from yunying.indicators.engine import _latest_scheme, compute, px_dict_rows, duckdb_query, load_px_dict
 
     cat = load_catalogue()
     with open_db(db) as con:
         if con.execute("select count(*) from ind_px_dict").fetchall()[0][0] == 0:
             from importlib import resources
             px = Path(str(resources.files("yunying.synth").joinpath("codes/px_codes.csv")))
-            if px.is_file():   # the synthetic hospital's own code list (demo only: 微创 marked by name)
-                load_px_dict(con, demo_px_dict_rows(px, mi_from_name=True), source="synth-demo")
+            if px.is_file():   # the synthetic hospital's own code list (demo only: its own 微创 marking, px_codes.csv)
+                load_px_dict(con, px_dict_rows(px), source="synth-demo")
         year = con.execute("select max(year(discharge_time)) from discharge").fetchall()[0][0]
         if year is None:
             console.print("  指标 indicators: 无出院数据 / no discharges")

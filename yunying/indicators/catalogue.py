@@ -42,6 +42,7 @@ UNITS = {"%", "‰", "比值", "人次", "人", "例", "天", "元", "元/万元
          "DDDs/100人天", "分钟", "次", "组", "权重", "指数", "级", "分", "项", "1:x", "综合", "定性", "个"}
 LEVELS = ("hospital", "department", "doctor", "region")
 ENV_EXTRA = "YUNYING_INDICATORS"
+READINGS = Path(__file__).with_name("readings.yaml")
 ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*-[A-Za-z0-9]+(\.[A-Za-z0-9_]+)?$")
 REF_RE = re.compile(r"\{([A-Za-z][A-Za-z0-9]*-[A-Za-z0-9]+(?:\.[A-Za-z0-9_]+)?)\}")
 ENTRY_KEYS = {"id", "number", "name_zh", "name_en", "type", "definition_zh", "numerator", "denominator", "unit",
@@ -117,10 +118,25 @@ class Family:
 
 
 @dataclass
+class Fallback:
+    """A fallback reading (readings.yaml): figures reading `columns[view]` carry the note where `when[view]` > 0."""
+    id: str
+    note_zh: str
+    note_en: str
+    columns: dict[str, set[str]]         # view → columns whose values follow the fallback reading
+    when: dict[str, Measure]             # view → condition measure (> 0 = the fallback applies)
+
+    @property
+    def note(self) -> str:
+        return f"{self.note_zh} / {self.note_en}" if self.note_en else self.note_zh
+
+
+@dataclass
 class Catalogue:
     indicators: dict[str, Indicator]
     families: dict[str, Family]
     version: str              # sha256 of the loaded files
+    fallbacks: list[Fallback] = field(default_factory=list)
 
     def family(self, name: str) -> Family:
         """Family by key, Chinese name or alias (case-insensitive)."""
@@ -196,9 +212,38 @@ def load_catalogue(extra: list[Path] | Path | None = None, *, shipped: bool = Tr
         _load_file(path, doc, indicators, families, errors)
     _resolve_same_as(indicators, errors)
     _validate(indicators, families, errors)
+    fallbacks = _load_fallbacks(READINGS, h, errors)
     if errors:
         raise CatalogueError(errors)
-    return Catalogue(indicators, families, h.hexdigest()[:16])
+    return Catalogue(indicators, families, h.hexdigest()[:16], fallbacks)
+
+
+def _load_fallbacks(path: Path, h, errors: list[str]) -> list[Fallback]:
+    """The fallback readings of readings.yaml (validated like catalogue measures)."""
+    text = path.read_text(encoding="utf-8")
+    h.update(path.name.encode() + b"\0" + text.encode())
+    doc = yaml.load(text, Loader=_LineLoader) or {}
+    cols = view_columns()
+    out = []
+    for e in doc.get("fallbacks") or []:
+        where = f"{path}:{e.get('__line__', 0)}"
+        fid = str(e.get("id", ""))
+        if not fid or not e.get("note_zh"):
+            errors.append(f"{where}: 口径回退需要 id 与 note_zh / a fallback needs id and note_zh")
+            continue
+        fb = Fallback(fid, str(e["note_zh"]), str(e.get("note_en", "")), {}, {})
+        for view, spec in (e.get("views") or {}).items():
+            if view in ("__line__", "__key_lines__"):
+                continue
+            m = Measure(over=view, sql=str((spec or {}).get("when", "")))
+            problems = check_measure(m, cols)
+            bad = [c for c in (spec or {}).get("columns") or [] if view in cols and c not in cols[view]]
+            errors += [f"{where}: {fid} {view}: {msg}" for msg in problems]
+            errors += [f"{where}: {fid} 视图 {view} 没有列 / view {view} has no column {c!r}" for c in bad]
+            fb.columns[view] = {str(c) for c in (spec or {}).get("columns") or []}
+            fb.when[view] = m
+        out.append(fb)
+    return out
 
 
 def _load_file(path: Path, doc: Any, indicators: dict, families: dict, errors: list[str]) -> None:
