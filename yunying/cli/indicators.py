@@ -215,7 +215,7 @@ def explain_cmd(
             shown = "" if r["value"] is None else f"{r['value']:,.{ind.decimals}f}{ind.unit}"
             out(f"  {r['indicator_id']} {r['period']} {r['hospital_id']} {r['dept_code'] or ''} 分子 {_fmt(r['numerator'])}"
                 f" 分母 {_fmt(r['denominator'])} 值 {shown} {r['yoy_text'] or ''} {r['status'] or ''} "
-                f"{r['reason'] or ''}", highlight=False)
+                f"{r['reason'] or ''}{('  近似口径 note: ' + r['note']) if r.get('note') else ''}", highlight=False)
         for part, m in (("numerator", ind.numerator), ("denominator", ind.denominator)):
             if m is None:
                 continue
@@ -329,7 +329,8 @@ def demo_stage(db: Path) -> None:
         unit = "" if ind.unit == "人次" else ind.unit
         extra = f"，{r['yoy_text']}" if r["yoy_text"] else ""
         judge = f"（{r['judgement']}）" if r["judgement"] not in ("", "—", None) else ""
-        console.print(f"    {label} {v}{unit}{'人次' if ind.unit == '人次' else ''}{extra}{judge}", highlight=False)
+        note = f"［{r['note'].split(' / ')[0]}］" if r.get("note") else ""
+        console.print(f"    {label} {v}{unit}{'人次' if ind.unit == '人次' else ''}{extra}{judge}{note}", highlight=False)
     cmi = [r for r in rows if r["indicator_id"] == "DRG-03"]
     if cmi and cmi[0]["value"] is not None:       # computable once weights exist (the demo calibrates them first)
         console.print(f"    病例组合指数 CMI {cmi[0]['value']:.4f}（方案 {scheme}，{src}）", highlight=False)
