@@ -48,7 +48,7 @@ REF_RE = re.compile(r"\{([A-Za-z][A-Za-z0-9]*-[A-Za-z0-9]+(?:\.[A-Za-z0-9_]+)?)\
 ENTRY_KEYS = {"id", "number", "name_zh", "name_en", "type", "definition_zh", "numerator", "denominator", "unit",
               "scale", "direction", "national_monitor", "source", "needs", "reading_zh", "missing_zh",
               "missing_en", "levels", "same_as", "base", "offset", "expr", "parts", "parent", "decimals",
-              "dimension", "note"}
+              "dimension", "note", "alternative"}
 
 
 class CatalogueError(ValueError):
@@ -95,6 +95,10 @@ class Indicator:
     parent: str = ""
     decimals: int = 2
     dimension: str = ""
+    # alternative: where this indicator's data is missing for a unit, the value of indicator `alt_use` with the note
+    alt_use: str = ""
+    alt_note_zh: str = ""
+    alt_note_en: str = ""
     file: str = ""
     line: int = 0
 
@@ -298,6 +302,9 @@ def _measure(m: Any) -> Measure | None:
 
 def _make_indicator(e: dict, family: str, fname: str, line: int) -> Indicator:
     levels = e.get("levels")
+    alt = e.get("alternative") or {}
+    if not isinstance(alt, dict):
+        raise ValueError("alternative 应为 {use, note_zh, note_en} / alternative must be a mapping")
     return Indicator(
         id=str(e["id"]), family=family, name_zh=str(e.get("name_zh", "")), name_en=str(e.get("name_en", "")),
         number=str(e.get("number", "") if e.get("number") is not None else ""),
@@ -312,7 +319,8 @@ def _make_indicator(e: dict, family: str, fname: str, line: int) -> Indicator:
         base=str(e.get("base", "")), offset=str(e.get("offset", "yoy")), expr=str(e.get("expr", "")),
         parts=[str(p) for p in e.get("parts", []) or []], parent=str(e.get("parent", "")),
         decimals=int(e["decimals"]) if e.get("decimals") is not None else (0 if str(e.get("unit", "")) in ("人次", "人", "例", "组", "项", "个") else 2), dimension=str(e.get("dimension", "")),
-        file=fname, line=line)
+        alt_use=str(alt.get("use", "")), alt_note_zh=str(alt.get("note_zh", "")),
+        alt_note_en=str(alt.get("note_en", "")), file=fname, line=line)
 
 
 def _resolve_same_as(indicators: dict[str, Indicator], errors: list[str]) -> None:
@@ -357,6 +365,13 @@ def _validate(indicators: dict[str, Indicator], families: dict[str, Family], err
             errors.append(f"{w} 层级无效 / bad levels {bad_levels}")
         if ind.offset not in ("yoy", "prior"):
             errors.append(f"{w} offset 应为 yoy 或 prior / offset must be yoy or prior")
+        if ind.alt_use:
+            alt = indicators.get(ind.alt_use)
+            if alt is None or alt.type in ("unavailable", "external", "group") or alt.alt_use:
+                errors.append(f"{w} alternative 应为可计算的其他指标 / alternative must be a computable indicator "
+                              f"without its own alternative: {ind.alt_use}")
+            if not ind.alt_note_zh:
+                errors.append(f"{w} alternative 需要 note_zh 说明口径来源 / alternative needs note_zh")
         if ind.parent and ind.parent not in indicators:
             errors.append(f"{w} parent 未知 / unknown parent {ind.parent}")
         t = ind.type

@@ -145,6 +145,8 @@ def _expand(catalogue: Catalogue, ids: Iterable[str]) -> tuple[list[Indicator], 
         needed[ind.id] = ind
         if ind.base:
             dep(catalogue[ind.base])
+        if ind.alt_use:
+            dep(catalogue[ind.alt_use])
         for r in REF_RE.findall(ind.expr):
             dep(catalogue[r])
 
@@ -257,7 +259,8 @@ def compile_plan(catalogue: Catalogue, ids: Iterable[str], *, period: str, grain
             if m.sql not in lst:
                 lst.append(m.sql)
     for ind in req:                      # conditions of fallback readings (readings.yaml), same scans
-        for _, m in fallback_measures(ind, catalogue):
+        for _, m in fallback_measures(ind, catalogue) + (
+                fallback_measures(catalogue[ind.alt_use], catalogue) if ind.alt_use else []):
             lst = measures.setdefault(m.over, [])
             if m.sql not in lst:
                 lst.append(m.sql)
@@ -652,6 +655,8 @@ def _level_rows(catalogue: Catalogue, plan: Plan, level: str, res: _Results, man
                 row = _row(base, ind, label, key, level, num, den, val, reason, ev, p, grain)
                 _note(row, fallbacks_at(ind, catalogue, ev, key, p))
                 rows.append(row)
+            if ind.alt_use and not err:
+                rows += _alternative_rows(catalogue, ind, base, label, level, pblocked, ev, avail, units, p, grain)
             for u in sorted(pblocked):
                 rows.append(_blocked_row(base, label, u, level, pblocked[u]))
     return rows
@@ -704,6 +709,27 @@ def _note(row: dict, fbs: list[Fallback]) -> None:
     if fbs:
         row["fallback"] = ",".join(fb.id for fb in fbs)
         row["note"] = "；".join(fb.note for fb in fbs)
+
+
+def _alternative_rows(catalogue: Catalogue, ind: Indicator, base: dict, label: str, level: str, pblocked: dict,
+                      ev: "_Evaluator", avail: dict, units: list[str], p: date, grain: str) -> list[dict]:
+    """Rows of the units whose data this indicator misses, valued by its catalogue alternative (another source) and
+    labelled with the alternative's note; the units are removed from pblocked."""
+    alt = catalogue[ind.alt_use]
+    alt_blocked = _blocked(alt, catalogue, avail, units, level)
+    label_fb = Fallback(f"alternative:{alt.id}", ind.alt_note_zh, ind.alt_note_en, {}, {})
+    rows, done = [], set()
+    for key in sorted(ev.keys(alt, p)):
+        if key[0] not in pblocked or key[0] in alt_blocked:
+            continue
+        num, den, val, reason = ev.value(alt, key, p)
+        row = _row(base, alt, label, key, level, num, den, val, reason, ev, p, grain)
+        _note(row, [label_fb] + fallbacks_at(alt, catalogue, ev, key, p))
+        rows.append(row)
+        done.add(key[0])
+    for u in done:
+        del pblocked[u]
+    return rows
 
 
 def _measure_error(ind: Indicator, catalogue: Catalogue, res: _Results) -> str:
@@ -860,6 +886,9 @@ def computability(con=None, catalogue: Catalogue | None = None, *, period: str |
             out[iid] = (ok, "" if ok else _external_reason(ind))
             continue
         blocked = _blocked(ind, catalogue, avail, units, "hospital")
+        if ind.alt_use:                                  # units the alternative covers are computable
+            alt_blocked = _blocked(catalogue[ind.alt_use], catalogue, avail, units, "hospital")
+            blocked = {u: r for u, r in blocked.items() if u in alt_blocked}
         ok = bool(units) and len(blocked) < len(units)
         out[iid] = (ok, "" if ok else (next(iter(blocked.values())) if blocked else "无数据 / no data"))
     for iid, ind in catalogue.indicators.items():
