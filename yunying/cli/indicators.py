@@ -289,6 +289,28 @@ def load_px_dict_cmd(
     console.print(f"已导入 loaded {n:,} 条手术操作属性 → ind_px_dict")
 
 
+@app.command("load-code-list")
+def load_code_list_cmd(
+    file: Annotated[Path, typer.Argument(help="CSV: list_name,code_prefix[,name_zh]（或 code_prefix[,name_zh] 加 --list）")],
+    db: Annotated[Optional[Path], typer.Option("--db")] = None,
+    list_name: Annotated[Optional[str], typer.Option("--list", help="代码表名，如 surgical_complication / ssi")] = None,
+    source: Annotated[Optional[str], typer.Option("--source", help="来源标签 / source label")] = None,
+) -> None:
+    """导入诊断代码表（手术并发症、手术部位感染…），整表替换 / Load diagnosis code lists (each list replaced)."""
+    from yunying.indicators.codelists import load_code_lists, read_code_lists
+
+    if not file.is_file():
+        fail(f"文件不存在：{file}", f"file not found: {file}", 2)
+    try:
+        rows = read_code_lists(file, list_name)
+    except (KeyError, ValueError) as exc:
+        fail(f"代码表文件格式错误：{exc}", f"bad code list file: {exc}", 2)
+    with open_db(db) as con:
+        n = load_code_lists(con, rows, source=source or file.name)
+    for lst, k in n.items():
+        console.print(f"已导入 loaded {k:,} 条 → ind_code_list 代码表 {lst}（整表替换 / list replaced）")
+
+
 def demo_stage(db: Path) -> None:
     """Demo: hospital-level year indicators of 三级综合 for the latest year, with a few key lines."""
     from yunying.indicators.catalogue import load_catalogue
