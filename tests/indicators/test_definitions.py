@@ -254,7 +254,7 @@ def test_computability_counts_the_alternative():
 # ---------------------------------------------------------------- 9. domain knowledge as data
 
 def test_complication_codes_are_seeded_from_the_data_file():
-    from yunying.indicators.codelists import DEFAULTS, read_code_lists
+    from yunying.warehouse.codelists import DEFAULTS, read_code_lists
 
     con = connect(":memory:")
     rows = set(con.execute("select list_name, code_prefix, name_zh from ind_code_list").fetchall())
@@ -266,7 +266,7 @@ def test_complication_codes_are_seeded_from_the_data_file():
 def test_code_list_seeding_keeps_existing_warehouses_working(tmp_path):
     """A warehouse migrated before 0072 holds 0030's rows (source 'spec §3 default') and maybe a list the user
     loaded: 0072 replaces the former by the file's identical rows and keeps the latter."""
-    from yunying.indicators.codelists import DEFAULTS, LEGACY_SOURCE, read_code_lists
+    from yunying.warehouse.codelists import DEFAULTS, LEGACY_SOURCE, read_code_lists
 
     db = tmp_path / "old.duckdb"
     con = connect(db)

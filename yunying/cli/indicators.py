@@ -297,7 +297,7 @@ def load_code_list_cmd(
     source: Annotated[Optional[str], typer.Option("--source", help="来源标签 / source label")] = None,
 ) -> None:
     """导入诊断代码表（手术并发症、手术部位感染…），整表替换 / Load diagnosis code lists (each list replaced)."""
-    from yunying.indicators.codelists import load_code_lists, read_code_lists
+    from yunying.warehouse.codelists import load_code_lists, read_code_lists
 
     if not file.is_file():
         fail(f"文件不存在：{file}", f"file not found: {file}", 2)

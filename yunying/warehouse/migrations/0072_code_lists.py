@@ -7,6 +7,6 @@ left alone.
 
 
 def migrate(con) -> None:
-    from yunying.indicators.codelists import seed_defaults
+    from yunying.warehouse.codelists import seed_defaults
 
     seed_defaults(con)

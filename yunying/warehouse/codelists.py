@@ -1,8 +1,9 @@
 """Diagnosis code lists of the indicators (ind_code_list: 手术并发症 surgical_complication, 手术部位感染 ssi …).
 
-Lists are data: the shipped defaults in code_lists.csv (spec performance-indicators.md §3 groups; the manual-year
-lists are unconfirmed) are seeded by migration 0072; `yunying indicators load-code-list FILE` replaces a list with
-another (the official list of an assessment year). One load replaces the whole list: the last load wins.
+Lists are data. The shipped defaults (spec performance-indicators.md §3 groups; the manual-year lists are
+unconfirmed) are yunying/indicators/code_lists.csv, next to the catalogue; this warehouse-layer module reads it by
+path (it imports no capability) and migration 0072 seeds them. `yunying indicators load-code-list FILE` replaces a
+list with another (the official list of an assessment year): one load replaces the whole list, the last load wins.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-DEFAULTS = Path(__file__).with_name("code_lists.csv")
+DEFAULTS = Path(__file__).resolve().parents[1] / "indicators" / "code_lists.csv"
 DEFAULT_SOURCE = "yunying default (spec §3)"
 LEGACY_SOURCE = "spec §3 default"          # the rows migration 0030 inserted before the lists became data
 
