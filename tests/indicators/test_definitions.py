@@ -120,6 +120,20 @@ def test_last_load_wins(catalogue):
     assert _nd(_rows(con, catalogue, ["G3-04"])[("G3-04", "")]) == (3, 4)
 
 
+def test_an_explicit_version_wins_over_a_later_unversioned_load(catalogue):
+    """The 2022 list says P4 is 介入治疗; an unversioned list loaded afterwards says 手术: for 2022 the explicit
+    version holds → G3-04 (1 + 1) / 4; a version for 2023 only does not apply to 2022 → (1 + 2) / 4."""
+    con = _wh(px_dict=False, pci=False)
+    load_px_dict(con, [("P4", "手术4", "interventional", 2, False)], source="v2022", valid_from_year=2022,
+                 valid_to_year=2022)
+    load_px_dict(con, PX_DICT, source="generic")
+    assert _nd(_rows(con, catalogue, ["G3-04"])[("G3-04", "")]) == (2, 4)
+    con = _wh(px_dict=False, pci=False)
+    load_px_dict(con, [("P4", "手术4", "interventional", 2, False)], source="v2023", valid_from_year=2023)
+    load_px_dict(con, PX_DICT, source="generic")
+    assert _nd(_rows(con, catalogue, ["G3-04"])[("G3-04", "")]) == (3, 4)
+
+
 def test_duplicates_loaded_before_migration_0070_count_once(catalogue):
     """Rows inserted without a load stamp (as before 0070), the same codes twice: still 1 / 3."""
     con = _wh(px_dict=True, pci=False)

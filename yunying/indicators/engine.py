@@ -1017,7 +1017,8 @@ def load_px_dict(con, rows: list[tuple], *, source: str, replace: bool = True,
     """Load (code, name, category, grade, minimally_invasive) rows into ind_px_dict.
 
     replace: first delete the rows of the same source. Every load is stamped (loaded_at, later than any row already
-    loaded): where two loads list the same code for a year, the views read the latest load's row (v_px_dict_year)."""
+    loaded): where two loads list the same code for a year, the views read one row (v_px_dict_year) — an explicit
+    version's (valid years given) before an unversioned one, else the latest load's."""
     if replace:
         con.execute("delete from ind_px_dict where source = ?", [source])
     stamp = con.execute("select greatest(cast(current_timestamp as timestamp), "

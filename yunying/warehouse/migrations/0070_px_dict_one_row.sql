@@ -1,8 +1,8 @@
 -- Procedure attribute dictionary: one code, one attribute row (issue 14).
 -- Loading two overlapping dictionaries used to join a procedure to every matching ind_px_dict row, duplicating it
--- (G3-09 38/2962 instead of 19/1481). Now the views read v_px_dict_year: per discharge year and code the row of the
--- latest load valid that year (loaded_at, set by `yunying indicators load-px-dict`; rows loaded before this
--- migration are ordered by insertion). v_procedure / v_discharge also say whether a procedure was classified by
+-- (G3-09 38/2962 instead of 19/1481). Now the views read v_px_dict_year: per discharge year and code one row — a row
+-- of an explicit version (loaded with valid years) before an unversioned one, then the latest load (loaded_at, set
+-- by `yunying indicators load-px-dict`; rows loaded before this migration are ordered by insertion). v_procedure / v_discharge also say whether a procedure was classified by
 -- 手术级别 because no dictionary row matched (px_class_by_grade / surgery_by_grade) and whether any dictionary is
 -- loaded for the year (px_dict_loaded): figures over those columns carry the fallback notes of
 -- yunying/indicators/readings.yaml (docs/indicators.md §Readings and fallbacks).
@@ -10,7 +10,7 @@
 alter table ind_px_dict add column loaded_at TIMESTAMP;
 update ind_px_dict set loaded_at = timestamp '2000-01-01 00:00:00' + to_microseconds(cast(rowid as bigint));
 
--- per discharge year and code, the attribute row of the latest load valid that year
+-- per discharge year and code, one attribute row: explicit version first, then the latest load
 create or replace view v_px_dict_year as
 with y as (
   select distinct cast(year(discharge_time) as integer) as year from discharge where discharge_time is not null
@@ -18,7 +18,9 @@ with y as (
 r as (
   select y.year, x.code, x.name, x.category, x.grade, x.minimally_invasive, x.source, x.loaded_at,
          row_number() over (partition by y.year, x.code
-                            order by x.loaded_at desc nulls last, x.source desc nulls last) as rn
+                            order by case when x.valid_from_year is not null or x.valid_to_year is not null
+                                          then 0 else 1 end,
+                                     x.loaded_at desc nulls last, x.source desc nulls last) as rn
   from y
   join ind_px_dict x on (x.valid_from_year is null or x.valid_from_year <= y.year)
                     and (x.valid_to_year is null or x.valid_to_year >= y.year)
