@@ -67,11 +67,11 @@ def prepare(folder: Path, *, years: list[int], scale: float, drg: bool) -> Path:
 def _enrich(con, drg: bool) -> None:
     from importlib import resources
 
-    from yunying.indicators.engine import demo_px_dict_rows, load_px_dict
+    from yunying.indicators.engine import px_dict_rows, load_px_dict
 
     if con.execute("select count(*) from ind_px_dict").fetchall()[0][0] == 0:
         px = Path(str(resources.files("yunying.synth").joinpath("codes/px_codes.csv")))
-        load_px_dict(con, demo_px_dict_rows(px, mi_from_name=True), source="synth-demo")
+        load_px_dict(con, px_dict_rows(px), source="synth-demo")
     if drg and con.execute("select count(*) from drg_result").fetchall()[0][0] == 0:
         from yunying.drg.pack import load_pack
         from yunying.drg.store import register_pack, run_grouping

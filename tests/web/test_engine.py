@@ -59,3 +59,16 @@ def test_engine_bad_params(clients):
     assert clients["admin"].get("/api/engine?family=nope").status_code == 404
     assert clients["admin"].get("/api/engine?period=20x2").status_code == 400
     assert clients["admin"].get("/api/engine/cases?indicator=NOPE&period=2022").status_code == 404
+
+
+def test_fallback_reading_note_on_the_web(clients):
+    """The web warehouse has no procedure dictionary (ind_px_dict): G3-04 is computed on the 手术级别 fallback and
+    the API row, the engine table and the indicator page all say so."""
+    note = "按手术级别近似，未加载手术操作分类字典"
+    d = clients["admin"].get("/api/engine?family=tertiary-general&period=2022").json()
+    g = [r for r in d["rows"] if r["indicator_id"] == "G3-04" and r["value"] is not None]
+    assert g and all(r["fallback"] == "px_no_dict" and r["note"].startswith(note) for r in g)
+    assert all(not r.get("note") for r in d["rows"] if r["indicator_id"] == "G3-02")
+    assert note in clients["admin"].get("/engine?period=2022").text
+    page = clients["admin"].get("/indicator/G3-04?year=2022")
+    assert page.status_code == 200 and note in page.text and 'id="ind-note"' in page.text

@@ -178,11 +178,13 @@ def _drg_stage(db: Path) -> None:
 
 def _print_overview(db: Path) -> None:
     with open_db(db, read_only=True) as con:
-        rows = con.execute("""
+        from yunying.model.catalogue import died_sql
+
+        rows = con.execute(f"""
             select year(discharge_time) as y, count(*) as n, round(avg(los_days), 2) as alos,
                    round(100 * sum(fee_western_drug + fee_patent_tcm + fee_herbal) / sum(fee_total), 2) as drug,
                    round(100 * sum(fee_mat_exam + fee_mat_treat + fee_mat_surg) / sum(fee_total), 2) as mat,
-                   round(1000 * avg(case when discharge_disposition = '5' then 1 else 0 end), 2) as deaths
+                   round(1000 * avg(case when {died_sql('discharge_disposition')} then 1 else 0 end), 2) as deaths
             from discharge group by 1 order by 1""").fetchall()
         visits = dict(con.execute("select year(reg_time), count(*) from outpatient_visit group by 1").fetchall())
     console.print("首页直接统计（住院费用口径）/ straight from the abstracts (inpatient charges):")

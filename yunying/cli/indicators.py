@@ -221,7 +221,7 @@ def explain_cmd(
             shown = "" if r["value"] is None else f"{r['value']:,.{ind.decimals}f}{ind.unit}"
             out(f"  {r['indicator_id']} {r['period']} {r['hospital_id']} {r['dept_code'] or ''} 分子 {_fmt(r['numerator'])}"
                 f" 分母 {_fmt(r['denominator'])} 值 {shown} {r['yoy_text'] or ''} {r['status'] or ''} "
-                f"{r['reason'] or ''}", highlight=False)
+                f"{r['reason'] or ''}{('  近似口径 note: ' + r['note']) if r.get('note') else ''}", highlight=False)
         for part, m in (("numerator", ind.numerator), ("denominator", ind.denominator)):
             if m is None:
                 continue
@@ -296,12 +296,12 @@ def load_px_dict_cmd(
     year_to: Annotated[Optional[int], typer.Option("--to-year")] = None,
 ) -> None:
     """导入手术操作属性字典（手术/介入/操作属性、国家手术级别、微创目录）/ Load the procedure attribute dictionary."""
-    from yunying.indicators.engine import demo_px_dict_rows, load_px_dict
+    from yunying.indicators.engine import px_dict_rows, load_px_dict
 
     if not file.is_file():
         fail(f"文件不存在：{file}", f"file not found: {file}", 2)
     try:
-        rows = demo_px_dict_rows(file, mi_from_name=False)
+        rows = px_dict_rows(file)
     except (KeyError, ValueError) as exc:
         fail(f"字典文件格式错误：{exc}", f"bad dictionary file: {exc}", 2)
     with open_db(db) as con:
@@ -309,18 +309,40 @@ def load_px_dict_cmd(
     console.print(f"已导入 loaded {n:,} 条手术操作属性 → ind_px_dict")
 
 
+@app.command("load-code-list")
+def load_code_list_cmd(
+    file: Annotated[Path, typer.Argument(help="CSV: list_name,code_prefix[,name_zh]（或 code_prefix[,name_zh] 加 --list）")],
+    db: Annotated[Optional[Path], typer.Option("--db")] = None,
+    list_name: Annotated[Optional[str], typer.Option("--list", help="代码表名，如 surgical_complication / ssi")] = None,
+    source: Annotated[Optional[str], typer.Option("--source", help="来源标签 / source label")] = None,
+) -> None:
+    """导入诊断代码表（手术并发症、手术部位感染…），整表替换 / Load diagnosis code lists (each list replaced)."""
+    from yunying.warehouse.codelists import load_code_lists, read_code_lists
+
+    if not file.is_file():
+        fail(f"文件不存在：{file}", f"file not found: {file}", 2)
+    try:
+        rows = read_code_lists(file, list_name)
+    except (KeyError, ValueError) as exc:
+        fail(f"代码表文件格式错误：{exc}", f"bad code list file: {exc}", 2)
+    with open_db(db) as con:
+        n = load_code_lists(con, rows, source=source or file.name)
+    for lst, k in n.items():
+        console.print(f"已导入 loaded {k:,} 条 → ind_code_list 代码表 {lst}（整表替换 / list replaced）")
+
+
 def demo_stage(db: Path) -> None:
     """Demo: hospital-level year indicators of 三级综合 for the latest year, with a few key lines."""
     from yunying.indicators.catalogue import load_catalogue
-    from yunying.indicators.engine import _latest_scheme, compute, demo_px_dict_rows, duckdb_query, load_px_dict
+    from yunying.indicators.engine import _latest_scheme, compute, px_dict_rows, duckdb_query, load_px_dict
 
     cat = load_catalogue()
     with open_db(db) as con:
         if con.execute("select count(*) from ind_px_dict").fetchall()[0][0] == 0:
             from importlib import resources
             px = Path(str(resources.files("yunying.synth").joinpath("codes/px_codes.csv")))
-            if px.is_file():   # the synthetic hospital's own code list (demo only: 微创 marked by name)
-                load_px_dict(con, demo_px_dict_rows(px, mi_from_name=True), source="synth-demo")
+            if px.is_file():   # the synthetic hospital's own code list (demo only: its own 微创 marking, px_codes.csv)
+                load_px_dict(con, px_dict_rows(px), source="synth-demo")
         year = con.execute("select max(year(discharge_time)) from discharge").fetchall()[0][0]
         if year is None:
             console.print("  指标 indicators: 无出院数据 / no discharges")
@@ -349,7 +371,8 @@ def demo_stage(db: Path) -> None:
         unit = "" if ind.unit == "人次" else ind.unit
         extra = f"，{r['yoy_text']}" if r["yoy_text"] else ""
         judge = f"（{r['judgement']}）" if r["judgement"] not in ("", "—", None) else ""
-        console.print(f"    {label} {v}{unit}{'人次' if ind.unit == '人次' else ''}{extra}{judge}", highlight=False)
+        note = f"［{r['note'].split(' / ')[0]}］" if r.get("note") else ""
+        console.print(f"    {label} {v}{unit}{'人次' if ind.unit == '人次' else ''}{extra}{judge}{note}", highlight=False)
     cmi = [r for r in rows if r["indicator_id"] == "DRG-03"]
     if cmi and cmi[0]["value"] is not None:       # computable once weights exist (the demo calibrates them first)
         console.print(f"    病例组合指数 CMI {cmi[0]['value']:.4f}（方案 {scheme}，{src}）", highlight=False)

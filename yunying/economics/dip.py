@@ -22,6 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from yunying.economics.errors import EconomicsError
+from yunying.model.catalogue import died_sql
 from yunying.economics.tables import need_columns, num, read_rows
 from yunying.warehouse.db import transaction
 
@@ -321,7 +322,7 @@ select d.hospital_id, d.mrn, d.admission_no, d.discharge_dept_code as dept_code,
        coalesce(d.payment_category, '') as payment_category, coalesce(h.level, '') as hospital_level,
        cast(date_trunc('month', d.discharge_time) as date) as discharge_month,
        cast(d.fee_total as double) as fee_total, d.los_days, d.age_years,
-       coalesce(d.discharge_disposition = '5', false) as died,
+       coalesce({died}, false) as died,
        coalesce(dx.pdx, '') as pdx, coalesce(dx.sdx, []) as sdx,
        coalesce(px.pxs, []) as pxs, coalesce(px.lvls, []) as lvls
 from discharge d
@@ -345,8 +346,8 @@ def simulate_dip(con: duckdb.DuckDBPyConnection, catalogue: Path | Catalogue, *,
         raise EconomicsError("ECON-PARAM DIP 需要 --point-value 或 --budget / DIP needs a point value or a budget")
     spy = p["score_per_yuan"] or cat.score_per_yuan
     where = "where year(d.discharge_time) = $year" if year is not None else ""
-    cases = con.sql(DIP_CASES_SQL.format(where=where), params={"year": year} if year is not None else None
-                    ).to_arrow_table()
+    sql = DIP_CASES_SQL.format(where=where, died=died_sql())
+    cases = con.sql(sql, params={"year": year} if year is not None else None).to_arrow_table()
     if cases.num_rows == 0:
         raise EconomicsError("ECON-NODATA 没有出院病例 / no discharges to score")
     m = Matcher(cat)

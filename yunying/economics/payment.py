@@ -22,6 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from yunying.economics.errors import EconomicsError
+from yunying.model.catalogue import died_sql
 from yunying.economics.params import canonical, load_params, resolve
 from yunying.economics.views import create_views
 from yunying.warehouse.db import transaction
@@ -34,7 +35,7 @@ select r.hospital_id, r.mrn, r.admission_no, r.status, r.drg,
        coalesce(h.level, '') as hospital_level,
        cast(date_trunc('month', d.discharge_time) as date) as discharge_month,
        cast(d.fee_total as double) as fee_total, d.los_days,
-       coalesce(d.discharge_disposition = '5', false) as died,
+       coalesce({died}, false) as died,
        cast(d.icu_hours as double) as icu_hours
 from drg_result r
 join discharge d on d.hospital_id = r.hospital_id and d.mrn = r.mrn and d.admission_no = r.admission_no
@@ -103,7 +104,8 @@ def simulate(con: duckdb.DuckDBPyConnection, scheme: str, *, method: str | None 
     wyear, whash, wmean, wsource = _weight_set(con, scheme, year, weight_year)
     year_filter = "and year(d.discharge_time) = $year" if year is not None else ""
     # the run's cases as a temp view (no materialisation; DuckDB runs the join inside the insert)
-    con.execute("create or replace temp view _pay_cases as " + CASES_SQL.format(year_filter=year_filter).replace(
+    sql = CASES_SQL.format(year_filter=year_filter, died=died_sql())
+    con.execute("create or replace temp view _pay_cases as " + sql.replace(
         "$scheme", _lit(scheme)).replace("$year", str(int(year)) if year is not None else "null"))
     # one scan gives the parameter combinations present, the case count and the fee total (data fingerprint)
     combo_counts = con.execute("select payment_category, hospital_level, count(*), "

@@ -8,5 +8,5 @@ Public API:
 
 from yunying.indicators.catalogue import Catalogue, CatalogueError, Indicator, load_catalogue  # noqa: F401
 from yunying.indicators.engine import (  # noqa: F401
-    COLUMNS, alerts, cases, compute, computability, demo_px_dict_rows, load_px_dict,
+    COLUMNS, alerts, cases, compute, computability, px_dict_rows, load_px_dict,
 )

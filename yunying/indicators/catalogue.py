@@ -42,12 +42,13 @@ UNITS = {"%", "‰", "比值", "人次", "人", "例", "天", "元", "元/万元
          "DDDs/100人天", "分钟", "次", "组", "权重", "指数", "级", "分", "项", "1:x", "综合", "定性", "个"}
 LEVELS = ("hospital", "department", "doctor", "region")
 ENV_EXTRA = "YUNYING_INDICATORS"
+READINGS = Path(__file__).with_name("readings.yaml")
 ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*-[A-Za-z0-9]+(\.[A-Za-z0-9_]+)?$")
 REF_RE = re.compile(r"\{([A-Za-z][A-Za-z0-9]*-[A-Za-z0-9]+(?:\.[A-Za-z0-9_]+)?)\}")
 ENTRY_KEYS = {"id", "number", "name_zh", "name_en", "type", "definition_zh", "numerator", "denominator", "unit",
               "scale", "direction", "national_monitor", "source", "needs", "reading_zh", "missing_zh",
               "missing_en", "levels", "same_as", "base", "offset", "expr", "parts", "parent", "decimals",
-              "dimension", "note"}
+              "dimension", "note", "alternative"}
 
 
 class CatalogueError(ValueError):
@@ -94,6 +95,10 @@ class Indicator:
     parent: str = ""
     decimals: int = 2
     dimension: str = ""
+    # alternative: where this indicator's data is missing for a unit, the value of indicator `alt_use` with the note
+    alt_use: str = ""
+    alt_note_zh: str = ""
+    alt_note_en: str = ""
     file: str = ""
     line: int = 0
 
@@ -117,10 +122,25 @@ class Family:
 
 
 @dataclass
+class Fallback:
+    """A fallback reading (readings.yaml): figures reading `columns[view]` carry the note where `when[view]` > 0."""
+    id: str
+    note_zh: str
+    note_en: str
+    columns: dict[str, set[str]]         # view → columns whose values follow the fallback reading
+    when: dict[str, Measure]             # view → condition measure (> 0 = the fallback applies)
+
+    @property
+    def note(self) -> str:
+        return f"{self.note_zh} / {self.note_en}" if self.note_en else self.note_zh
+
+
+@dataclass
 class Catalogue:
     indicators: dict[str, Indicator]
     families: dict[str, Family]
     version: str              # sha256 of the loaded files
+    fallbacks: list[Fallback] = field(default_factory=list)
 
     def family(self, name: str) -> Family:
         """Family by key, Chinese name or alias (case-insensitive)."""
@@ -196,9 +216,38 @@ def load_catalogue(extra: list[Path] | Path | None = None, *, shipped: bool = Tr
         _load_file(path, doc, indicators, families, errors)
     _resolve_same_as(indicators, errors)
     _validate(indicators, families, errors)
+    fallbacks = _load_fallbacks(READINGS, h, errors)
     if errors:
         raise CatalogueError(errors)
-    return Catalogue(indicators, families, h.hexdigest()[:16])
+    return Catalogue(indicators, families, h.hexdigest()[:16], fallbacks)
+
+
+def _load_fallbacks(path: Path, h, errors: list[str]) -> list[Fallback]:
+    """The fallback readings of readings.yaml (validated like catalogue measures)."""
+    text = path.read_text(encoding="utf-8")
+    h.update(path.name.encode() + b"\0" + text.encode())
+    doc = yaml.load(text, Loader=_LineLoader) or {}
+    cols = view_columns()
+    out = []
+    for e in doc.get("fallbacks") or []:
+        where = f"{path}:{e.get('__line__', 0)}"
+        fid = str(e.get("id", ""))
+        if not fid or not e.get("note_zh"):
+            errors.append(f"{where}: 口径回退需要 id 与 note_zh / a fallback needs id and note_zh")
+            continue
+        fb = Fallback(fid, str(e["note_zh"]), str(e.get("note_en", "")), {}, {})
+        for view, spec in (e.get("views") or {}).items():
+            if view in ("__line__", "__key_lines__"):
+                continue
+            m = Measure(over=view, sql=str((spec or {}).get("when", "")))
+            problems = check_measure(m, cols)
+            bad = [c for c in (spec or {}).get("columns") or [] if view in cols and c not in cols[view]]
+            errors += [f"{where}: {fid} {view}: {msg}" for msg in problems]
+            errors += [f"{where}: {fid} 视图 {view} 没有列 / view {view} has no column {c!r}" for c in bad]
+            fb.columns[view] = {str(c) for c in (spec or {}).get("columns") or []}
+            fb.when[view] = m
+        out.append(fb)
+    return out
 
 
 def _load_file(path: Path, doc: Any, indicators: dict, families: dict, errors: list[str]) -> None:
@@ -253,6 +302,9 @@ def _measure(m: Any) -> Measure | None:
 
 def _make_indicator(e: dict, family: str, fname: str, line: int) -> Indicator:
     levels = e.get("levels")
+    alt = e.get("alternative") or {}
+    if not isinstance(alt, dict):
+        raise ValueError("alternative 应为 {use, note_zh, note_en} / alternative must be a mapping")
     return Indicator(
         id=str(e["id"]), family=family, name_zh=str(e.get("name_zh", "")), name_en=str(e.get("name_en", "")),
         number=str(e.get("number", "") if e.get("number") is not None else ""),
@@ -267,7 +319,8 @@ def _make_indicator(e: dict, family: str, fname: str, line: int) -> Indicator:
         base=str(e.get("base", "")), offset=str(e.get("offset", "yoy")), expr=str(e.get("expr", "")),
         parts=[str(p) for p in e.get("parts", []) or []], parent=str(e.get("parent", "")),
         decimals=int(e["decimals"]) if e.get("decimals") is not None else (0 if str(e.get("unit", "")) in ("人次", "人", "例", "组", "项", "个") else 2), dimension=str(e.get("dimension", "")),
-        file=fname, line=line)
+        alt_use=str(alt.get("use", "")), alt_note_zh=str(alt.get("note_zh", "")),
+        alt_note_en=str(alt.get("note_en", "")), file=fname, line=line)
 
 
 def _resolve_same_as(indicators: dict[str, Indicator], errors: list[str]) -> None:
@@ -312,6 +365,13 @@ def _validate(indicators: dict[str, Indicator], families: dict[str, Family], err
             errors.append(f"{w} 层级无效 / bad levels {bad_levels}")
         if ind.offset not in ("yoy", "prior"):
             errors.append(f"{w} offset 应为 yoy 或 prior / offset must be yoy or prior")
+        if ind.alt_use:
+            alt = indicators.get(ind.alt_use)
+            if alt is None or alt.type in ("unavailable", "external", "group") or alt.alt_use:
+                errors.append(f"{w} alternative 应为可计算的其他指标 / alternative must be a computable indicator "
+                              f"without its own alternative: {ind.alt_use}")
+            if not ind.alt_note_zh:
+                errors.append(f"{w} alternative 需要 note_zh 说明口径来源 / alternative needs note_zh")
         if ind.parent and ind.parent not in indicators:
             errors.append(f"{w} parent 未知 / unknown parent {ind.parent}")
         t = ind.type

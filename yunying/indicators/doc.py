@@ -38,7 +38,7 @@ def render(cat: Catalogue | None = None) -> str:
     from yunying.indicators.views import VIEWS, view_columns
 
     cat = cat or load_catalogue(use_env=False)
-    lines = [BEGIN, "", "### Views 语义视图 (migrations 0030_indicators.sql, 0050_indicator_drg.sql)", "",
+    lines = [BEGIN, "", "### Views 语义视图 (migrations 0030_indicators.sql, 0050_indicator_drg.sql, 0070_px_dict_one_row.sql)", "",
              "| over | view | 内容 | columns |", "|---|---|---|---|"]
     cols = view_columns()
     for v in VIEWS.values():
@@ -68,6 +68,10 @@ def render(cat: Catalogue | None = None) -> str:
     for i, ind in cat.indicators.items():
         if ind.reading_zh and not (ind.same_as and ind.reading_zh == cat[ind.same_as].reading_zh):
             lines.append(f"- **{i} {_cell(ind.name_zh)}** — {_cell(ind.reading_zh)}")
+    lines += ["", "### Fallback readings 口径回退 (yunying/indicators/readings.yaml)", ""]
+    for fb in cat.fallbacks:
+        cols = "; ".join(f"{v}: {', '.join(sorted(c))} where `{fb.when[v].sql}`" for v, c in fb.columns.items())
+        lines.append(f"- **{fb.id}** 「{_cell(fb.note_zh)}」 — {_cell(cols)}")
     lines += ["", END]
     return "\n".join(lines)
 

@@ -20,13 +20,14 @@ from typing import Callable, Iterable
 import sqlglot
 from sqlglot import exp
 
-from yunying.indicators.catalogue import REF_RE, Catalogue, Indicator, Measure
+from yunying.indicators.catalogue import REF_RE, Catalogue, Fallback, Indicator, Measure
 from yunying.indicators.views import SCHEME_VIEWS, VIEWS, need_label
 
 COLUMNS = ["indicator_id", "name", "period", "hospital_id", "dept_code", "numerator", "denominator", "value",
            "unit", "yoy_value", "yoy_change", "target", "status"]
 EXTRA_COLUMNS = ["mom_value", "mom_change", "yoy_word", "yoy_text", "judgement", "direction", "national_monitor",
-                 "family", "doctor_group", "gap", "reason", "name_en", "catalogue_version", "sql_hash", "level"]
+                 "family", "doctor_group", "gap", "reason", "name_en", "catalogue_version", "sql_hash", "level",
+                 "fallback", "note"]
 GRAINS = ("month", "quarter", "year")
 GRAIN_MONTHS = {"month": 1, "quarter": 3, "year": 12}
 LEVEL_KEYS = {"hospital": ["hospital_id"], "department": ["hospital_id", "dept_code"],
@@ -152,6 +153,8 @@ def _expand(catalogue: Catalogue, ids: Iterable[str]) -> tuple[list[Indicator], 
         needed[ind.id] = ind
         if ind.base:
             dep(catalogue[ind.base])
+        if ind.alt_use:
+            dep(catalogue[ind.alt_use])
         for r in REF_RE.findall(ind.expr):
             dep(catalogue[r])
 
@@ -260,6 +263,12 @@ def compile_plan(catalogue: Catalogue, ids: Iterable[str], *, period: str, grain
     measures: dict[str, list[str]] = {}
     for ind in needed.values():
         for m in _measures_of(ind):
+            lst = measures.setdefault(m.over, [])
+            if m.sql not in lst:
+                lst.append(m.sql)
+    for ind in req:                      # conditions of fallback readings (readings.yaml), same scans
+        for _, m in fallback_measures(ind, catalogue) + (
+                fallback_measures(catalogue[ind.alt_use], catalogue) if ind.alt_use else []):
             lst = measures.setdefault(m.over, [])
             if m.sql not in lst:
                 lst.append(m.sql)
@@ -723,9 +732,83 @@ def _level_rows(catalogue: Catalogue, plan: Plan, level: str, res: _Results, man
                 if key[0] in pblocked:
                     continue
                 num, den, val, reason = ev.value(ind, key, p)
-                rows.append(_row(base, ind, label, key, level, num, den, val, reason, ev, p, grain))
+                row = _row(base, ind, label, key, level, num, den, val, reason, ev, p, grain)
+                _note(row, fallbacks_at(ind, catalogue, ev, key, p))
+                rows.append(row)
+            if ind.alt_use and not err:
+                rows += _alternative_rows(catalogue, ind, base, label, level, pblocked, ev, avail, units, p, grain)
             for u in sorted(pblocked):
                 rows.append(_blocked_row(base, label, u, level, pblocked[u]))
+    return rows
+
+
+# ---------------------------------------------------------------- fallback readings (readings.yaml)
+
+@lru_cache(maxsize=None)
+def _columns_of(sql: str) -> frozenset[str]:
+    return frozenset(c.name for c in sqlglot.parse_one(sql, read="duckdb").find_all(exp.Column))
+
+
+def _used_columns(ind: Indicator, catalogue: Catalogue, seen: set | None = None) -> set[tuple[str, str]]:
+    """(view, column) pairs read by the indicator's measures and those of its base / derived references."""
+    seen = set() if seen is None else seen
+    if ind.id in seen:
+        return set()
+    seen.add(ind.id)
+    out = {(m.over, c) for m in _measures_of(ind) for c in _columns_of(m.sql)}
+    for r in ([ind.base] if ind.base else []) + REF_RE.findall(ind.expr):
+        out |= _used_columns(catalogue[r], catalogue, seen)
+    return out
+
+
+def fallback_measures(ind: Indicator, catalogue: Catalogue) -> list[tuple[Fallback, Measure]]:
+    """(fallback, condition measure) for every fallback reading of a column the indicator reads."""
+    used = _used_columns(ind, catalogue)
+    out = []
+    for fb in getattr(catalogue, "fallbacks", []):
+        for view, cols in fb.columns.items():
+            if any((view, c) in used for c in cols):
+                out.append((fb, fb.when[view]))
+    return out
+
+
+def fallbacks_at(ind: Indicator, catalogue: Catalogue, ev: "_Evaluator", key: tuple, p: date) -> list[Fallback]:
+    """The fallback readings a value follows (for a growth rate: this period's or the base period's)."""
+    periods = [p]
+    if ind.type == "growth":
+        periods.append(_add_months(p, -(12 if ind.offset == "yoy" else GRAIN_MONTHS[ev.plan.grain])))
+    out: list[Fallback] = []
+    for fb, m in fallback_measures(ind, catalogue):
+        if fb not in out and any(ev.measure(m, key, pp) for pp in periods):
+            out.append(fb)
+    return out
+
+
+def _note(row: dict, fbs: list[Fallback]) -> None:
+    """Carry the fallback ids and notes on a result row (shown by the CLI, the web app and the reports)."""
+    if fbs:
+        row["fallback"] = ",".join(fb.id for fb in fbs)
+        row["note"] = "；".join(fb.note for fb in fbs)
+
+
+def _alternative_rows(catalogue: Catalogue, ind: Indicator, base: dict, label: str, level: str, pblocked: dict,
+                      ev: "_Evaluator", avail: dict, units: list[str], p: date, grain: str) -> list[dict]:
+    """Rows of the units whose data this indicator misses, valued by its catalogue alternative (another source) and
+    labelled with the alternative's note; the units are removed from pblocked."""
+    alt = catalogue[ind.alt_use]
+    alt_blocked = _blocked(alt, catalogue, avail, units, level)
+    label_fb = Fallback(f"alternative:{alt.id}", ind.alt_note_zh, ind.alt_note_en, {}, {})
+    rows, done = [], set()
+    for key in sorted(ev.keys(alt, p)):
+        if key[0] not in pblocked or key[0] in alt_blocked:
+            continue
+        num, den, val, reason = ev.value(alt, key, p)
+        row = _row(base, alt, label, key, level, num, den, val, reason, ev, p, grain)
+        _note(row, [label_fb] + fallbacks_at(alt, catalogue, ev, key, p))
+        rows.append(row)
+        done.add(key[0])
+    for u in done:
+        del pblocked[u]
     return rows
 
 
@@ -883,6 +966,9 @@ def computability(con=None, catalogue: Catalogue | None = None, *, period: str |
             out[iid] = (ok, "" if ok else _external_reason(ind))
             continue
         blocked = _blocked(ind, catalogue, avail, units, "hospital")
+        if ind.alt_use:                                  # units the alternative covers are computable
+            alt_blocked = _blocked(catalogue[ind.alt_use], catalogue, avail, units, "hospital")
+            blocked = {u: r for u, r in blocked.items() if u in alt_blocked}
         ok = bool(units) and len(blocked) < len(units)
         out[iid] = (ok, "" if ok else (next(iter(blocked.values())) if blocked else "无数据 / no data"))
     for iid, ind in catalogue.indicators.items():
@@ -990,35 +1076,36 @@ def alerts(rows: list[dict]) -> list[dict]:
 
 # ---------------------------------------------------------------- procedure dictionary
 
-MI_WORDS = ("腔镜", "内镜", "镜下", "经皮", "介入", "经尿道", "经导管", "宫腔镜", "关节镜", "输尿管镜", "肾镜")
-
-
-def demo_px_dict_rows(path: Path, *, mi_from_name: bool = True) -> list[tuple]:
+def px_dict_rows(path: Path) -> list[tuple]:
     """Rows for ind_px_dict from a code list CSV (code,name,category,level[,minimally_invasive]).
 
-    mi_from_name marks 微创 by words in the procedure name (腔镜/内镜/经皮/介入 …) — for the synthetic demo
-    hospital only; a real hospital loads the national 微创手术目录 of the assessment year."""
-    out = []
+    Within one file the last row of a code wins (one code, one attribute row). 微创 comes only from the file's
+    minimally_invasive column (empty = unknown); the synthetic demo hospital's list carries its own marking."""
+    out: dict[str, tuple] = {}
     with open(path, encoding="utf-8-sig", newline="") as fh:
         for r in csv.DictReader(fh):
             level = (r.get("level") or r.get("grade") or "").strip()
             mi = (r.get("minimally_invasive") or "").strip()
-            if mi:
-                mi_v = mi in ("1", "true", "True", "是", "y")
-            elif mi_from_name and (r.get("category") or "") in ("surgery", "interventional"):
-                mi_v = any(w in (r.get("name") or "") for w in MI_WORDS)
-            else:
-                mi_v = None if not mi_from_name else False
-            out.append((r["code"].strip(), r.get("name"), (r.get("category") or "").strip() or None,
-                        int(level) if level.isdigit() else None, mi_v))
-    return out
+            mi_v = None if not mi else mi in ("1", "true", "True", "是", "y")
+            code = r["code"].strip()
+            out[code] = (code, r.get("name"), (r.get("category") or "").strip() or None,
+                         int(level) if level.isdigit() else None, mi_v)
+    return list(out.values())
 
 
 def load_px_dict(con, rows: list[tuple], *, source: str, replace: bool = True,
                  valid_from_year: int | None = None, valid_to_year: int | None = None) -> int:
-    """Load (code, name, category, grade, minimally_invasive) rows into ind_px_dict."""
+    """Load (code, name, category, grade, minimally_invasive) rows into ind_px_dict.
+
+    replace: first delete the rows of the same source. Every load is stamped (loaded_at, later than any row already
+    loaded): where two loads list the same code for a year, the views read one row (v_px_dict_year) — an explicit
+    version's (valid years given) before an unversioned one, else the latest load's."""
     if replace:
         con.execute("delete from ind_px_dict where source = ?", [source])
-    con.executemany("insert into ind_px_dict values (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(*r, valid_from_year, valid_to_year, source) for r in rows])
+    stamp = con.execute("select greatest(cast(current_timestamp as timestamp), "
+                        "coalesce(max(loaded_at) + interval 1 microsecond, timestamp '1970-01-01')) "
+                        "from ind_px_dict").fetchall()[0][0]
+    con.executemany("insert into ind_px_dict (code, name, category, grade, minimally_invasive, valid_from_year, "
+                    "valid_to_year, source, loaded_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(*r, valid_from_year, valid_to_year, source, stamp) for r in rows])
     return len(rows)

@@ -25,15 +25,23 @@ def to_spark(sql: str) -> str:
     return sqlglot.transpile(sql, read="duckdb", write="spark")[0]
 
 
+# SQL migrations defining the semantic views (0050's v_drg_case: economics_view_definitions)
+VIEW_MIGRATIONS = ("0030_indicators.sql", "0070_px_dict_one_row.sql", "0071_finance_drug_split.sql")
+
+
 def view_definitions() -> list[tuple[str, str]]:
-    """(view name, Spark SQL of its query) for every `create … view` of migration 0030, in order."""
-    text = resources.files("yunying.warehouse.migrations").joinpath("0030_indicators.sql").read_text(encoding="utf-8")
-    out = []
-    for stmt in sqlglot.parse(text, read="duckdb"):
-        if isinstance(stmt, exp.Create) and (stmt.args.get("kind") or "").upper() == "VIEW":
-            name = stmt.this.name if isinstance(stmt.this, exp.Table) else stmt.this.this.name
-            out.append((name, stmt.expression.sql(dialect="spark")))
-    return out
+    """(view name, Spark SQL of its query) for every `create … view` of the view migrations: a view redefined by
+    a later migration takes its last definition and position (after the views it reads)."""
+    root = resources.files("yunying.warehouse.migrations")
+    out: dict[str, str] = {}
+    for name in VIEW_MIGRATIONS:
+        text = root.joinpath(name).read_text(encoding="utf-8")
+        for stmt in sqlglot.parse(text, read="duckdb"):
+            if isinstance(stmt, exp.Create) and (stmt.args.get("kind") or "").upper() == "VIEW":
+                view = stmt.this.name if isinstance(stmt.this, exp.Table) else stmt.this.this.name
+                out.pop(view, None)
+                out[view] = stmt.expression.sql(dialect="spark")
+    return list(out.items())
 
 
 def _spark_sql(duckdb_sql: str) -> str:

@@ -56,7 +56,7 @@ def render() -> str:
     out.append("- `import_reject` (quarantine 隔离区): one row per rejected row and reason: line number, record key, "
                "field, value, stable code, Chinese and English reason, and the whole original row as JSON.")
     out.append("- `import_warning`: stored rows with values outside a domain or empty required fields.")
-    out.append("- `schema_migrations`: applied migration files (`yunying/warehouse/migrations/NNNN_*.sql`).\n")
+    out.append("- `schema_migrations`: applied migration files (`yunying/warehouse/migrations/NNNN_*.sql`, `NNNN_*.py`).\n")
     out.append("Hard-reject row checks (besides keys and unparseable values):\n")
     for chk in model.row_checks:
         out.append(f"- `{chk.code}` on `{chk.table}`: `{chk.when}`")

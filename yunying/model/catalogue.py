@@ -51,6 +51,13 @@ class Table(BaseModel):
 class Domain(BaseModel):
     codes: dict[str, str]
     aliases: dict[str, str] = Field(default_factory=dict)
+    # named sets of codes that logic tests for (discharge_disposition death: ["5"]); engines use in_group_sql
+    groups: dict[str, list[str]] = Field(default_factory=dict)
+
+    def in_group_sql(self, column: str, group: str) -> str:
+        """SQL predicate `column in (codes of the group)` (null when the column is null)."""
+        codes = self.groups[group]
+        return f"{column} in (" + ", ".join("'" + c.replace("'", "''") + "'" for c in codes) + ")"
 
     @property
     def normalise(self) -> dict[str, str]:
@@ -102,9 +109,22 @@ def load_model() -> Model:
     return model
 
 
+def domain_predicate(domain: str, group: str, column: str) -> str:
+    """SQL predicate: `column` holds a code of the named group of a domain (died: discharge_disposition death)."""
+    return load_model().domains[domain].in_group_sql(column, group)
+
+
+def died_sql(column: str = "d.discharge_disposition") -> str:
+    """离院方式 死亡, from the discharge_disposition domain's `death` group."""
+    return domain_predicate("discharge_disposition", "death", column)
+
+
 def _check(model: Model) -> None:
     """Catalogue consistency: keys exist, domains exist, subset parents exist, types known."""
     problems = []
+    for name, dom in model.domains.items():
+        problems += [f"domain {name}: group {g} has unknown code {c}" for g, cs in dom.groups.items()
+                     for c in cs if c not in dom.codes]
     for t in model.tables.values():
         names = set(t.column_names)
         if len(names) != len(t.columns):

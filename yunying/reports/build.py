@@ -40,7 +40,7 @@ def figures_table(title: str, values: list[Value], *, mom: bool = False) -> Tabl
         if mom:
             m = v.mom()
             row.append(m.short("") if m.ok else None)
-        row += [v.target or None, v.status or None, None if v.ok else v.missing_text()]
+        row += [v.target or None, v.status or None, (v.note or None) if v.ok else v.missing_text()]
         rows.append(row)
     return Table(title, cols, rows)
 

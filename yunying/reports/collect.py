@@ -214,6 +214,11 @@ def indicator_values(ctx: Context, items: list[dict], level: str | None = None,
                     v.value *= item["scale"]
                 v.numerator, v.denominator = _pick(cur, "numerator"), _pick(cur, "denominator")
                 v.reason = (cur.get("reason") or "") if v.value is None else ""
+                v.note = (cur.get("note") or "") if v.value is not None else ""
+                if v.note:              # a figure on a fallback reading says so (tables, provenance, warnings)
+                    msg = f"{v.label}（{v.indicator_id}）：{v.note}"
+                    if msg not in ctx.warnings:
+                        ctx.warnings.append(msg)
                 if part == "value":
                     v.target, v.status = cur.get("target") or "", (cur.get("status") or "").replace("不可计算", "")
             for attr, p in (("yoy_value", ctx.periods.yoy), ("mom_value", ctx.periods.mom)):

@@ -36,6 +36,7 @@ class Value:
     status: str = ""                  # 达标 / 未达标 / ''
     reason: str = ""                  # why there is no value
     missing_zh: str = ""              # the sentence the report prints instead ('门急诊数据未导入')
+    note: str = ""                    # the engine's fallback-reading note ('按手术级别近似，…'): printed with the value
     source: str = ""                  # 'indicators' (engine) / 'sql' (reports' own SQL) / 'economics' / 'qc'
     dept_code: str = ""
 

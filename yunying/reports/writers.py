@@ -223,7 +223,7 @@ def write_xlsx(report: Report, path: Path) -> Path:
             pv.append([prov.section, prov.sentence, v.indicator_id, part_zh.get(v.part, v.part), v.label,
                        v.period + (f"（{v.dept_code}）" if v.dept_code else ""), v.value, v.unit, v.yoy_period,
                        v.yoy_value, v.mom_period or None, v.mom_value, v.numerator, v.denominator,
-                       v.target or None, v.status or None, v.source, v.reason or None])
+                       v.target or None, v.status or None, v.source, v.reason or v.note or None])
             r = pv.max_row
             for c in (7, 10, 12, 13, 14):
                 if isinstance(pv.cell(row=r, column=c).value, float):

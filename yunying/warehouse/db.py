@@ -13,10 +13,20 @@ MIGRATIONS_PACKAGE = "yunying.warehouse.migrations"
 
 
 def migration_files() -> list[tuple[str, str]]:
-    """(name, sql) of every migration shipped with the package, in version order (NNNN_name.sql)."""
+    """(name, text) of every migration shipped with the package, in version order: NNNN_name.sql (SQL) or
+    NNNN_name.py (a module whose migrate(con) loads data files, e.g. the indicators' default code lists)."""
     root = resources.files(MIGRATIONS_PACKAGE)
-    files = sorted(p.name for p in root.iterdir() if p.name.endswith(".sql"))
+    files = sorted(p.name for p in root.iterdir() if p.name[:4].isdigit() and p.name.endswith((".sql", ".py")))
     return [(name, root.joinpath(name).read_text(encoding="utf-8")) for name in files]
+
+
+def _apply(con: duckdb.DuckDBPyConnection, name: str, text: str) -> None:
+    if name.endswith(".py"):
+        import importlib
+
+        importlib.import_module(f"{MIGRATIONS_PACKAGE}.{name[:-3]}").migrate(con)
+    else:
+        con.execute(text)
 
 
 @contextmanager
@@ -92,7 +102,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
         if name in done:
             continue
         with transaction(con):
-            con.execute(sql)
+            _apply(con, name, sql)
             con.execute(
                 "insert into schema_migrations (version, sha256) values (?, ?)",
                 [name, hashlib.sha256(sql.encode()).hexdigest()],

@@ -32,7 +32,8 @@ _KEY_LOCKS: dict[tuple, threading.Lock] = {}
 CASE_LIMIT = 200
 ROW_FIELDS = ("indicator_id", "name", "name_en", "period", "hospital_id", "dept_code", "numerator", "denominator",
               "value", "unit", "yoy_value", "yoy_change", "yoy_word", "yoy_text", "target", "status", "gap",
-              "judgement", "direction", "national_monitor", "reason", "catalogue_version", "sql_hash")
+              "judgement", "direction", "national_monitor", "reason", "catalogue_version", "sql_hash",
+              "fallback", "note")
 
 
 def engine():
@@ -199,7 +200,8 @@ def _card(ind, row: dict | None) -> dict:
             "yoy_value": r.get("yoy_value"), "yoy_change": r.get("yoy_change"), "yoy_word": r.get("yoy_word"),
             "yoy_text": r.get("yoy_text"), "judgement": r.get("judgement"), "target": r.get("target"),
             "status": r.get("status") or "", "gap": r.get("gap"), "reason": r.get("reason") or "",
-            "computed": value is not None, "period": r.get("period"), "sql_hash": r.get("sql_hash")}
+            "computed": value is not None, "period": r.get("period"), "sql_hash": r.get("sql_hash"),
+            "fallback": r.get("fallback") or "", "note": r.get("note") or ""}
 
 
 def _alerts(cards: list[dict]) -> list[dict]:
@@ -328,7 +330,7 @@ def indicator_detail(wh, cur, scope: Scope, hospitals_in_wh: list[str], targets:
     breakdown = [{"dept": r["dept_code"], "dept_name": names.get(r["dept_code"], r["dept_code"]),
                   "value": r["value"], "numerator": r["numerator"], "denominator": r["denominator"],
                   "yoy_change": r["yoy_change"], "yoy_text": r["yoy_text"], "judgement": r["judgement"],
-                  "reason": r["reason"]}
+                  "reason": r["reason"], "note": r.get("note") or ""}
                  for r in rows if r["level"] == "department" and r["dept_code"] not in ("", "*")
                  and (not scope.is_dept_head or r["dept_code"] == scope.dept)]
     breakdown.sort(key=lambda b: (b["value"] is None, -(b["value"] or 0) if ind.direction != "down"

@@ -48,31 +48,9 @@ create table if not exists ind_manual_value (
   entered_at TIMESTAMP default current_timestamp
 );
 
--- default 手术并发症 list (spec performance-indicators.md §3 groups; the manual-year list is unconfirmed —
--- replace the rows of list 'surgical_complication' with the official list when available)
-insert into ind_code_list values
-  ('surgical_complication', 'T81', '操作并发症（出血、休克、伤口裂开、感染等）', 'spec §3 default'),
-  ('surgical_complication', 'T80', '输注、输血并发症', 'spec §3 default'),
-  ('surgical_complication', 'T82', '心脏和血管假体装置并发症', 'spec §3 default'),
-  ('surgical_complication', 'T83', '泌尿生殖道假体装置并发症', 'spec §3 default'),
-  ('surgical_complication', 'T84', '内部矫形外科假体装置并发症', 'spec §3 default'),
-  ('surgical_complication', 'T85', '其他内部假体装置并发症', 'spec §3 default'),
-  ('surgical_complication', 'T88.2', '麻醉引起的休克', 'spec §3 default'),
-  ('surgical_complication', 'T88.3', '麻醉引起的恶性高热', 'spec §3 default'),
-  ('surgical_complication', 'T88.4', '插管失败或困难', 'spec §3 default'),
-  ('surgical_complication', 'T88.5', '麻醉的其他并发症', 'spec §3 default'),
-  ('surgical_complication', 'I26', '肺栓塞', 'spec §3 default'),
-  ('surgical_complication', 'I80.2', '下肢深静脉血栓形成', 'spec §3 default'),
-  ('surgical_complication', 'J95', '操作后呼吸系统疾患', 'spec §3 default'),
-  ('surgical_complication', 'K91', '操作后消化系统疾患', 'spec §3 default'),
-  ('surgical_complication', 'I97', '操作后循环系统疾患', 'spec §3 default'),
-  ('surgical_complication', 'N99', '操作后泌尿生殖系统疾患', 'spec §3 default'),
-  ('surgical_complication', 'G97', '操作后神经系统疾患', 'spec §3 default'),
-  ('surgical_complication', 'E89', '操作后内分泌和代谢紊乱', 'spec §3 default'),
-  ('surgical_complication', 'M96', '操作后肌肉骨骼疾患', 'spec §3 default'),
-  ('surgical_complication', 'H59', '眼操作后疾患', 'spec §3 default'),
-  ('surgical_complication', 'H95', '耳操作后疾患', 'spec §3 default'),
-  ('ssi', 'T81.4', '操作后感染（手术部位感染）', 'spec §3 default');
+-- The default diagnosis code lists (手术并发症 surgical_complication, 手术部位感染 ssi) are data:
+-- yunying/indicators/code_lists.csv, seeded by migration 0072_code_lists.py (this migration inserted them until
+-- issue 14; warehouses migrated before keep those rows, which 0072 replaces by the file's identical ones).
 
 create or replace view v_discharge as
 with px as (
