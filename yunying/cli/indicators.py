@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -287,17 +288,27 @@ def lint_cmd(catalogue: CatOpt = None,
                   f"measure compiles against the current schema")
 
 
+# the synthetic hospital's own procedure list with its 微创 marking (demo data only)
+DEMO_PX_DICT = Path(str(resources.files("yunying.synth").joinpath("codes/px_codes.csv")))
+
+
 @app.command("load-px-dict")
 def load_px_dict_cmd(
-    file: Annotated[Path, typer.Argument(help="CSV: code,name,category,level[,minimally_invasive]")],
+    file: Annotated[Optional[Path], typer.Argument(help="CSV: code,name,category,level[,minimally_invasive]")] = None,
     db: Annotated[Optional[Path], typer.Option("--db")] = None,
     source: Annotated[Optional[str], typer.Option("--source", help="来源标签 / source label")] = None,
     year_from: Annotated[Optional[int], typer.Option("--from-year")] = None,
     year_to: Annotated[Optional[int], typer.Option("--to-year")] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="合成演示医院自己的编码表（仅用于演示数据）/ the synthetic "
+                                                      "hospital's own list (demo data only)")] = False,
 ) -> None:
     """导入手术操作属性字典（手术/介入/操作属性、国家手术级别、微创目录）/ Load the procedure attribute dictionary."""
     from yunying.indicators.engine import px_dict_rows, load_px_dict
 
+    if demo == (file is not None):
+        fail("请给出字典文件，或用 --demo（二选一）", "give a dictionary file or --demo (one of them)", 2)
+    if demo:
+        file, source = DEMO_PX_DICT, source or "synth-demo"
     if not file.is_file():
         fail(f"文件不存在：{file}", f"file not found: {file}", 2)
     try:
@@ -339,10 +350,7 @@ def demo_stage(db: Path) -> None:
     cat = load_catalogue()
     with open_db(db) as con:
         if con.execute("select count(*) from ind_px_dict").fetchall()[0][0] == 0:
-            from importlib import resources
-            px = Path(str(resources.files("yunying.synth").joinpath("codes/px_codes.csv")))
-            if px.is_file():   # the synthetic hospital's own code list (demo only: its own 微创 marking, px_codes.csv)
-                load_px_dict(con, px_dict_rows(px), source="synth-demo")
+            load_px_dict(con, px_dict_rows(DEMO_PX_DICT), source="synth-demo")   # as load-px-dict --demo
         year = con.execute("select max(year(discharge_time)) from discharge").fetchall()[0][0]
         if year is None:
             console.print("  指标 indicators: 无出院数据 / no discharges")
