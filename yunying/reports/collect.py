@@ -187,9 +187,11 @@ def indicator_values(ctx: Context, items: list[dict], level: str | None = None,
             cur = per[ctx.periods.cur].get((item["indicator"], d))
             v.source = "indicators"
             v.direction = _direction(item, cur) if part == "value" else item.get("direction", "monitor")
-            if cur is None:
-                v.reason = (f"不可计算：指标引擎不可用（{ctx._engine_error}）" if failed
-                            else "无数据（指标目录中无此指标或本期无记录）")
+            if cur is None and failed:
+                # the item's missing sentence ('…数据未导入') would misstate the cause: say the engine failed
+                v.reason, v.missing_zh = f"不可计算：指标引擎不可用（{ctx._engine_error}）", ""
+            elif cur is None:
+                v.reason = "无数据（指标目录中无此指标或本期无记录）"
                 blocked = per[ctx.periods.cur].get((item["indicator"], "*"))
                 if d and blocked is not None:          # the data is missing for the whole hospital
                     v.reason = blocked.get("reason") or v.reason
