@@ -1,4 +1,5 @@
-"""The fixed semantic views of the indicator marts (defined in migrations 0030_indicators.sql and 0050_indicator_drg.sql) and their metadata.
+"""The fixed semantic views of the indicator marts (defined in migrations 0030_indicators.sql, 0050_indicator_drg.sql
+and 0080_qc_indicators.sql) and their metadata.
 
 Catalogue entries name a view by its short name (`over: discharge` → `v_discharge`) and use only its columns.
 """

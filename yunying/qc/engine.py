@@ -807,16 +807,21 @@ cnt as (select hospital_id, mrn, admission_no,
                bool_or(tag = 'ppx') as ppx_defect,
                bool_or(rule_id like 'C%') as incomplete
         from qc_finding where run_id = {lit(run_id)} group by all),
+pdx as (select distinct hospital_id, mrn, admission_no, true as has_pdx from discharge_diagnosis
+        where seq = 0 and dx_type = 'W' and dx_code is not null and trim(dx_code) <> ''),
 scored as (select r.hospital_id, r.mrn, r.admission_no,
                   cast(date_trunc('month', r.discharge_time) as date) as discharge_month,
                   r.discharge_dept_code, r.attending_physician, r.resident_physician,
                   cast(greatest(0, 100 - coalesce(d.d, 0)) as decimal(6,2)) as score,
                   coalesce(c.n_error, 0) as n_error, coalesce(c.n_warning, 0) as n_warning,
-                  coalesce(c.n_info, 0) as n_info, coalesce(c.pdx_code_defect, false) as pdx_code_defect,
+                  coalesce(c.n_info, 0) as n_info,
+                  -- 主要诊断编码正确: a principal code, and no coding_accuracy finding on it
+                  coalesce(c.pdx_code_defect, false) or p.has_pdx is null as pdx_code_defect,
                   coalesce(c.pdx_defect, false) as pdx_defect, coalesce(c.ppx_defect, false) as ppx_defect,
                   not coalesce(c.incomplete, false) as complete
            from _qc_base r left join rec_ded d using (hospital_id, mrn, admission_no)
-           left join cnt c using (hospital_id, mrn, admission_no))
+           left join cnt c using (hospital_id, mrn, admission_no)
+           left join pdx p using (hospital_id, mrn, admission_no))
 select {lit(run_id)}, hospital_id, mrn, admission_no, discharge_month, discharge_dept_code, attending_physician,
        resident_physician, score, {grade} as grade, score >= {pass_min} as passed, score >= {sc.excellent_min},
        complete, n_error, n_warning, n_info,

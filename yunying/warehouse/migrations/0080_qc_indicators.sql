@@ -27,3 +27,15 @@ from (select r.hospital_id, r.discharge_dept_code as dept_code, r.discharge_mont
       from qc_finding f join qc_record r using (hospital_id, mrn, admission_no)
       where f.severity in ('E', 'W')
       group by all);
+
+-- data fix: 主要诊断编码正确率 of stored QC results, by the shipped definition (scoring.yaml coding_accuracy: rule
+-- V003, docs/qc.md) — a principal diagnosis code without a V003 finding on it; a name differing from the dictionary
+-- (V003/name) no longer makes it a coding error. A new yunying qc run recomputes everything.
+update qc_record set pdx_code_ok =
+    exists (select 1 from discharge_diagnosis x where x.hospital_id = qc_record.hospital_id and x.mrn = qc_record.mrn
+            and x.admission_no = qc_record.admission_no and x.seq = 0 and x.dx_type = 'W' and x.dx_code is not null
+            and trim(x.dx_code) <> '')
+    and not exists (select 1 from qc_finding f where f.run_id = qc_record.run_id and f.hospital_id = qc_record.hospital_id
+                    and f.mrn = qc_record.mrn and f.admission_no = qc_record.admission_no and f.rule_key = 'V003'
+                    and f.seq = 0)
+where pdx_code_checked;
