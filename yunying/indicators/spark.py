@@ -18,7 +18,8 @@ from sqlglot import exp
 
 BASE_TABLES = ["hospital", "department", "discharge", "discharge_diagnosis", "discharge_procedure",
                "outpatient_visit", "staff_count", "finance_month", "ward_month", "drg_result", "ind_px_dict",
-               "ind_code_list", "ind_target", "ind_manual_value", "econ_weight_set", "econ_weight", "econ_benchmark"]
+               "ind_code_list", "ind_target", "ind_manual_value", "econ_weight_set", "econ_weight", "econ_benchmark",
+               "qc_record"]
 
 
 def to_spark(sql: str) -> str:
@@ -26,13 +27,16 @@ def to_spark(sql: str) -> str:
 
 
 def view_definitions() -> list[tuple[str, str]]:
-    """(view name, Spark SQL of its query) for every `create … view` of migration 0030, in order."""
-    text = resources.files("yunying.warehouse.migrations").joinpath("0030_indicators.sql").read_text(encoding="utf-8")
+    """(view name, Spark SQL of its query) for every `create … view` of migration 0030 and the semantic view v_qc of
+    migration 0080, in order."""
     out = []
-    for stmt in sqlglot.parse(text, read="duckdb"):
-        if isinstance(stmt, exp.Create) and (stmt.args.get("kind") or "").upper() == "VIEW":
-            name = stmt.this.name if isinstance(stmt.this, exp.Table) else stmt.this.this.name
-            out.append((name, stmt.expression.sql(dialect="spark")))
+    for f in ("0030_indicators.sql", "0080_qc_indicators.sql"):
+        text = resources.files("yunying.warehouse.migrations").joinpath(f).read_text(encoding="utf-8")
+        for stmt in sqlglot.parse(text, read="duckdb"):
+            if isinstance(stmt, exp.Create) and (stmt.args.get("kind") or "").upper() == "VIEW":
+                name = stmt.this.name if isinstance(stmt.this, exp.Table) else stmt.this.this.name
+                if f.startswith("0030") or name == "v_qc":
+                    out.append((name, stmt.expression.sql(dialect="spark")))
     return out
 
 
