@@ -39,7 +39,8 @@ def test_name_mismatch_is_not_a_coding_error(tmp_path):
     # by hand: CA1, CA2 (name only), CA4 (other diagnosis only) correctly coded; CA3 (invalid code), CA5 (none) not
     assert ok == {"CA1": True, "CA2": True, "CA3": False, "CA4": True, "CA5": False}
     # CA2's name mismatch is its own finding, a warning (it was an error counted as a coding error before)
-    sev = con.execute("select rule_key, severity, seq from qc_finding where mrn = 'CA2' and rule_id = 'V003'").fetchall()
+    sev = con.execute("select rule_key, severity, seq from qc_finding where mrn = 'CA2' and rule_id = 'V003'"
+                      ).fetchall()
     assert sev == [("V003/name", "W", 0)]
     assert ("V003", "dx_code", 0, "ZZZ.999") in findings(con, "CA3")
     assert ("V003", "dx_code", 1, "ZZZ.998") in findings(con, "CA4")

@@ -85,8 +85,8 @@ def test_g3_04_in_a_report_is_the_catalogue_value(tmp_path):
         assert anchor in spec
         tdir = tmp_path / "tpl"
         tdir.mkdir()
-        (tdir / "monthly.yaml").write_text(spec.replace(anchor, "      - {key: g3_04, indicator: G3-04, label: 出院患者手术占比, "
-                                                        "unit: \"%\"}\n" + anchor, 1), encoding="utf-8")
+        item = "      - {key: g3_04, indicator: G3-04, label: 出院患者手术占比, unit: \"%\"}\n"
+        (tdir / "monthly.yaml").write_text(spec.replace(anchor, item + anchor, 1), encoding="utf-8")
         r = build_monthly(con, "2022-06", templates=tdir)
         rep = [v for x in r.provenance for v in x.values if v.indicator_id == "G3-04"]
         rep = rep or [v for s in r.sections for t in s.tables for row in t.rows for v in row

@@ -948,7 +948,8 @@ def run_qc(con: duckdb.DuckDBPyConnection, catalogue: Catalogue | None = None, *
             if st and st.status == "passed":
                 st.status, st.n_failed = "failed", n
         # 主要诊断编码正确率 is determinable where the coding rule (scoring.yaml coding_accuracy) applies
-        pdx_ok = [h for h in hospitals if any(appl.get((r.key, h)) is None for r in enabled if r.key == cat.coding.rule)]
+        pdx_ok = [h for h in hospitals
+                  if any(appl.get((r.key, h)) is None for r in enabled if r.key == cat.coding.rule)]
         con.execute("create or replace temp table _qc_pdx_checked (hospital_id varchar)")
         if pdx_ok:
             con.execute("insert into _qc_pdx_checked values " + ", ".join(f"({lit(h)})" for h in pdx_ok))

@@ -113,7 +113,8 @@ def report_sql(level: str, period: str, grades: list[str]) -> str:
         sum(n_error) as n_error, sum(n_warning) as n_warning"""
     dkey, dcond, dorder = defect_rank_sql("f")
     top = f"""(select string_agg(k || '×' || n, '、' order by i) from (
-                 select {dkey} as k, count(distinct (f.mrn, f.admission_no)) as n, row_number() over (order by {dorder}) as i
+                 select {dkey} as k, count(distinct (f.mrn, f.admission_no)) as n,
+                        row_number() over (order by {dorder}) as i
                  from qc_finding f join {src} x using (hospital_id, mrn, admission_no)
                  where {' and '.join(f'x.{a} is not distinct from r.{b}' for a, b in dims)}
                    and (r.month = '合计' or strftime(x.discharge_month, '%Y-%m') = r.month)
