@@ -66,4 +66,5 @@ def test_views_transpile():
     from yunying.indicators.spark import view_definitions
 
     names = [n for n, _ in view_definitions()]
-    assert names == ["v_discharge", "v_procedure", "v_visit", "v_finance", "v_staff", "v_ward", "v_drg"]
+    assert names == ["v_discharge", "v_procedure", "v_visit", "v_finance", "v_staff", "v_ward", "v_drg",
+                     "v_qc"]
