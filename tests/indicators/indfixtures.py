@@ -169,7 +169,15 @@ BENCHMARKS = [dict(scheme="s1", year=2022, drg="GB11", region="R1", mean_cost=10
               dict(scheme="s1", year=2022, drg="ES21", region="R1", mean_cost=6000, mean_los=2, risk_level=2)]
 
 
-def build(con, *, finance=True, drg=True, px_dict=True, ward=True, staff=True, weights=True) -> None:
+# record QC results (qc_record, read by v_qc): D1 100 甲, D2 85 乙, D3 92 甲, D4 70 乙 (2022)
+QC = [dict(run_id="q1", hospital_id="H1", mrn=m, admission_no=a, discharge_month=mo, discharge_dept_code=d, score=sc,
+           grade=g, passed=g == "甲", excellent=sc >= 97, complete=True, n_error=0, n_warning=0, n_info=0,
+           pdx_defect=False, ppx_defect=False)
+      for m, a, mo, d, sc, g in [("M1", 1, "2022-03-01", "GS", 100, "甲"), ("M2", 1, "2022-03-01", "GS", 85, "乙"),
+                                 ("M3", 1, "2022-06-01", "IM", 92, "甲"), ("M3", 2, "2022-06-01", "IM", 70, "乙")]]
+
+
+def build(con, *, finance=True, drg=True, px_dict=True, ward=True, staff=True, weights=True, qc=True) -> None:
     insert(con, "hospital", [dict(hospital_id="H1", hospital_name="一院", region_code="R1")])
     insert(con, "department", DEPARTMENTS)
     insert(con, "discharge", DISCHARGES)
@@ -182,6 +190,8 @@ def build(con, *, finance=True, drg=True, px_dict=True, ward=True, staff=True, w
         insert(con, "staff_count", STAFF)
     if ward:
         insert(con, "ward_month", WARD)
+    if qc:
+        insert(con, "qc_record", QC)
     if drg:
         insert(con, "drg_result", DRG)
     if drg and weights:

@@ -46,6 +46,9 @@ CASES = [
     ("Z3-07", 2, 4, 50.0),                 # treatment category 1 (D1) and 1.1 (D3); 2 and 3 excluded
     ("Z3-14", 100, 39000, 100 / 39000 * 100),   # TCM fees 100 / 39000
     ("Z3-15", 2, 2, 100.0),                # surgical patients with TCM: D1 (herbal 500), D2 (中医治疗费 100)
+    # ---- record QC (qc_record through v_qc): D1 100 甲, D2 85 乙, D3 92 甲, D4 70 乙
+    ("QC-GRADE-A", 2, 4, 50.0),            # 甲: D1, D3 / 4 records checked
+    ("QC-SCORE", 347, 4, 86.75),           # (100 + 85 + 92 + 70) / 4
     # ---- visits
     ("OP-01", 6, None, 6.0),               # all but the check-up
     ("OP-01.clinic", 4, None, 4.0),        # V1 V2 V3 V7

@@ -69,4 +69,4 @@ def test_views_transpile():
     # the last definition of each view (0070 re-creates v_discharge / v_procedure over the one-row dictionary view,
     # 0071 v_finance), each after the views it reads
     assert names == ["v_visit", "v_staff", "v_ward", "v_drg", "v_px_dict_year", "v_px_dict_loaded", "v_discharge",
-                     "v_procedure", "v_finance"]
+                     "v_procedure", "v_finance", "v_qc"]

@@ -69,6 +69,13 @@ def app(demo_folder, tmp_path_factory):
                                 "tag": "pdx"})
     cur.execute("update qc_record set pdx_defect = true where hospital_id = ? and mrn = ? and admission_no = ?",
                 [h1, mrn1, adm1])
+    # an informational note (severity I) on three records: the most frequent finding, but not a defect — no top-defects
+    # list shows it (one severity rule: scoring.yaml defect_severities E, W)
+    for h, mrn, adm in (own[0], own[1], other[0]):
+        _insert(cur, "qc_finding", {"run_id": "t1", "hospital_id": h, "mrn": mrn, "admission_no": adm,
+                                    "rule_id": "L017", "severity": "I", "field": "admission_route", "value": "3",
+                                    "message_zh": "入院途径为其他医疗机构转入", "message_en": "transfer in",
+                                    "points": 0})
     cur.close()
     a.state.ctx.wh.bump()
     a.own, a.other, a.pii = own, other, (name, idn)
@@ -84,7 +91,9 @@ def test_qc_summary_by_hand(app):
     assert d["avg_score"] == 88.75                                 # (100 + 90 + 70 + 95) / 4
     assert d["grades"] == {"甲": 3, "乙": 1}
     top = d["top_defects"]
-    assert top[0]["rule_id"] == "L002" and top[0]["n_records"] == 2 and top[1]["rule_id"] == "C015"
+    # by hand (E/W findings, records affected, ties by rule): L002 2; C015, D101, V009, V012 1 each; L017 (I) not listed
+    assert [(t["rule_key"], t["n_records"]) for t in top] == [("L002", 2), ("C015", 1), ("D101", 1), ("V009", 1),
+                                                               ("V012", 1)]
     assert {x["dept"] for x in d["by_dept"]} == {OWN_DEPT, OTHER_DEPT}
     assert d["grades"]["甲"] / d["n_records"] * 100 == 75.0       # 病案甲级率 (the engine has no such entry yet)
 
@@ -174,3 +183,25 @@ def test_case_page_marks_drg_result_at_risk(app):
     d = r.get("/api/drg?year=2022").json()
     assert d["at_risk"] == 1 and {x["dept"]: x["at_risk"] for x in d["by_dept"]}[OWN_DEPT] == 1
     assert 'id="drg-at-risk"' in r.get("/drg?year=2022").text
+
+
+def test_top_defects_are_one_list_in_qc_report_monthly_report_and_web(app):
+    """The same month's top defects: identical ids in the same order in `yunying qc report`, the 质量月报 and the web
+    page (one definition, yunying.qc.report.top_defects)."""
+    from yunying.qc.report import report_rows
+    from yunying.reports import build_monthly
+
+    h = app.own[0][0]
+    hand = ["L002", "C015", "D101", "V009", "V012"]        # worked in test_qc_summary_by_hand
+    web = [t["rule_key"] for t in login(app, "qc").get(f"/api/qc?year=2022&hospital={h}").json()["top_defects"]]
+    cur = app.state.ctx.wh.cursor()
+    try:
+        qc_rep = [r for r in report_rows(cur, "hospital", "2022-03", ["甲", "乙", "丙"]) if r["hospital_id"] == h
+                  and r["month"] == "2022-03"][0]["top_defects"]
+        monthly = build_monthly(cur, "2022-03", hospital_id=h)
+    finally:
+        cur.close()
+    table = [t for s in monthly.sections for t in s.tables if t.title == "缺陷项目排行"][0]
+    in_report = [row[1] for row in table.rows]
+    assert web == in_report == hand
+    assert qc_rep == "L002×2、C015×1、D101×1"             # the qc report lists the first three

@@ -268,7 +268,7 @@ def check_record_cmd(json_text: Annotated[Optional[str], typer.Option("--json", 
 @dict_app.command("import")
 def dict_import_cmd(file: Annotated[Optional[Path], typer.Argument(help="CSV code,name[,…] 或方案包目录")] = None,
                     db: DbOpt = None,
-                    kind: Annotated[str, typer.Option("--kind", help="dx | px | tcm")] = "dx",
+                    kind: Annotated[str, typer.Option("--kind", help="dx | px | tcm | dx_<版本>（如 dx_yb）")] = "dx",
                     demo: Annotated[bool, typer.Option("--demo", help="导入全部演示编码表 / all demo lists")] = False) -> None:
     """导入诊断/手术/中医病证字典（替换同类字典）/ load a code dictionary into the warehouse."""
     from yunying.qc.dictionary import DictionaryError, import_demo_dictionaries, import_dictionary

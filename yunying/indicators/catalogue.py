@@ -43,8 +43,8 @@ UNITS = {"%", "‰", "比值", "人次", "人", "例", "天", "元", "元/万元
 LEVELS = ("hospital", "department", "doctor", "region")
 ENV_EXTRA = "YUNYING_INDICATORS"
 READINGS = Path(__file__).with_name("readings.yaml")
-ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*-[A-Za-z0-9]+(\.[A-Za-z0-9_]+)?$")
-REF_RE = re.compile(r"\{([A-Za-z][A-Za-z0-9]*-[A-Za-z0-9]+(?:\.[A-Za-z0-9_]+)?)\}")
+ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)+(\.[A-Za-z0-9_]+)?$")       # G3-04, QC-GRADE-A, OP-03.dept
+REF_RE = re.compile(r"\{([A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)+(?:\.[A-Za-z0-9_]+)?)\}")
 ENTRY_KEYS = {"id", "number", "name_zh", "name_en", "type", "definition_zh", "numerator", "denominator", "unit",
               "scale", "direction", "national_monitor", "source", "needs", "reading_zh", "missing_zh",
               "missing_en", "levels", "same_as", "base", "offset", "expr", "parts", "parent", "decimals",

@@ -18,7 +18,8 @@ from sqlglot import exp
 
 BASE_TABLES = ["hospital", "department", "discharge", "discharge_diagnosis", "discharge_procedure",
                "outpatient_visit", "staff_count", "finance_month", "ward_month", "drg_result", "ind_px_dict",
-               "ind_code_list", "ind_target", "ind_manual_value", "econ_weight_set", "econ_weight", "econ_benchmark"]
+               "ind_code_list", "ind_target", "ind_manual_value", "econ_weight_set", "econ_weight", "econ_benchmark",
+               "qc_record"]
 
 
 def to_spark(sql: str) -> str:
@@ -26,7 +27,8 @@ def to_spark(sql: str) -> str:
 
 
 # SQL migrations defining the semantic views (0050's v_drg_case: economics_view_definitions)
-VIEW_MIGRATIONS = ("0030_indicators.sql", "0070_px_dict_one_row.sql", "0071_finance_drug_split.sql")
+VIEW_MIGRATIONS = ("0030_indicators.sql", "0070_px_dict_one_row.sql", "0071_finance_drug_split.sql",
+                   "0080_qc_indicators.sql")
 
 
 def view_definitions() -> list[tuple[str, str]]:
@@ -39,6 +41,8 @@ def view_definitions() -> list[tuple[str, str]]:
         for stmt in sqlglot.parse(text, read="duckdb"):
             if isinstance(stmt, exp.Create) and (stmt.args.get("kind") or "").upper() == "VIEW":
                 view = stmt.this.name if isinstance(stmt.this, exp.Table) else stmt.this.this.name
+                if not view.startswith("v_"):          # semantic views are v_*; others (qc_top_defects) are not read
+                    continue
                 out.pop(view, None)
                 out[view] = stmt.expression.sql(dialect="spark")
     return list(out.items())

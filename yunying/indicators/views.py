@@ -1,4 +1,5 @@
-"""The fixed semantic views of the indicator marts (defined in migrations 0030_indicators.sql and 0050_indicator_drg.sql) and their metadata.
+"""The fixed semantic views of the indicator marts (defined in migrations 0030_indicators.sql, 0050_indicator_drg.sql
+and 0080_qc_indicators.sql) and their metadata.
 
 Catalogue entries name a view by its short name (`over: discharge` → `v_discharge`) and use only its columns.
 """
@@ -33,6 +34,8 @@ VIEWS: dict[str, View] = {v.name: v for v in [
     # migration 0050: per-case weights / benchmarks / risk levels from the DRG economics view drg_metric_case
     View("drg_case", "v_drg_case", "DRG病例权重与标杆（经济测算）", ("hospital_id", "mrn", "admission_no", "scheme"),
          has_doctor=True),
+    # migration 0080: qc_record of the latest record QC run (QC-GRADE-A, QC-SCORE)
+    View("qc", "v_qc", "病案首页质控结果", ("hospital_id", "mrn", "admission_no"), has_doctor=True),
 ]}
 
 # views read through the DRG scheme filter (--scheme, else the latest grouped scheme with weights)
@@ -83,6 +86,7 @@ COLUMN_LABELS_ZH: dict[str, str] = {
     "drg_case.cost_ratio": "DRG 标杆例均费用（yunying drg benchmark import，或本院上年/本期数据）",
     "drg_case.los_ratio": "DRG 标杆平均住院日（yunying drg benchmark import，或本院上年/本期数据）",
     "drg_case.risk_level": "DRG 风险分级（标杆死亡率或本院数据计算）",
+    "qc.period_month": "病案首页质控结果（请先运行 yunying qc run）",
 }
 
 FINANCE_ITEM_LABELS_ZH = {

@@ -35,10 +35,16 @@ def _resolve(kind: str, path: Path) -> Path:
 
 
 def import_dictionary(con: duckdb.DuckDBPyConnection, kind: str, path: str | Path, *, replace: bool = True) -> int:
-    """Load a code,name[,…] CSV (UTF-8 or GB18030) or a pack directory's diagnoses.csv/procedures.csv."""
-    if kind not in KINDS:
-        raise DictionaryError(f"kind 必须是 dx/px/tcm / kind must be one of {KINDS}")
-    src = _resolve(kind, Path(path))
+    """Load a code,name[,…] CSV (UTF-8 or GB18030) or a pack directory's diagnoses.csv/procedures.csv. `kind`: dx,
+    px, tcm, or an edition of one (dx_yb: a second diagnosis dictionary, e.g. 医保版, that scoring.yaml
+    coding_accuracy.dictionary can name)."""
+    from yunying.qc.loader import dictionary_base
+
+    base = dictionary_base(kind)
+    if base not in KINDS:
+        raise DictionaryError(f"kind 必须是 dx/px/tcm 或其版本 dx_<版本>（如 dx_yb）/ kind must be one of {KINDS} "
+                              f"or an edition such as dx_yb")
+    src = _resolve(base, Path(path))
     raw = src.read_bytes()
     try:
         text = raw.decode("utf-8-sig")
@@ -50,7 +56,7 @@ def import_dictionary(con: duckdb.DuckDBPyConnection, kind: str, path: str | Pat
     rows = list(csv.DictReader(io.StringIO(text)))
     if not rows or "code" not in rows[0] or "name" not in rows[0]:
         raise DictionaryError(f"{src}: 需要表头 code,name / header must contain code,name")
-    opt = OPTIONAL[kind]
+    opt = OPTIONAL[base]
     data = []
     for r in rows:
         code = (r.get("code") or "").strip()

@@ -28,7 +28,7 @@ from yunying.model.catalogue import load_model
 from yunying.qc.loader import (DERIVED, DERIVED_CODE_FROM, EXPR_FACTS, KIND_COLUMNS, KIND_PROVIDES, LIST_CODES_FROM,
                                LIST_FACTS,
                                LOOKUP_KINDS, Catalogue, Rule,
-                               class_parts, classify_for, lookup_column,
+                               class_parts, classify_for, dictionary_base, lookup_column,
                                column_zh, kind_template, list_predicate, load_catalogue, rewrite_fragment,
                                source_columns)
 from yunying.warehouse.db import transaction
@@ -47,12 +47,6 @@ MACROS = [
     "create or replace temp macro qc_id_ok(s) as ((length(s) = 15 and regexp_full_match(s, '\\d{15}')) or "
     "(length(s) = 18 and regexp_full_match(s, '\\d{17}[\\dXx]') and upper(substr(s, 18, 1)) = substr('10X98765432', "
     "cast(1 + list_transform([try_cast(left(s, 17) as bigint)], lambda n: (" + QC_ID_SUM + ") % 11)[1] as bigint), 1)))",
-    # ICD-10 chapter letters of definite diseases of the body system an R-code symptom belongs to (D106)
-    "create or replace temp macro qc_r_system(c) as (case "
-    "when upper(left(c, 3)) between 'R00' and 'R03' then 'I' when upper(left(c, 3)) between 'R04' and 'R09' then 'IJ' "
-    "when upper(left(c, 3)) between 'R10' and 'R19' then 'K' when upper(left(c, 3)) between 'R20' and 'R23' then 'L' "
-    "when upper(left(c, 3)) between 'R25' and 'R29' then 'GM' when upper(left(c, 3)) between 'R30' and 'R39' then 'N' "
-    "when upper(left(c, 3)) between 'R40' and 'R49' then 'FG' else '' end)",
     # a non-null element occurs twice (D112): lists of up to 3 elements compared pairwise, longer ones counted —
     # cheaper than len(list_distinct(l)) on the short diagnosis lists most records have
     "create or replace temp macro qc_has_dup(l) as (case when len(l) < 2 then false "
@@ -532,7 +526,8 @@ def applicability(con, rules: list[Rule]) -> dict[tuple[str, str], str | None]:
         for h in hospitals:
             reason = None
             if r.needs_dictionary and not dicts.get(r.needs_dictionary):
-                name = {"dx": "诊断", "px": "手术操作", "tcm": "中医病证"}[r.needs_dictionary]
+                name = {"dx": "诊断", "px": "手术操作", "tcm": "中医病证"}[dictionary_base(r.needs_dictionary)]
+                name += "" if r.needs_dictionary == dictionary_base(r.needs_dictionary) else f"（{r.needs_dictionary}）"
                 reason = (f"未加载{name}字典（yunying qc dict import --kind {r.needs_dictionary}）/ "
                           f"no {r.needs_dictionary} dictionary loaded")
             elif r.kind == "dept_in_dictionary" and not depts.get(h):
@@ -661,7 +656,8 @@ def _compile_rule(cat: Catalogue, r: Rule, hospitals: list[str] | None) -> list[
             if text is None:
                 return default
             t = text.replace("{f}", f) if f else text
-            return rewrite_fragment(t, cat.code_lists, where, allowed, r.params, classify_for(r.source))[0]
+            return rewrite_fragment(t, cat.code_lists, where, allowed, r.params, classify_for(r.source),
+                                    cat.code_maps)[0]
 
         applies = frag(r.applies_when, "true")
         if hospitals is not None:
@@ -807,20 +803,25 @@ cnt as (select hospital_id, mrn, admission_no,
                count(*) filter (where severity = 'W') as n_warning,
                count(*) filter (where severity = 'I') as n_info,
                bool_or(tag in ('pdx', 'pdx_code')) as pdx_defect,
-               bool_or(tag = 'pdx_code') as pdx_code_defect,
+               bool_or(rule_key = {lit(cat.coding.rule)} and seq = 0) as pdx_code_defect,
                bool_or(tag = 'ppx') as ppx_defect,
                bool_or(rule_id like 'C%') as incomplete
         from qc_finding where run_id = {lit(run_id)} group by all),
+pdx as (select distinct hospital_id, mrn, admission_no, true as has_pdx from discharge_diagnosis
+        where seq = 0 and dx_type = 'W' and dx_code is not null and trim(dx_code) <> ''),
 scored as (select r.hospital_id, r.mrn, r.admission_no,
                   cast(date_trunc('month', r.discharge_time) as date) as discharge_month,
                   r.discharge_dept_code, r.attending_physician, r.resident_physician,
                   cast(greatest(0, 100 - coalesce(d.d, 0)) as decimal(6,2)) as score,
                   coalesce(c.n_error, 0) as n_error, coalesce(c.n_warning, 0) as n_warning,
-                  coalesce(c.n_info, 0) as n_info, coalesce(c.pdx_code_defect, false) as pdx_code_defect,
+                  coalesce(c.n_info, 0) as n_info,
+                  -- 主要诊断编码正确: a principal code, and no coding_accuracy finding on it
+                  coalesce(c.pdx_code_defect, false) or p.has_pdx is null as pdx_code_defect,
                   coalesce(c.pdx_defect, false) as pdx_defect, coalesce(c.ppx_defect, false) as ppx_defect,
                   not coalesce(c.incomplete, false) as complete
            from _qc_base r left join rec_ded d using (hospital_id, mrn, admission_no)
-           left join cnt c using (hospital_id, mrn, admission_no))
+           left join cnt c using (hospital_id, mrn, admission_no)
+           left join pdx p using (hospital_id, mrn, admission_no))
 select {lit(run_id)}, hospital_id, mrn, admission_no, discharge_month, discharge_dept_code, attending_physician,
        resident_physician, score, {grade} as grade, score >= {pass_min} as passed, score >= {sc.excellent_min},
        complete, n_error, n_warning, n_info,
@@ -946,8 +947,9 @@ def run_qc(con: duckdb.DuckDBPyConnection, catalogue: Catalogue | None = None, *
             st = statuses.get((key, h))
             if st and st.status == "passed":
                 st.status, st.n_failed = "failed", n
-        pdx_ok = [h for h in hospitals if any(appl.get((r.key, h)) is None for r in enabled
-                                              if r.kind == "code_in_dictionary" and r.id == "V003" and r.source == "dx")]
+        # 主要诊断编码正确率 is determinable where the coding rule (scoring.yaml coding_accuracy) applies
+        pdx_ok = [h for h in hospitals
+                  if any(appl.get((r.key, h)) is None for r in enabled if r.key == cat.coding.rule)]
         con.execute("create or replace temp table _qc_pdx_checked (hospital_id varchar)")
         if pdx_ok:
             con.execute("insert into _qc_pdx_checked values " + ", ".join(f"({lit(h)})" for h in pdx_ok))

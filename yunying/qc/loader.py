@@ -192,6 +192,24 @@ class Scoring:
 
 
 @dataclass
+class Coding:
+    """主要诊断编码正确率 (record-quality.md §3 no. 5; scoring.yaml `coding_accuracy`): the rule entry whose finding on
+    the principal diagnosis (seq 0) is a coding error, and the dictionary the hospital codes in — the one that rule
+    and its variants check codes and names against."""
+    rule: str                    # rule key
+    dictionary: str              # qc_dictionary kind: dx (国临版 for 国考) or dx_<edition>
+
+
+DICTIONARY_RE = re.compile(r"(dx|px|tcm)(_[a-z0-9]+)?")
+
+
+def dictionary_base(name: str | None) -> str | None:
+    """dx / px / tcm of a dictionary name (dx_yb → dx); None when the name is not a dictionary name."""
+    m = DICTIONARY_RE.fullmatch(name or "")
+    return m.group(1) if m else None
+
+
+@dataclass
 class Rule:
     key: str                     # id or id/variant (unique)
     id: str                      # spec id (C001 …) — what findings carry
@@ -238,6 +256,8 @@ class Catalogue:
     hash: str
     files: list[str]
     overrides: str | None = None
+    code_maps: dict = field(default_factory=dict)     # name -> [(ranges, value)] (code_lists.yaml maps:)
+    coding: "Coding | None" = None
 
     def enabled(self) -> list[Rule]:
         return [r for r in self.rules if r.enabled]
@@ -284,6 +304,26 @@ def list_predicate(code_sql: str, ranges: list[tuple[str, str]]) -> str:
     for n, vals in sorted(sets.items()):
         parts.insert(0, f"upper(left({code_sql}, {n})) in ({', '.join(repr(v) for v in sorted(set(vals)))})")
     return "(" + " or ".join(parts) + ")" if parts else "false"
+
+
+def map_case(code_sql: str, entries: list[tuple[list[tuple[str, str]], str]]) -> str:
+    """A code map as SQL: the value of the first entry whose ranges hold the code, else ''."""
+    whens = " ".join(f"when {list_predicate(code_sql, ranges)} then {_sql_str(value)}" for ranges, value in entries)
+    return f"(case {whens} else '' end)" if whens else "''"
+
+
+def _sql_str(v: str) -> str:
+    return "'" + str(v).replace("'", "''") + "'"
+
+
+def _parse_code_maps(raw: dict, where: str) -> dict[str, list[tuple[list[tuple[str, str]], str]]]:
+    """`maps:` of code_lists.yaml: name -> {code range(s): value}, in file order."""
+    out = {}
+    for name, entries in (raw or {}).items():
+        if not isinstance(entries, dict):
+            raise CatalogueError(f"{where}: 编码映射 {name} 应为 范围: 值 / code map {name}: expected range: value")
+        out[name] = [(_parse_code_list(name, str(k).split(","), where), str(v)) for k, v in entries.items()]
+    return out
 
 
 # ---- SQL fragment validation -----------------------------------------------------------------------------------
@@ -341,8 +381,10 @@ def class_parts(name: str) -> tuple[str, str, str] | None:
 
 
 def rewrite_fragment(sql: str, code_lists: dict, where: str, allowed: set[str], params: dict,
-                     classify: set[str] | None = None) -> tuple[str, set[str]]:
-    """Parse a catalogue SQL fragment, expand in_list(), check columns; returns (DuckDB SQL, columns used).
+                     classify: set[str] | None = None, code_maps: dict | None = None) -> tuple[str, set[str]]:
+    """Parse a catalogue SQL fragment, expand in_list() and code_map(), check columns; returns (DuckDB SQL, columns
+    used). code_map(code, 'map') is the value of the first range of the map (code_lists.yaml `maps:`) the code
+    falls in, else ''.
 
     `classify`: bare columns whose in_list() tests become class columns (`_in__<column>__<list>`) that the engine
     computes once per distinct code; other in_list() calls (expressions, lambda variables) are expanded inline."""
@@ -374,6 +416,15 @@ def rewrite_fragment(sql: str, code_lists: dict, where: str, allowed: set[str], 
                     and re.fullmatch(r"[a-z][a-z0-9_]*", lname) and "__" not in lname):
                 return exp.column(class_column(arg.name, lname))
             return sqlglot.parse_one(list_predicate(arg.sql(dialect="duckdb"), code_lists[lname]), read="duckdb")
+        if isinstance(node, exp.Anonymous) and node.name.lower() == "code_map":
+            args = node.expressions
+            if len(args) != 2 or not isinstance(args[1], exp.Literal) or not args[1].is_string:
+                raise CatalogueError(f"{where}: code_map(编码表达式, '映射名') 用法错误 / code_map(code, 'map') expected")
+            mname = args[1].this
+            if mname not in (code_maps or {}):
+                raise CatalogueError(f"{where}: 未知编码映射 {mname!r}（可用：{', '.join(sorted(code_maps or {}))}）"
+                                     f" / unknown code map {mname!r}")
+            return sqlglot.parse_one(map_case(args[0].sql(dialect="duckdb"), code_maps[mname]), read="duckdb")
         return node
 
     tree = tree.transform(expand)
@@ -541,7 +592,8 @@ def _load_scoring(data: dict, model) -> Scoring:
                    sections, items, fmap)
 
 
-def _rule_from(entry: dict, file: str, model, scoring: Scoring, code_lists, kinds: set[str], custom=False) -> Rule:
+def _rule_from(entry: dict, file: str, model, scoring: Scoring, code_lists, kinds: set[str], custom=False,
+               code_maps: dict | None = None) -> Rule:
     line = entry.get("__line__", 0)
     rid = str(entry.get("id", "")).strip()
     key = rid + (f"/{entry['variant']}" if entry.get("variant") else "")
@@ -593,8 +645,9 @@ def _rule_from(entry: dict, file: str, model, scoring: Scoring, code_lists, kind
     if kind == "expr_equals" and not entry.get("expected"):
         raise CatalogueError(f"{where}: expr_equals 需要 expected / expr_equals needs expected")
     if kind in ("code_in_dictionary", "name_matches_dictionary"):
-        if entry.get("dictionary") not in ("dx", "px", "tcm"):
-            raise CatalogueError(f"{where}: dictionary 必须是 dx/px/tcm / dictionary must be dx, px or tcm")
+        if not dictionary_base(entry.get("dictionary")):
+            raise CatalogueError(f"{where}: dictionary 必须是 dx/px/tcm（或某版本 dx_<版本>，如 dx_yb）"
+                                 f" / dictionary must be dx, px, tcm or an edition such as dx_yb")
     if kind == "name_matches_dictionary" and entry.get("code_field") not in allowed:
         raise CatalogueError(f"{where}: code_field 未知 / unknown code_field")
     used: set[str] = set()
@@ -605,7 +658,7 @@ def _rule_from(entry: dict, file: str, model, scoring: Scoring, code_lists, kind
             for f in (fields or [None]):
                 text = str(entry[k]).replace("{f}", f) if f else str(entry[k])
                 sql, cols = rewrite_fragment(text, code_lists, f"{where} ({k})", allowed, params,
-                                             classify_for(source))
+                                             classify_for(source), code_maps)
                 per_field.append(sql)
                 used |= cols
             frags[k] = str(entry[k])
@@ -705,13 +758,26 @@ def load_catalogue(overrides: str | Path | None = None, *, use_env: bool = True,
     raw_lists = dict(lists_data["lists"])
     raw_lists.update(_strip_lines(ov_data.get("code_lists") or {}))
     code_lists = {k: _parse_code_list(k, v, "code_lists.yaml") for k, v in raw_lists.items()}
+    raw_maps = dict(lists_data.get("maps") or {})
+    raw_maps.update(_strip_lines(ov_data.get("code_maps") or {}))
+    code_maps = _parse_code_maps(raw_maps, "code_lists.yaml")
+
+    # 主要诊断编码正确率: the coding rule and the dictionary the hospital codes in (override: coding_accuracy:)
+    coding_data = {**(scoring_data.get("coding_accuracy") or {}), **_strip_lines(ov_data.get("coding_accuracy") or {})}
+    coding = Coding(str(coding_data.get("rule", "")), str(coding_data.get("dictionary", "")))
+    if dictionary_base(coding.dictionary) != "dx":
+        raise CatalogueError(f"scoring.yaml coding_accuracy: dictionary 必须是诊断字典 dx 或 dx_<版本>，实际为 "
+                             f"{coding.dictionary!r} / coding_accuracy.dictionary must be dx or dx_<edition>")
+    coding_id = coding.rule.split("/")[0]
 
     rules: list[Rule] = []
     not_impl: list[dict] = []
     for name, text in texts.items():
         data = _load_yaml(text, name) or {}
         for entry in data.get("rules", []):
-            rules.append(_rule_from(entry, name, model, scoring, code_lists, kinds))
+            if str(entry.get("id", "")) == coding_id and dictionary_base(entry.get("dictionary")) == "dx":
+                entry = {**entry, "dictionary": coding.dictionary}      # the coding rule reads the coding dictionary
+            rules.append(_rule_from(entry, name, model, scoring, code_lists, kinds, code_maps=code_maps))
         for entry in data.get("not_implemented", []):
             not_impl.append({k: v for k, v in entry.items() if k != "__line__"} | {"file": name})
     seen: dict[str, Rule] = {}
@@ -733,7 +799,7 @@ def load_catalogue(overrides: str | Path | None = None, *, use_env: bool = True,
                 raise CatalogueError(f"{where} rule {target}: 已存在同名规则；自定义规则请用新 id（如 H-001）"
                                      f" / a rule with this id exists; use a new id for a custom rule")
             e = {k: v for k, v in entry.items() if k != "replace"}
-            rules.append(_rule_from(e, ov_name, model, scoring, code_lists, kinds, custom=True))
+            rules.append(_rule_from(e, ov_name, model, scoring, code_lists, kinds, custom=True, code_maps=code_maps))
             continue
         if not matches:
             raise CatalogueError(f"{where}: 覆盖的规则 {target} 不存在 / override names unknown rule {target}")
@@ -761,8 +827,12 @@ def load_catalogue(overrides: str | Path | None = None, *, use_env: bool = True,
                 else:
                     raise CatalogueError(f"{where} rule {target}: 覆盖不支持键 {k!r}（可用 enabled, severity, points,"
                                          f" score, params, reason_zh, message_zh, message_en, hint_zh）/ unsupported")
+    crule = {r.key: r for r in rules}.get(coding.rule)
+    if crule is None or crule.kind != "code_in_dictionary" or crule.source != "dx":
+        raise CatalogueError(f"scoring.yaml coding_accuracy: rule {coding.rule!r} 应为诊断行的 code_in_dictionary 规则"
+                             f" / coding_accuracy.rule must name a code_in_dictionary rule on diagnosis rows")
     return Catalogue(rules, not_impl, scoring, code_lists, digest.hexdigest()[:16],
-                     sorted(texts), ov_name)
+                     sorted(texts), ov_name, code_maps=code_maps, coding=coding)
 
 
 def catalogue_summary(cat: Catalogue) -> list[dict]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -72,6 +73,41 @@ def period_filter(period: str) -> str:
     raise ValueError(f"无法识别的期间 {period!r}（如 2022、2022-03、2022Q1、2022-01:2022-06）/ unrecognised period")
 
 
+@functools.lru_cache(maxsize=1)
+def defect_severities() -> tuple[str, ...]:
+    """Severities whose findings are defects in every top-defects list (scoring.yaml defect_severities)."""
+    import yaml
+
+    from yunying.qc.loader import _read_package
+
+    return tuple(str(s) for s in yaml.safe_load(_read_package("scoring.yaml"))["defect_severities"])
+
+
+def defect_rank_sql(f: str = "f") -> tuple[str, str, str]:
+    """(defect key, finding filter, order) of the one top-defects definition, over the qc_finding alias `f`: a defect
+    is a catalogue entry (rule key) with findings of defect_severities(); ranked by records affected, most first,
+    ties by key."""
+    key = f"coalesce({f}.rule_key, {f}.rule_id)"
+    cond = f"{f}.severity in ({', '.join(lit(s) for s in defect_severities())})"
+    return key, cond, f"count(distinct ({f}.mrn, {f}.admission_no)) desc, {key}"
+
+
+def top_defects(con, where: str, params: list, limit: int) -> list[dict]:
+    """The most frequent defects among the qc_record rows `q` matching `where` (with `params`) — the list of `yunying
+    qc report`, the reports and the web page: rule_key, rule_id, severity, field, n_records, n_findings and an
+    example message (identifiers masked)."""
+    key, cond, order = defect_rank_sql("f")
+    rows = con.execute(
+        f"select {key}, any_value(f.rule_id), any_value(f.severity), any_value(f.field), "
+        f"count(distinct (f.mrn, f.admission_no)), count(*), {EXAMPLE_SQL} "
+        f"from qc_finding f join qc_record q on q.hospital_id = f.hospital_id and q.mrn = f.mrn "
+        f"and q.admission_no = f.admission_no where ({where}) and {cond} group by 1 order by {order} "
+        f"limit {int(limit)}", params).fetchall()
+    examples = masked_examples(con, [r[6] for r in rows])
+    return [{"rule_key": r[0], "rule_id": r[1], "severity": r[2], "field": r[3], "n_records": r[4],
+             "n_findings": r[5], "example": ex} for r, ex in zip(rows, examples)]
+
+
 def report_sql(level: str, period: str, grades: list[str]) -> str:
     if level not in LEVELS:
         raise ValueError(f"level 必须是 {'/'.join(LEVELS)} / unknown level {level!r}")
@@ -96,13 +132,15 @@ def report_sql(level: str, period: str, grades: list[str]) -> str:
                f"and resident_physician is not null)")
     measures = ", ".join(f"{sql} as {a}" for a, sql in _measures(g)) + \
         ", string_agg(distinct run_id, ',' order by run_id) as run_id"
-    top = f"""(select string_agg(rule_id || '×' || n, '、' order by n desc, rule_id) from (
-                 select f.rule_id, count(distinct (f.mrn, f.admission_no)) as n
+    dkey, dcond, dorder = defect_rank_sql("f")
+    top = f"""(select string_agg(k || '×' || n, '、' order by i) from (
+                 select {dkey} as k, count(distinct (f.mrn, f.admission_no)) as n,
+                        row_number() over (order by {dorder}) as i
                  from qc_finding f join {src} x using (hospital_id, mrn, admission_no)
                  where {' and '.join(f'x.{a} is not distinct from r.{b}' for a, b in dims)}
                    and (r.month = '合计' or strftime(x.discharge_month, '%Y-%m') = r.month)
-                   and f.severity in ('E', 'W')
-                 group by 1 order by 2 desc, 1 limit 3))"""
+                   and {dcond}
+                 group by 1 order by i limit 3))"""
     return f"""
         select * replace (case r.doctor_role when 'attending' then '主治医师' when 'resident' then '住院医师' end
                           as doctor_role), {top} as top_defects from (

@@ -62,13 +62,12 @@ def _new_report(kind: str, spec: dict, con, period: str, hospital_id: str | None
     return Report(kind, title, period, hid, hname, dept, dname), hid
 
 
-def build_annual(con, year: int, *, templates: Path | None = None, hospital_id: str | None = None,
-                 source: str = "auto") -> Report:
-    """年度工作报告数据篇 for `year` (同期 = the previous year). source: auto / indicators / sql (docs/reports.md)."""
+def build_annual(con, year: int, *, templates: Path | None = None, hospital_id: str | None = None) -> Report:
+    """年度工作报告数据篇 for `year` (同期 = the previous year); figures from the indicator engine (docs/reports.md)."""
     spec = load_spec("annual.yaml", templates)
     env = environment(templates)
     report, hid = _new_report("annual", spec, con, str(year), hospital_id, None, year)
-    ctx = Context(con, hid, Periods.year(int(year)), source=source)
+    ctx = Context(con, hid, Periods.year(int(year)))
     allv: dict[str, Value] = {}
     for sec in spec.get("sections", []):
         items = sec.get("items", [])
@@ -131,14 +130,14 @@ def _dept_ranking(ctx: Context, sec: dict, names: dict[str, str]) -> tuple[list[
 
 
 def build_monthly(con, month: str, dept: str | None = None, *, templates: Path | None = None,
-                  hospital_id: str | None = None, source: str = "auto") -> Report:
+                  hospital_id: str | None = None) -> Report:
     """质量月报 for `month` ('2022-06'): hospital edition, or the edition of one department (dept code)."""
     periods = Periods.month(month)
     year, mon = (int(x) for x in periods.cur.split("-"))
     spec = load_spec("monthly.yaml", templates)
     env = environment(templates)
     report, hid = _new_report("monthly", spec, con, periods.cur, hospital_id, dept, year, mon)
-    ctx = Context(con, hid, periods, level="department" if dept else "hospital", dept=dept, source=source)
+    ctx = Context(con, hid, periods, level="department" if dept else "hospital", dept=dept)
     names = collect.dept_names(con, hid)
     if dept and names and dept not in names:
         some = "、".join(sorted(names)[:12])
@@ -185,7 +184,7 @@ def build_monthly(con, month: str, dept: str | None = None, *, templates: Path |
         ctxd["v"] = vals
         if key == "qc":
             defects = collect.top_defects(ctx, periods.cur, sec.get("top_defects", 10))
-            qrows = collect.qc_period_rows(ctx, periods.cur).get(dept or "")
+            n_checked = collect.qc_record_count(ctx, periods.cur)[0]
             dvals = []
             for d in defects:
                 lab = f"{d['rule_id']}{('【' + d['field'] + '】') if d['field'] else ''}"
@@ -195,7 +194,7 @@ def build_monthly(con, month: str, dept: str | None = None, *, templates: Path |
                            d["rate"], "%", 2, source="qc", numerator=d["records"],
                            denominator=d["total_records"], dept_code=dept or "")
                 dvals.append({"label": lab, "records": fv, "rate": rv, "example": d["example"]})
-            ctxd.update(defects=dvals, qc_records=qrows["n"] if qrows else 0)
+            ctxd.update(defects=dvals, qc_records=n_checked)
             s.paragraphs = render_paragraphs(env, sec["template"], ctxd)
             s.tables.append(figures_table("首页质量指标", list(vals.values()), mom=True))
             s.tables.append(Table("缺陷项目排行", [Column("排名"), Column("规则"), Column("严重程度"), Column("字段"),

@@ -3,12 +3,12 @@ monthly reports, the previous month (环比).
 
 Sources, by item `source`:
 * ``indicators`` (default) — the indicator engine (yunying.indicators.compute): value, numerator or denominator of
-  a catalogue indicator, its target and status, or its not-computable reason. When the engine or its catalogue
-  cannot be loaded, a small set of core figures comes from the reports' own SQL (yunying.reports.fallback) and the
-  report says so in its warnings.
+  a catalogue indicator, its target and status, or its not-computable reason — the only definitions of the
+  figures (record QC too: QC-GRADE-A, QC-SCORE). When the engine or its catalogue cannot be loaded, the figures
+  are not computable and say why; the report still builds and says so in its warnings.
 * ``drg`` — yunying.economics drg_metrics (CMI, DRG组数, 入组率, 低风险组死亡率) and ``drg_pay`` (盈亏 from the
   latest payment simulation run, econ_case_payment).
-* ``qc`` — qc_record of the latest QC run (甲级率, 平均得分).
+QC top defects: yunying.qc.report.top_defects (the definition of yunying qc report and the web page).
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from yunying.qc.report import EXAMPLE_SQL, masked_examples
-from yunying.reports import fallback
+from yunying.qc.report import top_defects as qc_top_defects
 from yunying.reports.model import Value
 
 UP = {"up", "逐步提高"}
@@ -70,7 +69,6 @@ class Context:
     periods: Periods
     level: str = "hospital"          # hospital / department
     dept: str | None = None
-    source: str = "auto"             # auto / indicators / sql
     warnings: list[str] = field(default_factory=list)
     used: dict = field(default_factory=dict)       # source name → description (report.sources)
     _engine_rows: dict = field(default_factory=dict)
@@ -109,16 +107,11 @@ def dept_names(con, hospital_id: str) -> dict[str, str]:
 
 def _catalogue(ctx: Context):
     if ctx._catalogue is None and ctx._engine_error is None:
-        if ctx.source == "sql":
-            ctx._engine_error = "报告参数指定使用报告自带 SQL / own SQL requested"
-        else:
-            try:
-                from yunying.indicators import load_catalogue
-                ctx._catalogue = load_catalogue()
-            except Exception as exc:  # noqa: BLE001 — engine absent or catalogue broken: fall back, say so
-                ctx._engine_error = str(exc).splitlines()[0][:200]
-                if ctx.source == "indicators":
-                    raise
+        try:
+            from yunying.indicators import load_catalogue
+            ctx._catalogue = load_catalogue()
+        except Exception as exc:  # noqa: BLE001 — catalogue broken: the figures are not computable, say so
+            ctx._engine_error = str(exc).splitlines()[0][:200]
     return ctx._catalogue
 
 
@@ -137,8 +130,6 @@ def engine_rows(ctx: Context, ids: list[str], period: str, level: str) -> dict[t
                 rows = compute(ctx.con, cat, ids=known, period=period, grain=ctx.periods.grain, level=level,
                                hospitals=[ctx.hospital_id] if ctx.hospital_id else None)
             except Exception as exc:  # noqa: BLE001
-                if ctx.source == "indicators":
-                    raise
                 ctx._engine_error = f"指标引擎计算失败：{str(exc).splitlines()[0][:200]}"
                 return None
         ctx._engine_rows[key] = {(r["indicator_id"], r.get("dept_code") or ""): r for r in rows
@@ -180,14 +171,13 @@ def indicator_values(ctx: Context, items: list[dict], level: str | None = None,
     level = level or ctx.level
     ids = sorted({i["indicator"] for i in items})
     per = {p: engine_rows(ctx, ids, p, level) for p in ctx.periods.all()}
-    use_sql = any(r is None for r in per.values())
-    if use_sql:
-        msg = (f"指标引擎不可用（{ctx._engine_error}），核心指标改用报告自带 SQL 计算（见 docs/reports.md）"
-               if ctx._engine_error else "核心指标使用报告自带 SQL 计算")
+    failed = any(r is None for r in per.values())
+    if failed:
+        # no other formulas: every engine figure is not computable, with the reason (docs/reports.md)
+        msg = f"指标引擎不可用（{ctx._engine_error}），指标无法计算 / indicator engine unavailable"
         if msg not in ctx.warnings:
             ctx.warnings.append(msg)
-        ctx.used["sql"] = "报告自带 SQL（yunying/reports/fallback.py）"
-        per = {p: fallback.rows(ctx, ids, p, level) for p in ctx.periods.all()}
+        per = {p: {} for p in ctx.periods.all()}
     out: dict = {}
     want_depts = depts if depts is not None else ([ctx.dept] if level == "department" and ctx.dept else None)
     for item in items:
@@ -195,15 +185,18 @@ def indicator_values(ctx: Context, items: list[dict], level: str | None = None,
             v = _new_value(item, ctx, d)
             part = v.part
             cur = per[ctx.periods.cur].get((item["indicator"], d))
-            v.source = "sql" if use_sql else "indicators"
+            v.source = "indicators"
             v.direction = _direction(item, cur) if part == "value" else item.get("direction", "monitor")
-            if cur is None:
-                v.reason = "无数据（指标目录中无此指标或本期无记录）" if not use_sql else "报告自带 SQL 不含此指标"
+            if cur is None and failed:
+                # the item's missing sentence ('…数据未导入') would misstate the cause: say the engine failed
+                v.reason, v.missing_zh = f"不可计算：指标引擎不可用（{ctx._engine_error}）", ""
+            elif cur is None:
+                v.reason = "无数据（指标目录中无此指标或本期无记录）"
                 blocked = per[ctx.periods.cur].get((item["indicator"], "*"))
                 if d and blocked is not None:          # the data is missing for the whole hospital
                     v.reason = blocked.get("reason") or v.reason
                 elif d:
-                    ind = getattr(ctx._catalogue, "indicators", {}).get(item["indicator"]) if not use_sql else None
+                    ind = getattr(ctx._catalogue, "indicators", {}).get(item["indicator"])
                     if ind is not None and "department" not in getattr(ind, "levels", ["department"]):
                         v.missing_zh = f"{v.label}仅有全院口径，科室版不列示"
                     else:
@@ -325,68 +318,28 @@ def drg_values(ctx: Context, items: list[dict]) -> dict[str, Value]:
 
 # ---------------------------------------------------------------- QC
 
-def qc_period_rows(ctx: Context, period: str) -> dict[str, dict]:
-    """dept_code ('' = whole hospital) → {n, grade_a_rate, pass_rate, avg_score} from qc_record."""
-    if not ctx.has_table("qc_record"):
-        return {}
+def qc_record_count(ctx: Context, period: str) -> tuple[int, str, list]:
+    """Records QC checked in the period (department edition: that department), with the qc_record filter used."""
     s, e = period_bounds(period)
-    rows = ctx.q("""select discharge_dept_code, count(*), 100.0 * count(*) filter (where grade = '甲') / count(*),
-                           100.0 * count(*) filter (where passed) / count(*), avg(score)
-                    from qc_record where hospital_id = ? and discharge_month >= ? and discharge_month < ?
-                    group by rollup(discharge_dept_code)""", [ctx.hospital_id, s, e])
-    out = {}
-    for d, n, a, p, sc in rows:
-        key = "" if d is None else d
-        if (d is None and "" in out) or not n:
-            continue
-        out[key] = {"n": n, "grade_a_rate": a, "pass_rate": p, "avg_score": None if sc is None else float(sc)}
-    return out
-
-
-def qc_values(ctx: Context, items: list[dict]) -> dict[str, Value]:
-    per = {p: qc_period_rows(ctx, p) for p in ctx.periods.all()}
-    if any(per.values()):
-        ctx.used["qc"] = "病案首页质控 qc_record（最近一次 yunying qc run）"
-    d = ctx.dept or ""
-    out = {}
-    for item in items:
-        v = _new_value(item, ctx, d)
-        v.source = "qc"
-        r = per[ctx.periods.cur].get(d)
-        v.value = None if r is None or r[item["metric"]] is None else float(r[item["metric"]])
-        if r is not None:
-            v.denominator = r["n"]
-        y = per[ctx.periods.yoy].get(d)
-        v.yoy_value = None if y is None or y[item["metric"]] is None else float(y[item["metric"]])
-        if ctx.periods.mom:
-            m = per[ctx.periods.mom].get(d)
-            v.mom_value = None if m is None or m[item["metric"]] is None else float(m[item["metric"]])
-        if v.value is None:
-            v.reason = "本期无质控结果" if ctx.has_table("qc_record") else "病案首页质控尚未运行"
-        out[item["key"]] = v
-    return out
+    where = "q.hospital_id = ? and q.discharge_month >= ? and q.discharge_month < ?"
+    args = [ctx.hospital_id, s, e] + ([ctx.dept] if ctx.dept else [])
+    where += " and q.discharge_dept_code = ?" if ctx.dept else ""
+    if not ctx.has_table("qc_record"):
+        return 0, where, args
+    return ctx.q(f"select count(*) from qc_record q where {where}", args)[0][0], where, args
 
 
 def top_defects(ctx: Context, period: str, limit: int = 10) -> list[dict]:
-    """Most frequent QC defects (records affected) in the period (department edition: that department)."""
+    """Most frequent QC defects in the period (department edition: that department): yunying.qc.report.top_defects,
+    the definition of yunying qc report and the web page, with the share of the period's records affected."""
     if not ctx.has_table("qc_finding") or not ctx.has_table("qc_record"):
         return []
-    s, e = period_bounds(period)
-    dept_cond, args = ("and r.discharge_dept_code = ?", [ctx.dept]) if ctx.dept else ("", [])
-    rows = ctx.q(f"""
-        select f.rule_id, any_value(f.severity), any_value(f.field), count(distinct (f.mrn, f.admission_no)) as n,
-               count(*), {EXAMPLE_SQL}, t.total
-        from qc_finding f join qc_record r using (hospital_id, mrn, admission_no)
-        cross join (select count(*) as total from qc_record r where hospital_id = ? and discharge_month >= ?
-                    and discharge_month < ? {dept_cond}) t
-        where r.hospital_id = ? and r.discharge_month >= ? and r.discharge_month < ? {dept_cond}
-        group by f.rule_id, t.total order by n desc, f.rule_id limit {int(limit)}""",
-                 [ctx.hospital_id, s, e, *args, ctx.hospital_id, s, e, *args])
-    # the example message of each rule with the patient's identifiers masked: a report is a document
-    examples = masked_examples(ctx.con, [r[5] for r in rows])
-    return [{"rule_id": r[0], "severity": r[1], "field": r[2], "records": r[3], "findings": r[4],
-             "example": ex, "total_records": r[6], "rate": (100.0 * r[3] / r[6]) if r[6] else None}
-            for r, ex in zip(rows, examples)]
+    total, where, args = qc_record_count(ctx, period)
+    # the example message of each rule has the patient's identifiers masked: a report is a document
+    return [{"rule_id": d["rule_key"], "severity": d["severity"], "field": d["field"], "records": d["n_records"],
+             "findings": d["n_findings"], "example": d["example"], "total_records": total,
+             "rate": (100.0 * d["n_records"] / total) if total else None}
+            for d in qc_top_defects(ctx.con, where, args, limit)]
 
 
 # ---------------------------------------------------------------- all items of a section
@@ -394,12 +347,9 @@ def top_defects(ctx: Context, period: str, limit: int = 10) -> list[dict]:
 def section_values(ctx: Context, items: list[dict]) -> dict[str, Value]:
     eng = [i for i in items if i.get("source", "indicators") == "indicators"]
     drg = [i for i in items if i.get("source") in ("drg", "drg_pay")]
-    qc = [i for i in items if i.get("source") == "qc"]
     out: dict[str, Value] = {}
     if eng:
         out.update(indicator_values(ctx, eng))
     if drg:
         out.update(drg_values(ctx, drg))
-    if qc:
-        out.update(qc_values(ctx, qc))
     return {i["key"]: out[i["key"]] for i in items}

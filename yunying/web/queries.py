@@ -13,7 +13,7 @@ import threading
 import duckdb
 
 from yunying.model.privacy import mask_finding, mask_rows, pii_columns
-from yunying.qc.report import EXAMPLE_SQL, drg_risk, masked_examples, record_identifiers
+from yunying.qc.report import drg_risk, record_identifiers, top_defects
 from yunying.web.errors import not_found
 from yunying.web.scope import Scope
 from yunying.web.warehouse import Warehouse
@@ -426,14 +426,9 @@ def qc_summary(wh, cur, scope: Scope, *, year=None, dept=None, hospital=None) ->
             f"select coalesce(q.attending_physician, '—'), count(*), "
             f"round(100.0 * count(*) filter (where passed) / count(*), 2), round(avg(score), 2), {pdx} "
             f"from qc_record q where {cond} group by 1 order by 3, 1", p).fetchall()]
-    top = [dict(zip(["rule_id", "severity", "n_records", "n_findings", "message_zh"], r)) for r in cur.execute(
-        f"select f.rule_id, any_value(f.severity), count(distinct (f.mrn, f.admission_no)), count(*), "
-        f"{EXAMPLE_SQL} from qc_finding f join qc_record q on q.hospital_id = f.hospital_id "
-        f"and q.mrn = f.mrn and q.admission_no = f.admission_no where {cond} group by 1 order by 3 desc, 1 limit 15",
-        p).fetchall()]
-    # an example message per rule, the patient's identifiers masked whatever the role (an aggregate view)
-    for t, m in zip(top, masked_examples(cur, [t["message_zh"] for t in top])):
-        t["message_zh"] = m
+    # top defects: the one definition of yunying qc report and the reports (yunying.qc.report.top_defects); an
+    # example message per rule, the patient's identifiers masked whatever the role (an aggregate view)
+    top = [{**t, "message_zh": t.pop("example")} for t in top_defects(cur, cond, p, 15)]
     return {"computed": True, "year": year, "years": years, "dept": dept, "n_records": head[0],
             "pass_rate": round(100 * head[1] / head[0], 2) if head[0] else None, "avg_score": _f(head[2]),
             "excellent": head[3], "pdx_accuracy": _f(head[4]), "grades": grades, "by_dept": by_dept,
