@@ -188,7 +188,7 @@ def test_report_tables_and_warnings_show_the_note(tmp_path):
     db = tmp_path / "d.duckdb"
     con = connect(db)
     build(con, px_dict=False)
-    rep = build_annual(con, 2022, source="indicators")
+    rep = build_annual(con, 2022)
     con.close()
     assert any(NO_DICT in w and "G3-08" in w for w in rep.warnings), rep.warnings
     cells = [row for s in rep.sections for t in s.tables for row in t.rows if row[1] == "G3-08"]

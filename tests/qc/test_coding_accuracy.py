@@ -98,14 +98,14 @@ def test_migration_fixes_stored_coding_results():
     """Migration 0080 recomputes pdx_code_ok of results stored under the old reading (name mismatch = error)."""
     import duckdb
 
-    from yunying.warehouse.db import migration_files
+    from yunying.warehouse.db import apply_migration, migration_files
 
     con = duckdb.connect()
     files = migration_files()
     for name, sql in files:
         if name >= "0080":
             break
-        con.execute(sql)
+        apply_migration(con, name, sql)
     con.execute("insert into discharge (hospital_id, mrn, admission_no) values ('H', 'A', 1), ('H', 'B', 1), "
                 "('H', 'C', 1)")
     con.execute("insert into discharge_diagnosis (hospital_id, mrn, admission_no, dx_type, seq, dx_code) values "

@@ -20,7 +20,7 @@ def migration_files() -> list[tuple[str, str]]:
     return [(name, root.joinpath(name).read_text(encoding="utf-8")) for name in files]
 
 
-def _apply(con: duckdb.DuckDBPyConnection, name: str, text: str) -> None:
+def apply_migration(con: duckdb.DuckDBPyConnection, name: str, text: str) -> None:
     if name.endswith(".py"):
         import importlib
 
@@ -102,7 +102,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
         if name in done:
             continue
         with transaction(con):
-            _apply(con, name, sql)
+            apply_migration(con, name, sql)
             con.execute(
                 "insert into schema_migrations (version, sha256) values (?, ?)",
                 [name, hashlib.sha256(sql.encode()).hexdigest()],
