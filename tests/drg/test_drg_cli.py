@@ -285,14 +285,14 @@ def test_migration_0085_names_a_run_for_results_grouped_before_runs_were_recorde
     run holding its cases (2 + 1), and every stored row names it."""
     import duckdb
 
-    from yunying.warehouse.db import migrate, migration_files
+    from yunying.warehouse.db import apply_migration, migrate, migration_files
 
     con = duckdb.connect(":memory:")
     con.execute("create table schema_migrations (version varchar primary key, sha256 varchar not null, "
                 "applied_at timestamp not null default current_timestamp)")
     for name, sql in migration_files():
         if name < "0085":
-            con.execute(sql)
+            apply_migration(con, name, sql)
             con.execute("insert into schema_migrations (version, sha256) values (?, 'x')", [name])
     con.execute("insert into drg_result (hospital_id, mrn, admission_no, scheme, scheme_hash, status, mdc, adrg, drg) "
                 "values ('H1','M1',1,'a','abcdef0123','SUCCESS','MDCG','GZ1','GZ11'), "
