@@ -38,7 +38,7 @@ def render(cat: Catalogue | None = None) -> str:
     from yunying.indicators.views import VIEWS, view_columns
 
     cat = cat or load_catalogue(use_env=False)
-    lines = [BEGIN, "", "### Views 语义视图 (migrations 0030_indicators.sql, 0050_indicator_drg.sql)", "",
+    lines = [BEGIN, "", "### Views 语义视图 (migrations 0030_indicators.sql, 0050_indicator_drg.sql, 0075, 0076)", "",
              "| over | view | 内容 | columns |", "|---|---|---|---|"]
     cols = view_columns()
     for v in VIEWS.values():
