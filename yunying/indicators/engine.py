@@ -474,22 +474,7 @@ class _Evaluator:
 
     def remarks(self, ind: Indicator, key: tuple, p: date) -> list[dict]:
         """The indicator's remarks that apply to this value: [{code, value, limit, warn, text_zh, text_en}]."""
-        out = []
-        for rm in ind.remarks:
-            v = self.measure(rm.measure, key, p)
-            if v is None:
-                continue
-            if rm.limit not in self._limits:
-                self._limits[rm.limit] = _remark_limit(rm.limit)
-            limit = self._limits[rm.limit]
-            if rm.show == "positive" and not (isinstance(v, float) and v > 0):
-                continue
-            if rm.show == "below" and not (isinstance(v, float) and limit is not None and v < limit):
-                continue
-            shown = {"value": _plain(v), "limit": _plain(limit)}
-            out.append({"code": rm.code, "value": v, "limit": limit, "warn": rm.warn,
-                        "text_zh": rm.zh.format(**shown), "text_en": rm.en.format(**shown)})
-        return out
+        return remark_entries(ind.remarks, lambda rm: self.measure(rm.measure, key, p), self._limits)
 
     def value(self, ind: Indicator, key: tuple, p: date) -> tuple[float | None, float | None, float | None, str]:
         mk = (ind.id, key, p)
@@ -546,6 +531,30 @@ class _Evaluator:
             v = self.manual.get((ind.id, key[0], key[1] if len(key) > 1 else "", period_label(p, self.plan.grain)))
             return v, None, v, "" if v is not None else "未录入 / not entered"
         return None, None, None, ""
+
+
+def remark_entries(remarks: list, value_of: Callable, limits: dict | None = None) -> list[dict]:
+    """Remarks that apply, given each remark's value (`value_of(remark)`): shown always, when positive, or when
+    below their limit (a number or a setting); [{code, value, limit, warn, text_zh, text_en}]."""
+    limits = {} if limits is None else limits
+    out = []
+    for rm in remarks:
+        v = value_of(rm)
+        if v is None:
+            continue
+        if not isinstance(v, str):
+            v = float(v)
+        if rm.limit not in limits:
+            limits[rm.limit] = _remark_limit(rm.limit)
+        limit = limits[rm.limit]
+        if rm.show == "positive" and not (isinstance(v, float) and v > 0):
+            continue
+        if rm.show == "below" and not (isinstance(v, float) and limit is not None and v < limit):
+            continue
+        shown = {"value": _plain(v), "limit": _plain(limit)}
+        out.append({"code": rm.code, "value": v, "limit": limit, "warn": rm.warn,
+                    "text_zh": rm.zh.format(**shown), "text_en": rm.en.format(**shown)})
+    return out
 
 
 def _plain(v) -> str:

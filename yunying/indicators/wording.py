@@ -25,8 +25,8 @@ WORDS: dict[str, tuple[str, str]] = {
 # the comparison a change is stated against
 AGAINST: dict[str, tuple[str, str]] = {"yoy": ("同期", "the same period last year"),
                                        "mom": ("上期", "the previous period"), "month": ("上月", "the previous month")}
-UP_DIRECTIONS = {"up", "逐步提高"}
-DOWN_DIRECTIONS = {"down", "逐步降低"}
+UP_DIRECTIONS = {"up", "逐步提高", "higher"}
+DOWN_DIRECTIONS = {"down", "逐步降低", "lower"}
 # money: changes are stated in the money unit (「人均住院费用下降554元」) at this precision, the % beside
 MONEY_DECIMALS = {"元": 0, "万元": 2, "亿元": 2}
 RATE_UNITS = {"%": ("个百分点", "percentage points"), "‰": ("个千分点", "per-mille points")}

@@ -76,6 +76,7 @@ class Context:
     _engine_rows: dict = field(default_factory=dict)
     _catalogue: object = None
     _engine_error: str | None = None
+    drg_detail: str = ""                           # why drg_metrics could not be read
 
     def q(self, sql: str, params: list | None = None) -> list[tuple]:
         return self.con.execute(sql, params or []).fetchall()
@@ -214,8 +215,12 @@ def indicator_values(ctx: Context, items: list[dict], level: str | None = None,
                     v.value *= item["scale"]
                 v.numerator, v.denominator = _pick(cur, "numerator"), _pick(cur, "denominator")
                 v.reason = (cur.get("reason") or "") if v.value is None else ""
-                if part == "value":
-                    v.target, v.status = cur.get("target") or "", (cur.get("status") or "").replace("不可计算", "")
+                if part == "value" and cur.get("status_code") in ("met", "not_met"):
+                    v.target, v.status, v.status_code = cur.get("target") or "", cur.get("status") or "", \
+                        cur["status_code"]
+                if part == "value" and cur.get("note"):
+                    v.note = cur["note"]
+                    v.warn = any(r.get("warn") for r in cur.get("remarks") or [])
             for attr, p in (("yoy_value", ctx.periods.yoy), ("mom_value", ctx.periods.mom)):
                 if not p:
                     continue
@@ -232,16 +237,23 @@ def indicator_values(ctx: Context, items: list[dict], level: str | None = None,
 
 # ---------------------------------------------------------------- DRG (economics)
 
+# why DRG rows are missing: code → the sentence a report prints
+DRG_REASONS = {"not_grouped": "尚未进行 DRG 分组（yunying drg group），DRG 指标无法统计",
+               "no_metrics": "DRG 评价指标无法读取：{detail}"}
+
+
 def _drg_rows(ctx: Context, period: str, level: str) -> tuple[dict[str, dict], str]:
-    """dept_code ('' = hospital) → drg_metrics row; reason when none."""
+    """dept_code ('' = hospital) → drg_metrics row; a reason code (DRG_REASONS) when none (its detail in
+    ctx.drg_detail)."""
     if not ctx.has_table("drg_result") or not ctx.q("select 1 from drg_result limit 1"):
-        return {}, "尚未进行 DRG 分组（yunying drg group），DRG 指标无法统计"
+        return {}, "not_grouped"
     try:
         from yunying.economics.metrics import metrics
         scheme = ctx.q("select scheme from drg_result group by scheme order by max(grouped_at) desc limit 1")[0][0]
         rows = metrics(ctx.con, period, level="department" if level == "department" else "hospital", scheme=scheme)
     except Exception as exc:  # noqa: BLE001 — economics views unavailable (read-only warehouse without views …)
-        return {}, f"DRG 评价指标无法读取：{str(exc).splitlines()[0][:160]}"
+        ctx.drg_detail = str(exc).splitlines()[0][:160]
+        return {}, "no_metrics"
     ctx.used["drg"] = f"DRG 评价 yunying.economics drg_metrics（方案 {scheme}）"
     return {(r.get("dept_code") or ""): r for r in rows
             if not ctx.hospital_id or r["hospital_id"] == ctx.hospital_id}, ""
@@ -303,19 +315,38 @@ def drg_values(ctx: Context, items: list[dict]) -> dict[str, Value]:
             if item["source"] == "drg_pay":
                 v.reason = pay_reason.get(ctx.periods.cur) or "本期无支付测算结果"
             else:
-                v.reason = reasons.get(ctx.periods.cur) or "本期无 DRG 分组结果"
+                code = reasons.get(ctx.periods.cur)
+                v.reason = (DRG_REASONS[code].format(detail=ctx.drg_detail) if code else
+                            "本期无 DRG 分组结果")
                 r = per.get(ctx.periods.cur, {}).get(d)
                 if item["metric"] == "cmi" and r is not None and (r.get("grouped_without_weight") or 0) > 0:
                     v.reason = "DRG 权重尚未导入，CMI 无法计算"
-            if reasons.get(ctx.periods.cur) and not item.get("keep_missing"):
-                v.missing_zh = reasons[ctx.periods.cur] if "分组" in reasons[ctx.periods.cur] else v.missing_zh
+            if reasons.get(ctx.periods.cur) == "not_grouped" and not item.get("keep_missing"):
+                v.missing_zh = DRG_REASONS["not_grouped"]
         else:
             r = per.get(ctx.periods.cur, {}).get(d)
             if r is not None:
                 v.numerator = r.get("low_risk_deaths") if item["metric"] == "low_risk_mortality" else None
                 v.denominator = r.get("low_risk_cases") if item["metric"] == "low_risk_mortality" else None
+        if item["source"] == "drg" and item.get("remarks"):
+            _drg_remarks(ctx, v, item, per.get(ctx.periods.cur, {}).get(d))
         out[item["key"]] = v
     return out
+
+
+def _drg_remarks(ctx: Context, v: Value, item: dict, row: dict | None) -> None:
+    """The catalogue remarks of the item's indicator (e.g. DRG-06: the risk reference, its size, thin), valued from
+    the drg_metrics row: the item's `remarks` maps each remark code to the drg_metrics column holding it."""
+    cat = _catalogue(ctx)
+    ind = getattr(cat, "indicators", {}).get(v.indicator_id) if cat is not None else None
+    if ind is None or row is None:
+        return
+    from yunying.indicators.engine import remark_entries
+
+    cols = item["remarks"]
+    got = remark_entries([rm for rm in ind.remarks if rm.code in cols], lambda rm: row.get(cols[rm.code]))
+    v.note = "；".join(r["text_zh"] for r in got)
+    v.warn = any(r["warn"] for r in got)
 
 
 # ---------------------------------------------------------------- QC
