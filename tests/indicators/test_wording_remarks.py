@@ -173,3 +173,25 @@ def test_drg10_reads_the_latest_stored_payment_run(catalogue):
     assert by[("department", "GS")]["value"] == pytest.approx(-3000 / 27000 * 100)
     assert by[("department", "IM")]["value"] == pytest.approx(25.0)
     con.close()
+
+
+def test_cli_compute_states_remarks_and_renders_english(tmp_path):
+    import csv
+    import io
+
+    from typer.testing import CliRunner
+
+    from yunying.cli.main import app
+
+    path = tmp_path / "w.duckdb"
+    con = connect(path)
+    build(con)
+    compute(con, ids=["G3-14"], period="2022", targets=[])     # stores the economics views (read-only CLI uses them)
+    con.close()
+    res = CliRunner().invoke(app, ["indicators", "compute", "--db", str(path), "--id", "G3-14", "--id", "OP-08",
+                                   "--period", "2022", "--format", "csv", "--lang", "en"])
+    assert res.exit_code == 0, res.output
+    rows = {r["indicator_id"]: r for r in csv.DictReader(io.StringIO(res.stdout[res.stdout.index("indicator_id"):]))}
+    assert "remarks" not in rows["G3-14"]
+    assert rows["G3-14"]["note"].startswith("risk reference: imported:R1 2022; 1 low-risk DRGs in the reference")
+    assert (rows["OP-08"]["yoy_dir"], rows["OP-08"]["yoy_word"]) == ("flat", "flat")
