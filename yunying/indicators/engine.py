@@ -697,7 +697,7 @@ def _level_rows(catalogue: Catalogue, plan: Plan, level: str, res: _Results, man
                 num, den, val, reason = ev.value(ind, key, p)
                 rows.append(_row(base, ind, label, key, level, num, den, val, reason, ev, p, grain))
             for u in sorted(pblocked):
-                rows.append(_blocked_row(base, label, u, level, pblocked[u], lang))
+                rows.append(_blocked_row(base, label, u, level, pblocked[u], lang, "error" if err else ""))
     return rows
 
 
@@ -754,10 +754,11 @@ def _key_cols(key: tuple, level: str) -> tuple[str, str, str]:
     return key[0], key[1], key[2]
 
 
-def _blocked_row(base: dict, label: str, unit: str, level: str, reason: str, lang: str = "zh") -> dict:
+def _blocked_row(base: dict, label: str, unit: str, level: str, reason: str, lang: str = "zh",
+                 code: str = "") -> dict:
     row = dict.fromkeys(COLUMNS + EXTRA_COLUMNS)
     row.update(base)
-    code = "error" if reason.startswith(ERROR) else "not_computable"
+    code = code or "not_computable"          # error: the database rejected a measure (reason quotes it)
     row.update({"period": label, "hospital_id": unit, "dept_code": "" if level in ("hospital", "region") else "*",
                 "status": word(code, lang), "status_code": code, "reason": reason, "doctor_group": "", "remarks": [],
                 "note": ""})
