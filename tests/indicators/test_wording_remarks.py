@@ -195,3 +195,34 @@ def test_cli_compute_states_remarks_and_renders_english(tmp_path):
     assert "remarks" not in rows["G3-14"]
     assert rows["G3-14"]["note"].startswith("risk reference: imported:R1 2022; 1 low-risk DRGs in the reference")
     assert (rows["OP-08"]["yoy_dir"], rows["OP-08"]["yoy_word"]) == ("flat", "flat")
+
+
+def test_loading_a_reference_in_the_documented_format_changes_the_low_risk_row(tmp_path, catalogue):
+    """docs/drg-economics.md §2: a risk table `drg,risk_level,cases,deaths` loaded with `yunying drg benchmark
+    import` becomes the reference of G3-14 (source, size), replacing the same-data fallback."""
+    from typer.testing import CliRunner
+
+    from yunying.cli.main import app
+
+    path = tmp_path / "w.duckdb"
+    con = connect(path)
+    build(con)
+    con.execute("delete from econ_benchmark")
+    con.close()
+    ref = tmp_path / "ref.csv"
+    # GB11 and ES21 both low risk in the national table; 12 + 1 DRGs listed, 12 of them low risk (≥ 10: not thin)
+    lines = ["drg,risk_level,cases,deaths", "GB11,1,52000,12", "ES21,1,31000,4", "XX01,3,800,40"]
+    lines += [f"LR{i:02d},1,1000,1" for i in range(10)]
+    ref.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    res = CliRunner().invoke(app, ["drg", "benchmark", "import", "--db", str(path), "--scheme", "s1", "--year",
+                                   "2022", "--region", "全国", str(ref)])
+    assert res.exit_code == 0, res.output
+    con = connect(path)
+    r = _rows(con, catalogue, ["G3-14"])["G3-14"]
+    got = {m["code"]: m["value"] for m in r["remarks"]}
+    assert got == {"risk_reference": "imported:全国 2022", "risk_reference_size": 12.0}     # no thin warning
+    # low risk now: D1 D2 (GB11, D2 died) and D3 (ES21) → 1 / 3
+    assert (r["numerator"], r["denominator"]) == (1, 3)
+    assert con.execute("select ref_groups, ref_low_risk_groups, ref_cases from drg_reference_size where "
+                       "kind = 'imported' and scheme = 's1' and year = 2022").fetchall() == [(13, 12, 93800)]
+    con.close()
