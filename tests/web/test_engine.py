@@ -59,3 +59,17 @@ def test_engine_bad_params(clients):
     assert clients["admin"].get("/api/engine?family=nope").status_code == 404
     assert clients["admin"].get("/api/engine?period=20x2").status_code == 400
     assert clients["admin"].get("/api/engine/cases?indicator=NOPE&period=2022").status_code == 404
+
+
+def test_low_risk_row_states_its_reference_in_both_languages(clients, hospital_rows):
+    """Issue 14: the 低风险组死亡率 row carries its risk reference (the demo loads none: the hospital's own data) and
+    its size; the engine page renders the remarks in the page's language, status/verdict by code."""
+    g = next(r for r in hospital_rows["rows"] if r["indicator_id"] == "G3-14")
+    codes = [m["code"] for m in g["remarks"]]
+    assert codes[:2] == ["risk_reference", "risk_reference_size"]
+    assert g["remarks"][0]["value"].startswith("fallback:")
+    assert g["note"].startswith("风险分级参照：fallback:")
+    en = clients["admin"].get("/engine?family=tertiary-general&period=2022&lang=en")
+    assert en.status_code == 200 and "risk reference: fallback:" in en.text
+    zh = clients["admin"].get("/engine?family=tertiary-general&period=2022&lang=zh")
+    assert "风险分级参照：fallback:" in zh.text
