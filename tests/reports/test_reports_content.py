@@ -248,3 +248,35 @@ def test_low_risk_reference_source_and_size_are_stated(tmp_path):
     assert note[0].style == "note" and note[0].values[0].warn
     row = next(r for r in drg.tables[0].rows if r[0] == "低风险组病例死亡率")
     assert row[-1].startswith("风险分级参照：imported:省 2022；参照中低风险组 1 个")
+
+
+def test_margin_reads_the_payment_runs_as_drg10_does(tmp_path):
+    """Issue 14: the monthly 盈亏 and DRG-10 read the same runs (v_drg_pay): per case the latest run covering its
+    scheme and year — a newer run of 2021 only does not hide June 2022's run."""
+    p = tmp_path / "pay.duckdb"
+    build_literal(p)
+    c = connect(p)
+    try:
+        c.execute("""insert into drg_result (hospital_id, mrn, admission_no, scheme, scheme_hash, status, mdc, adrg,
+                     drg) select hospital_id, mrn, admission_no, 'demo', 'x', 'SUCCESS', 'MDCG', 'ES2', 'ES21'
+                     from discharge""")
+        for run, at, year in (("pay-22", "2023-01-01", 2022), ("pay-21", "2023-02-01", 2021)):
+            c.execute("insert into econ_run (run_id, kind, scheme, year, params_json, params_hash, created_at) "
+                      "values (?, 'drg_rate', 'demo', ?, '{}', 'h', ?)", [run, year, at])
+            # every discharge of that year: paid fee + 2000 except the first, paid fee − 30000
+            c.execute("""insert into econ_case_payment (run_id, hospital_id, mrn, admission_no, group_code,
+                         case_class, dept_code, discharge_month, fee_total, expected_payment, margin_charges)
+                         select ?, hospital_id, mrn, admission_no, 'ES21', 'normal', discharge_dept_code,
+                                cast(date_trunc('month', discharge_time) as date), fee_total,
+                                fee_total + case when row_number() over (order by mrn) = 1 then -30000 else 2000 end,
+                                case when row_number() over (order by mrn) = 1 then -30000 else 2000 end
+                         from discharge where year(discharge_time) = ?""", [run, year])
+        n22 = c.execute("select count(*) from discharge where year(discharge_time) = 2022").fetchall()[0][0]
+        m = build_monthly(c, "2022-06")
+    finally:
+        c.close()
+    # June 2022: 5 discharges → −30000 + 4 × 2000 = −22000 元 = −2.20 万元, 1 loss case
+    assert n22 == 5
+    assert "按 DRG 支付测算，本月亏损2.20万元，亏损病例1例。" in m.text()       # the word gives the sign
+    # sources name the runs read: pay-22 for June 2022, pay-21 for the same month of 2021 (同期)
+    assert "运行 pay-21、pay-22" in m.sources["drg_pay"]

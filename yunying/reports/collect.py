@@ -7,7 +7,7 @@ Sources, by item `source`:
   cannot be loaded, a small set of core figures comes from the reports' own SQL (yunying.reports.fallback) and the
   report says so in its warnings.
 * ``drg`` — yunying.economics drg_metrics (CMI, DRG组数, 入组率, 低风险组死亡率) and ``drg_pay`` (盈亏 from the
-  latest payment simulation run, econ_case_payment).
+  stored payment simulation runs as DRG-10 reads them, v_drg_pay).
 * ``qc`` — qc_record of the latest QC run (甲级率, 平均得分).
 """
 
@@ -77,6 +77,7 @@ class Context:
     _catalogue: object = None
     _engine_error: str | None = None
     drg_detail: str = ""                           # why drg_metrics could not be read
+    pay_runs: set = field(default_factory=set)     # payment runs the 盈亏 figures read
 
     def q(self, sql: str, params: list | None = None) -> list[tuple]:
         return self.con.execute(sql, params or []).fetchall()
@@ -260,20 +261,24 @@ def _drg_rows(ctx: Context, period: str, level: str) -> tuple[dict[str, dict], s
 
 
 def _pay_rows(ctx: Context, period: str, level: str) -> tuple[dict[str, tuple], str]:
-    if not ctx.has_table("econ_case_payment") or not ctx.has_table("econ_run"):
+    """dept_code ('' = hospital) → (Σ margin, cases, loss cases) of the stored DRG payment runs as DRG-10 reads them
+    (v_drg_pay: per case the latest run covering its scheme and year), for the scheme of the latest run."""
+    if not ctx.has_table("v_drg_pay") or not ctx.has_table("econ_run"):
         return {}, "尚未进行 DRG 支付测算（yunying drg pay），盈亏无法计算"
     runs = ctx.q("select run_id, kind, scheme from econ_run where kind like 'drg%' order by created_at desc limit 1")
     if not runs:
         return {}, "尚未进行 DRG 支付测算（yunying drg pay），盈亏无法计算"
     s, e = period_bounds(period)
     rows = ctx.q("""select coalesce(dept_code, ''), sum(margin_charges), count(*),
-                           count(*) filter (where margin_charges < 0)
-                    from econ_case_payment where run_id = ? and hospital_id = ?
-                      and discharge_month >= ? and discharge_month < ? group by rollup(1)""",
-                 [runs[0][0], ctx.hospital_id, s, e])
-    ctx.used["drg_pay"] = f"DRG 支付测算 econ_case_payment（运行 {runs[0][0]}，{runs[0][1]}）"
+                           count(*) filter (where margin_charges < 0), string_agg(distinct run_id, ',')
+                    from v_drg_pay where scheme = ? and hospital_id = ?
+                      and period_month >= ? and period_month < ? group by rollup(1)""",
+                 [runs[0][2], ctx.hospital_id, s, e])
+    ctx.pay_runs |= {r for row in rows if row[4] for r in row[4].split(",")}
+    if ctx.pay_runs:
+        ctx.used["drg_pay"] = f"DRG 支付测算 v_drg_pay（方案 {runs[0][2]}，运行 {'、'.join(sorted(ctx.pay_runs))}）"
     out = {}
-    for d, m, n, neg in rows:
+    for d, m, n, neg, _ in rows:
         out["" if d is None else (d or "")] = (m, n, neg)
         if d is None:
             out[""] = (m, n, neg)

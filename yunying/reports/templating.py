@@ -105,6 +105,12 @@ class TValue:
         return self._m(self._v.mom().short("环比"))
 
     @property
+    def magnitude(self) -> str:                   # |value| with unit, after a word giving the sign (亏损2.20万元)
+        from yunying.reports import fmt
+        v = self._v.value
+        return self._m(fmt.with_unit(None if v is None else abs(v), self._v.unit, self._v.dec))
+
+    @property
     def yoy_prev(self) -> str:                    # last year's value with unit
         from yunying.reports import fmt
         return self._m(fmt.with_unit(self._v.yoy_value, self._v.unit, self._v.dec))
