@@ -18,6 +18,9 @@ class Settings(BaseSettings):
     locale: str = Field(default="zh", description="zh (default) or en")
     memory_limit: str = Field(default="4GB", description="DuckDB memory limit")
     threads: int | None = Field(default=None, description="DuckDB threads (default: all cores)")
+    drg_reference_min_low_risk_groups: int = Field(
+        default=10, description="低风险组参照偏少的阈值：参照中低风险组少于此数时，低风险组死亡率标注“参照偏少” / "
+                                "a risk reference with fewer low-risk DRGs than this is flagged thin")
 
 
 def load_settings(config: Path | None = None, **overrides) -> Settings:

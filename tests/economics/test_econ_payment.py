@@ -207,3 +207,19 @@ def test_explain_payment_spec_example(tiny, tmp_path):
     assert "预计支付 10,000.00 元，盈亏 -16,000.00 元" in text
     with pytest.raises(EconomicsError, match="没有病案"):
         explain_payment(con, res.run_id, "nope")
+
+
+def test_drg10_indicator_reads_the_stored_run(tiny, tmp_path):
+    """Issue 14: after `drg pay` stores a run, DRG-10 结余/亏损率 is computed from it (it said "missing payment
+    rates" before). Spec example above: payments 8 000 + 10 000, margins +800 − 16 000 → −15 200 / 18 000."""
+    from yunying.indicators import compute
+
+    con = tiny([case("c1", "GZ13", 7200), case("c2", "GZ13", 26000)])
+    _weights(con, tmp_path)
+    before = compute(con, ids=["DRG-10"], period="2022", targets=[])[0]
+    assert before["status_code"] == "not_computable" and before["value"] is None
+    res = simulate(con, "t", method="rate", overrides={"rate": 10000}, year=2022)
+    r = compute(con, ids=["DRG-10"], period="2022", targets=[])[0]
+    assert (r["numerator"], r["denominator"]) == (pytest.approx(-15200), pytest.approx(18000))
+    assert r["value"] == pytest.approx(-15200 / 18000 * 100)          # −84.44 %
+    assert r["note"] == f"支付测算 {res.run_id}"

@@ -91,7 +91,8 @@ def test_list_with_db_shows_computability(dbfile):
     rows = {r["id"]: r for r in csv.DictReader(io.StringIO(res.stdout))}
     assert rows["DRG-01"]["computable"] == "是"
     assert rows["DRG-03"]["computable"] == "是"          # weights in the warehouse (read-only: stored views)
-    assert rows["DRG-10"]["computable"] == "否" and "医保DRG支付标准" in rows["DRG-10"]["reason"]
+    # no payment run stored in this warehouse (DRG-10 reads yunying drg pay's results, test_drg_economics.py)
+    assert rows["DRG-10"]["computable"] == "否" and "DRG 支付测算结果" in rows["DRG-10"]["reason"]
 
 
 def test_list_without_weights_says_so(tmp_path):

@@ -24,9 +24,10 @@ def test_direction_words():
     assert direction_word(0.46) == "增长" and direction_word(-0.46) == "下降"
     assert direction_word(0.004) == "持平"            # rounds to 0.00 at 2 decimals
     assert direction_word(None) == ""
-    assert judgement("下降", "逐步降低") == "改善" and judgement("增长", "逐步降低") == "退步"
-    assert judgement("增长", "逐步提高") == "改善" and judgement("下降", "up") == "退步"
-    assert judgement("增长", "监测比较") == "—" and judgement("持平", "逐步提高") == "持平"
+    # judgement takes the change's code (up/down/flat), not its word; monitoring indicators are not judged
+    assert judgement("down", "逐步降低") == "改善" and judgement("up", "逐步降低") == "退步"
+    assert judgement("up", "逐步提高") == "改善" and judgement("down", "up") == "退步"
+    assert judgement("up", "监测比较") == "" and judgement("flat", "逐步提高") == "持平"
 
 
 def test_change_text(catalogue):

@@ -134,6 +134,10 @@ CASES = [
 ]
 
 
+# formulas hand-worked on their own data: DRG-10 needs a stored payment run
+ELSEWHERE = {"DRG-10": "test_wording_remarks.py::test_drg10_reads_the_latest_stored_payment_run"}
+
+
 @pytest.fixture(scope="module")
 def h2022(wh_mod, catalogue):
     rows = compute(wh_mod, catalogue, period="2022", grain="year", level="hospital", targets=[])
@@ -159,7 +163,7 @@ def test_every_formula_has_a_hand_worked_case(catalogue):
     for iid, ind in catalogue.indicators.items():
         if ind.type in ("unavailable", "external", "group"):
             continue
-        if iid in covered or (ind.same_as and ind.same_as in covered):
+        if iid in covered or iid in ELSEWHERE or (ind.same_as and ind.same_as in covered):
             continue
         missing.append(iid)
     assert not missing, f"indicators without a hand-worked case: {missing}"

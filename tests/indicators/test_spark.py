@@ -58,7 +58,7 @@ def test_duckdb_equals_spark(spark, wh_mod, catalogue, tmp_path, level, grain):
     assert d.keys() == s.keys()
     assert sum(1 for r in duck if r["value"] is not None) > 100
     for k in d:
-        for col in ("numerator", "denominator", "value", "yoy_value", "status", "reason"):
+        for col in ("numerator", "denominator", "value", "yoy_value", "status", "reason", "status_code", "note"):
             assert _same(d[k][col], s[k][col]), (k, col, d[k][col], s[k][col])
 
 

@@ -37,7 +37,8 @@ def test_annual_sentences(con):
     # revenue: 药占比 23.00% vs 24.00% → 下降1.00个百分点; 门诊收入占比 30% vs 30% → 持平
     assert "药占比为23.00%，较同期下降1.00个百分点" in text
     assert "门诊收入占比为30.00%，与同期持平" in text
-    assert "住院次均费用为10000.00元，较同期增长25.00%" in text
+    # money: the change in 元 as hospitals write it, the rate beside — 10000 vs 8000 → +2000 元, 25 %
+    assert "住院次均费用为10000.00元，较同期增长2000元（增幅25.00%）" in text
 
 
 def test_annual_missing_sections_say_so(con):
@@ -195,7 +196,7 @@ def test_summary_line_when_data_supports_it(tmp_path):
     line = r.section("summary").paragraphs[0].text
     assert line.startswith("对照“双升四降”目标，6项指标中2项向预期方向变化（药占比同比下降1.00个百分点、平均住院日同比下降0.55天），"
                            "未达预期：")
-    assert "CMI同比下降0.1000" in line and "住院次均费用同比增长25.00%" in line
+    assert "CMI同比下降0.1000" in line and "住院次均费用同比增长2000元（增幅25.00%）" in line
     ids = {v.indicator_id for v in r.section("summary").paragraphs[0].values}
     assert {"OP-03", "OP-08", "DRG-03", "OP-06", "OP-04", "OP-23"} <= ids
 
@@ -221,3 +222,60 @@ def test_monthly_defect_examples_mask_identifiers(tmp_path):
     rows = [r for s in m.sections for t in s.tables if t.title == "缺陷项目排行" for r in t.rows]
     assert rows and raw not in repr(rows) + m.text()
     assert [r[-1] for r in rows if r[1] == "V009"] == ["【身份证号】“110***********002X”不是有效的18位(校验位按GB 11643)或15位号码"]
+
+
+def test_low_risk_reference_source_and_size_are_stated(tmp_path):
+    """Issue 14: the DRG section states what 低风险组死亡率 was graded against, its size, and warns when thin."""
+    p = tmp_path / "lr.duckdb"
+    build_literal(p)
+    c = connect(p)
+    try:
+        c.execute("""insert into drg_result (hospital_id, mrn, admission_no, scheme, scheme_hash, status, mdc, adrg,
+                     drg) select hospital_id, mrn, admission_no, 'demo', 'x', 'SUCCESS', 'MDCG',
+                     case when discharge_dept_code = 'A' then 'ES2' else 'GD2' end,
+                     case when discharge_dept_code = 'A' then 'ES21' else 'GD23' end from discharge""")
+        # a loaded reference for 2022: ES21 low risk (1), GD23 level 3 → 2 DRGs graded, 1 low risk (< 10: thin)
+        c.execute("insert into econ_benchmark (scheme, year, drg, region, risk_level, source) values "
+                  "('demo', 2022, 'ES21', '省', 1, 'ref.csv'), ('demo', 2022, 'GD23', '省', 3, 'ref.csv')")
+        r = build_annual(c, 2022)
+    finally:
+        c.close()
+    drg = r.section("drg")
+    note = [p for p in drg.paragraphs if p.text.startswith("风险分级参照")]
+    assert [p.text for p in note] == ["风险分级参照：imported:省 2022；参照中低风险组 1 个；参照偏少（低风险组少于 10 个），"
+                                      "结果不稳定；请导入地区或国家参照（yunying drg benchmark import）。"]
+    assert note[0].style == "note" and note[0].values[0].warn
+    row = next(r for r in drg.tables[0].rows if r[0] == "低风险组病例死亡率")
+    assert row[-1].startswith("风险分级参照：imported:省 2022；参照中低风险组 1 个")
+
+
+def test_margin_reads_the_payment_runs_as_drg10_does(tmp_path):
+    """Issue 14: the monthly 盈亏 and DRG-10 read the same runs (v_drg_pay): per case the latest run covering its
+    scheme and year — a newer run of 2021 only does not hide June 2022's run."""
+    p = tmp_path / "pay.duckdb"
+    build_literal(p)
+    c = connect(p)
+    try:
+        c.execute("""insert into drg_result (hospital_id, mrn, admission_no, scheme, scheme_hash, status, mdc, adrg,
+                     drg) select hospital_id, mrn, admission_no, 'demo', 'x', 'SUCCESS', 'MDCG', 'ES2', 'ES21'
+                     from discharge""")
+        for run, at, year in (("pay-22", "2023-01-01", 2022), ("pay-21", "2023-02-01", 2021)):
+            c.execute("insert into econ_run (run_id, kind, scheme, year, params_json, params_hash, created_at) "
+                      "values (?, 'drg_rate', 'demo', ?, '{}', 'h', ?)", [run, year, at])
+            # every discharge of that year: paid fee + 2000 except the first, paid fee − 30000
+            c.execute("""insert into econ_case_payment (run_id, hospital_id, mrn, admission_no, group_code,
+                         case_class, dept_code, discharge_month, fee_total, expected_payment, margin_charges)
+                         select ?, hospital_id, mrn, admission_no, 'ES21', 'normal', discharge_dept_code,
+                                cast(date_trunc('month', discharge_time) as date), fee_total,
+                                fee_total + case when row_number() over (order by mrn) = 1 then -30000 else 2000 end,
+                                case when row_number() over (order by mrn) = 1 then -30000 else 2000 end
+                         from discharge where year(discharge_time) = ?""", [run, year])
+        n22 = c.execute("select count(*) from discharge where year(discharge_time) = 2022").fetchall()[0][0]
+        m = build_monthly(c, "2022-06")
+    finally:
+        c.close()
+    # June 2022: 5 discharges → −30000 + 4 × 2000 = −22000 元 = −2.20 万元, 1 loss case
+    assert n22 == 5
+    assert "按 DRG 支付测算，本月亏损2.20万元，亏损病例1例。" in m.text()       # the word gives the sign
+    # sources name the runs read: pay-22 for June 2022, pay-21 for the same month of 2021 (同期)
+    assert "运行 pay-21、pay-22" in m.sources["drg_pay"]

@@ -39,7 +39,30 @@ def test_absolute_change_and_flat():
     assert fmt.change(8.2, 8.1, unit="天", tolerance=0.15).word == "持平"       # within tolerance
     assert fmt.change(8.3, 8.1, unit="天", tolerance=0.15).word == "增长"
     assert fmt.change(1.1, 1.0, unit="指数", decimals=4, direction="up").phrase() == "较同期增长0.1000"
-    assert fmt.change(1.1, 1.0, unit="次").judgement == "—"                    # monitoring: not judged
+    assert fmt.change(1.1, 1.0, unit="次").judgement == ""                     # monitoring: not judged
+    # … and says nothing when flat either (issue 14: 监测比较 had 持平)
+    flat = fmt.change(1.0, 1.0, unit="次")
+    assert (flat.dir, flat.verdict, flat.judgement) == ("flat", "", "")
+
+
+def test_codes_carry_the_logic():
+    c = fmt.change(7.5, 8.0, unit="天", direction="down")
+    assert (c.dir, c.verdict) == ("down", "better") and (c.word, c.judgement) == ("下降", "改善")
+    c = fmt.change(7.5, 8.0, unit="天", direction="逐步提高")
+    assert (c.dir, c.verdict, c.judgement) == ("down", "worse", "退步")
+
+
+def test_money_change_in_yuan_with_the_rate_beside():
+    # 人均住院费用 8446 vs 9000 → −554 元; 554 / 9000 = 6.156 % → 6.16 %
+    c = fmt.change(8446.0, 9000.0, unit="元", direction="down")
+    assert c.kind == "money" and c.amount_text == "554元" and c.pct_text == "6.16%"
+    assert c.phrase() == "较同期下降554元（降幅6.16%）" and c.short("同比") == "同比下降554元（降幅6.16%）"
+    assert c.judgement == "改善"
+    # whole 元: 0.40 元 is 持平; no rate on a zero base
+    assert fmt.change(9000.4, 9000.0, unit="元").phrase() == "与同期持平"
+    assert fmt.change(120.0, 0.0, unit="元").phrase() == "较同期增长120元"
+    # 万元 keeps 2 decimals
+    assert fmt.change(12.5, 10.0, unit="万元").short() == "同比增长2.50万元（增幅25.00%）"
 
 
 def test_missing_comparison():

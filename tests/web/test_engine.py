@@ -72,3 +72,17 @@ def test_fallback_reading_note_on_the_web(clients):
     assert note in clients["admin"].get("/engine?period=2022").text
     page = clients["admin"].get("/indicator/G3-04?year=2022")
     assert page.status_code == 200 and note in page.text and 'id="ind-note"' in page.text
+
+
+def test_low_risk_row_states_its_reference_in_both_languages(clients, hospital_rows):
+    """Issue 14: the 低风险组死亡率 row carries its risk reference (the demo loads none: the hospital's own data) and
+    its size; the engine page renders the remarks in the page's language, status/verdict by code."""
+    g = next(r for r in hospital_rows["rows"] if r["indicator_id"] == "G3-14")
+    codes = [m["code"] for m in g["remarks"]]
+    assert codes[:2] == ["risk_reference", "risk_reference_size"]
+    assert g["remarks"][0]["value"].startswith("fallback:")
+    assert g["note"].startswith("风险分级参照：fallback:")
+    en = clients["admin"].get("/engine?family=tertiary-general&period=2022&lang=en")
+    assert en.status_code == 200 and "risk reference: fallback:" in en.text
+    zh = clients["admin"].get("/engine?family=tertiary-general&period=2022&lang=zh")
+    assert "风险分级参照：fallback:" in zh.text

@@ -73,6 +73,7 @@ def compute_cmd(
     fmt: FormatOpt = "csv",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="输出文件 / output file")] = None,
     catalogue: CatOpt = None,
+    lang: Annotated[str, typer.Option("--lang", help="zh | en：文字列（同比、评价、状态、备注）的语言 / words")] = "zh",
 ) -> None:
     """计算指标 / Compute indicators: one row per indicator × unit × period, with 同比, target and status."""
     from yunying.indicators.engine import COLUMNS, EXTRA_COLUMNS, compute
@@ -102,10 +103,12 @@ def compute_cmd(
             levels = [x.strip() for x in level.split(",") if x.strip()]
             rows = compute(con, cat, ids=ids, period=period, grain=grain,
                            level=levels if len(levels) > 1 else levels[0], hospitals=hospital,
-                           scheme=scheme, targets=tg)
+                           scheme=scheme, targets=tg, lang="en" if lang == "en" else "zh")
         except ValueError as exc:
             fail(str(exc), str(exc), 2)
-    _write(rows, COLUMNS + EXTRA_COLUMNS, fmt, output)
+    # CSV states the remarks as the `note` text; JSON also gives them structured (`remarks`)
+    cols = COLUMNS + EXTRA_COLUMNS
+    _write(rows, [c for c in cols if c != "remarks"] if fmt == "csv" else cols, fmt, output)
 
 
 @app.command("list")
@@ -131,7 +134,7 @@ def list_cmd(
     if db is not None:
         with open_db(db, read_only=True) as con:
             status = computability(con, cat, period=period)
-    rows = []
+    rows, ok_ids = [], set()
     for i in ids:
         ind = cat[i]
         row = {"id": i, "family": ind.family, "number": ind.number, "name_zh": ind.name_zh, "name_en": ind.name_en,
@@ -139,7 +142,9 @@ def list_cmd(
                "national_monitor": "▲" if ind.national_monitor else "", "parent": ind.parent}
         if status is not None:
             ok, why = status.get(i, (False, ""))
-            row["computable"] = "是" if ok else "否"
+            if ok:
+                ok_ids.add(i)
+            row["computable"] = "是" if ok else "否"          # rendered word; logic uses ok_ids
             row["reason"] = why
         rows.append(row)
     cols = list(rows[0]) if rows else ["id"]
@@ -149,11 +154,11 @@ def list_cmd(
     for r in rows:
         comp = ""
         if status is not None:
-            comp = ("✓ 可计算" if r["computable"] == "是" else "✗ " + r["reason"][:70])
+            comp = ("✓ 可计算" if r["id"] in ok_ids else "✗ " + r["reason"][:70])
         console.print(f"{r['id']:18s} {r['national_monitor']:1s} {r['name_zh'][:28]:30s} {r['unit']:10s} "
                       f"{r['direction']:6s} {comp}", highlight=False, soft_wrap=True)
     if status is not None:
-        n_ok = sum(1 for r in rows if r["computable"] == "是")
+        n_ok = len(ok_ids)
         console.print(f"共 {len(rows)} 项，可计算 {n_ok} 项 / {len(rows)} indicators, {n_ok} computable")
 
 
@@ -378,7 +383,7 @@ def demo_stage(db: Path) -> None:
         v = f"{r['value']:,.0f}" if ind.unit == "人次" else f"{r['value']:.2f}"
         unit = "" if ind.unit == "人次" else ind.unit
         extra = f"，{r['yoy_text']}" if r["yoy_text"] else ""
-        judge = f"（{r['judgement']}）" if r["judgement"] not in ("", "—", None) else ""
+        judge = f"（{r['judgement']}）" if r["verdict"] else ""
         note = f"［{r['note'].split(' / ')[0]}］" if r.get("note") else ""
         console.print(f"    {label} {v}{unit}{'人次' if ind.unit == '人次' else ''}{extra}{judge}{note}", highlight=False)
     cmi = [r for r in rows if r["indicator_id"] == "DRG-03"]

@@ -16,7 +16,8 @@ COLUMNS = ("scheme", "level", "hospital_id", "dept_code", "doctor_group", "perio
            "cases_reported", "cases_analysed", "cases_grouped", "grouping_rate", "drg_count", "mdc_count",
            "total_weight", "cmi", "grouped_without_weight", "cost_index", "time_index", "cases_with_benchmark",
            "low_risk_cases", "low_risk_deaths", "low_risk_mortality", "midlow_risk_cases", "midlow_risk_deaths",
-           "midlow_risk_mortality", "benchmark_source", "weight_source", "cmi_definition", "cmi_sql_hash",
+           "midlow_risk_mortality", "benchmark_source", "weight_source", "ref_groups", "ref_low_risk_groups",
+           "ref_cases", "cmi_definition", "cmi_sql_hash",
            "run_id", "definitions")
 DEFINITIONS = Path(__file__).with_name("definitions.yaml")
 

@@ -11,8 +11,9 @@ from importlib import resources
 import duckdb
 
 VIEWS = ("drg_metric_base", "drg_own_group_stats", "drg_benchmark_stats", "drg_benchmark_choice",
-         "drg_weight_choice", "drg_metric_case", "drg_metrics")
-MACROS = ("drg_benchmark_stats_for", "drg_metric_case_for", "drg_metrics_for")   # (p_scheme, p_year), null = all
+         "drg_weight_choice", "drg_metric_case", "drg_metrics", "drg_reference_size")
+# (p_scheme, p_year), null = all
+MACROS = ("drg_benchmark_stats_for", "drg_metric_case_for", "drg_metrics_for", "drg_reference_size_for")
 
 
 def views_sql() -> str:

@@ -57,6 +57,19 @@ from raw left join z on z.kind = raw.kind and z.scheme = raw.scheme and z.year =
 
 create or replace view drg_benchmark_stats as select * from drg_benchmark_stats_for(null, null);
 
+-- the size of each reference population (kind, scheme, year): DRGs with a risk level, of them low-risk (level 1),
+-- and its cases (null when an imported table gives no case counts). Stated beside 低风险组死亡率 (which is thin when
+-- few DRGs are low risk, docs/drg-economics.md §2) in drg_metrics and v_drg_case.
+create or replace macro drg_reference_size_for(p_scheme, p_year) as table
+select kind, scheme, year,
+       count(*) filter (where risk_level is not null) as ref_groups,
+       count(*) filter (where risk_level = 1) as ref_low_risk_groups,
+       sum(cases) as ref_cases
+from drg_benchmark_stats_for(p_scheme, p_year)
+group by kind, scheme, year;
+
+create or replace view drg_reference_size as select * from drg_reference_size_for(null, null);
+
 -- one row per case of (p_scheme, p_year) (null = all) with its weight, benchmark figures, ratios and risk level.
 -- Weight set: latest weight year ≤ case year, else the earliest. Benchmark: an imported table (latest year ≤ case
 -- year, else the earliest), else the own data of the prior year, else the own data of the same year (≈ 1).
@@ -140,6 +153,7 @@ main as (
          count(*) filter (where grouped and risk_level = 2) as midlow_risk_cases,
          count(*) filter (where grouped and risk_level = 2 and died) as midlow_risk_deaths,
          min(benchmark_source) as benchmark_source,      -- one source per (scheme, year): every set holds year
+         min(bm_kind) as bm_kind, min(bm_year) as bm_year,
          min(weight_source) as weight_source
   from c
   group by grouping sets (
@@ -181,11 +195,14 @@ select m.scheme,
        m.low_risk_cases, m.low_risk_deaths, m.low_risk_deaths / nullif(m.low_risk_cases, 0) as low_risk_mortality,
        m.midlow_risk_cases, m.midlow_risk_deaths,
        m.midlow_risk_deaths / nullif(m.midlow_risk_cases, 0) as midlow_risk_mortality,
-       m.benchmark_source, m.weight_source
+       m.benchmark_source, m.weight_source,
+       rs.ref_groups, rs.ref_low_risk_groups, rs.ref_cases
 from main m
 left join counts k on k.gid = m.gid and k.scheme = m.scheme and k.hospital_id = m.hospital_id and k.year = m.year
      and k.month is not distinct from m.month and k.dept_code is not distinct from m.dept_code
-     and k.doctor_group is not distinct from m.doctor_group;
+     and k.doctor_group is not distinct from m.doctor_group
+left join drg_reference_size_for(p_scheme, p_year) rs on rs.kind = m.bm_kind and rs.scheme = m.scheme
+     and rs.year = m.bm_year;
 
 -- the same for every scheme and year (what the indicator engine reads)
 create or replace view drg_metrics as select * from drg_metrics_for(null, null);

@@ -48,7 +48,9 @@ REF_RE = re.compile(r"\{([A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)+(?:\.[A-Za-z0-9_]
 ENTRY_KEYS = {"id", "number", "name_zh", "name_en", "type", "definition_zh", "numerator", "denominator", "unit",
               "scale", "direction", "national_monitor", "source", "needs", "reading_zh", "missing_zh",
               "missing_en", "levels", "same_as", "base", "offset", "expr", "parts", "parent", "decimals",
-              "dimension", "note", "alternative"}
+              "dimension", "note", "alternative", "base_unit", "remarks"}
+REMARK_KEYS = {"code", "over", "sql", "show", "limit", "warn", "zh", "en"}
+REMARK_SHOW = {"always", "positive", "below"}
 
 
 class CatalogueError(ValueError):
@@ -64,6 +66,20 @@ class Measure:
     over: str
     sql: str
     label_zh: str = ""
+
+
+@dataclass
+class Remark:
+    """A fact stated beside an indicator's value (docs/indicators.md §Remarks): one aggregate over a view, shown
+    always, when positive, or when below a limit (a number or the name of a setting, e.g. a thin reference)."""
+
+    code: str
+    measure: Measure
+    show: str = "always"
+    limit: float | str | None = None
+    warn: bool = False
+    zh: str = ""
+    en: str = ""
 
 
 @dataclass
@@ -99,6 +115,8 @@ class Indicator:
     alt_use: str = ""
     alt_note_zh: str = ""
     alt_note_en: str = ""
+    base_unit: str = ""       # growth: unit of the quantity whose change is measured (default: the base's unit)
+    remarks: list[Remark] = field(default_factory=list)
     file: str = ""
     line: int = 0
 
@@ -300,6 +318,21 @@ def _measure(m: Any) -> Measure | None:
     return Measure(over=str(m.get("over", "")), sql=str(m.get("sql", "")), label_zh=str(m.get("label_zh", "")))
 
 
+def _remark(r: Any) -> Remark:
+    if not isinstance(r, dict) or not r.get("code") or not r.get("over") or not r.get("sql"):
+        raise ValueError(f"remarks 条目需要 code/over/sql / a remark needs code, over and sql: {r!r}")
+    unknown = set(r) - REMARK_KEYS - {"__line__", "__key_lines__"}
+    if unknown:
+        raise ValueError(f"remarks 未知字段 / unknown remark keys {sorted(unknown)}")
+    show = str(r.get("show", "always"))
+    if show not in REMARK_SHOW:
+        raise ValueError(f"remarks.show 应为 {'/'.join(sorted(REMARK_SHOW))} / bad show {show!r}")
+    if show == "below" and r.get("limit") is None:
+        raise ValueError("remarks.show=below 需要 limit / show: below needs a limit")
+    return Remark(str(r["code"]), Measure(str(r["over"]), str(r["sql"])), show, r.get("limit"),
+                  bool(r.get("warn", False)), str(r.get("zh", "")), str(r.get("en", "")))
+
+
 def _make_indicator(e: dict, family: str, fname: str, line: int) -> Indicator:
     levels = e.get("levels")
     alt = e.get("alternative") or {}
@@ -320,7 +353,9 @@ def _make_indicator(e: dict, family: str, fname: str, line: int) -> Indicator:
         parts=[str(p) for p in e.get("parts", []) or []], parent=str(e.get("parent", "")),
         decimals=int(e["decimals"]) if e.get("decimals") is not None else (0 if str(e.get("unit", "")) in ("人次", "人", "例", "组", "项", "个") else 2), dimension=str(e.get("dimension", "")),
         alt_use=str(alt.get("use", "")), alt_note_zh=str(alt.get("note_zh", "")),
-        alt_note_en=str(alt.get("note_en", "")), file=fname, line=line)
+        alt_note_en=str(alt.get("note_en", "")),
+        base_unit=str(e.get("base_unit", "")), remarks=[_remark(r) for r in e.get("remarks", []) or []],
+        file=fname, line=line)
 
 
 def _resolve_same_as(indicators: dict[str, Indicator], errors: list[str]) -> None:
@@ -344,6 +379,7 @@ def _resolve_same_as(indicators: dict[str, Indicator], errors: list[str]) -> Non
             ind.reading_zh = src.reading_zh
         ind.scale = src.scale
         ind.levels = ind.levels or src.levels
+        ind.remarks = ind.remarks or list(src.remarks)
     for ind in indicators.values():
         ind.levels = ind.levels or LEVELS
 
@@ -408,6 +444,9 @@ def _validate(indicators: dict[str, Indicator], families: dict[str, Family], err
             if m is not None:
                 for msg in check_measure(m, cols):
                     errors.append(f"{w} {part}: {msg}")
+        for rm in ind.remarks:
+            for msg in check_measure(rm.measure, cols):
+                errors.append(f"{w} remarks.{rm.code}: {msg}")
         for n in ind.needs:
             view, _, col = n.partition(".")
             if view not in VIEWS or col not in cols[view]:

@@ -40,7 +40,7 @@ def render(cat: Catalogue | None = None) -> str:
     cat = cat or load_catalogue(use_env=False)
     lines = [BEGIN, "",
              "### Views 语义视图 (migrations 0030_indicators.sql, 0050_indicator_drg.sql, 0070_px_dict_one_row.sql, "
-             "0071_finance_drug_split.sql, 0080_qc_indicators.sql)", "",
+             "0071_finance_drug_split.sql, 0075, 0076, 0080_qc_indicators.sql)", "",
              "| over | view | 内容 | columns |", "|---|---|---|---|"]
     cols = view_columns()
     for v in VIEWS.values():

@@ -22,12 +22,15 @@ from sqlglot import exp
 
 from yunying.indicators.catalogue import REF_RE, Catalogue, Fallback, Indicator, Measure
 from yunying.indicators.views import SCHEME_VIEWS, VIEWS, need_label
+from yunying.indicators.wording import (amount_text, change_phrase, direction_code, money_decimals, number,
+                                        verdict_code, word)
 
 COLUMNS = ["indicator_id", "name", "period", "hospital_id", "dept_code", "numerator", "denominator", "value",
            "unit", "yoy_value", "yoy_change", "target", "status"]
 EXTRA_COLUMNS = ["mom_value", "mom_change", "yoy_word", "yoy_text", "judgement", "direction", "national_monitor",
                  "family", "doctor_group", "gap", "reason", "name_en", "catalogue_version", "sql_hash", "level",
-                 "fallback", "note"]
+                 "mom_word", "mom_text", "mom_judgement", "yoy_dir", "mom_dir", "verdict", "mom_verdict",
+                 "status_code", "fallback", "note", "remarks"]
 GRAINS = ("month", "quarter", "year")
 GRAIN_MONTHS = {"month": 1, "quarter": 3, "year": 12}
 LEVEL_KEYS = {"hospital": ["hospital_id"], "department": ["hospital_id", "dept_code"],
@@ -90,8 +93,8 @@ def duckdb_query(con) -> Query:
 
 
 def _num(v):
-    if v is None:
-        return None
+    if v is None or isinstance(v, str):        # a remark may state a text (e.g. a reference's source)
+        return v
     if isinstance(v, bool):
         return float(v)
     return float(v)
@@ -262,7 +265,7 @@ def compile_plan(catalogue: Catalogue, ids: Iterable[str], *, period: str, grain
     ext_start = _add_months(start, -back)
     measures: dict[str, list[str]] = {}
     for ind in needed.values():
-        for m in _measures_of(ind):
+        for m in _measures_of(ind) + [rm.measure for rm in ind.remarks]:
             lst = measures.setdefault(m.over, [])
             if m.sql not in lst:
                 lst.append(m.sql)
@@ -517,10 +520,11 @@ def _needs(ind: Indicator) -> list[str]:
 class _Evaluator:
     """Values per indicator, key and period start, with reasons for missing values (memoised)."""
 
-    def __init__(self, catalogue: Catalogue, plan: Plan, res: _Results, manual: dict):
-        self.c, self.plan, self.res, self.manual = catalogue, plan, res, manual
+    def __init__(self, catalogue: Catalogue, plan: Plan, res: _Results, manual: dict, lang: str = "zh"):
+        self.c, self.plan, self.res, self.manual, self.lang = catalogue, plan, res, manual, lang
         self.memo: dict = {}
         self._kidx: dict = {}
+        self._limits: dict = {}
 
     def measure(self, m: Measure | None, key: tuple, p: date) -> float | None:
         if m is None:
@@ -556,6 +560,10 @@ class _Evaluator:
                 idx.setdefault(pp, set()).add(k)
             self._kidx[(view, sql)] = idx
         return idx
+
+    def remarks(self, ind: Indicator, key: tuple, p: date) -> list[dict]:
+        """The indicator's remarks that apply to this value: [{code, value, limit, warn, text_zh, text_en}]."""
+        return remark_entries(ind.remarks, lambda rm: self.measure(rm.measure, key, p), self._limits)
 
     def value(self, ind: Indicator, key: tuple, p: date) -> tuple[float | None, float | None, float | None, str]:
         mk = (ind.id, key, p)
@@ -614,6 +622,47 @@ class _Evaluator:
         return None, None, None, ""
 
 
+def remark_entries(remarks: list, value_of: Callable, limits: dict | None = None) -> list[dict]:
+    """Remarks that apply, given each remark's value (`value_of(remark)`): shown always, when positive, or when
+    below their limit (a number or a setting); [{code, value, limit, warn, text_zh, text_en}]."""
+    limits = {} if limits is None else limits
+    out = []
+    for rm in remarks:
+        v = value_of(rm)
+        if v is None:
+            continue
+        if not isinstance(v, str):
+            v = float(v)
+        if rm.limit not in limits:
+            limits[rm.limit] = _remark_limit(rm.limit)
+        limit = limits[rm.limit]
+        if rm.show == "positive" and not (isinstance(v, float) and v > 0):
+            continue
+        if rm.show == "below" and not (isinstance(v, float) and limit is not None and v < limit):
+            continue
+        shown = {"value": _plain(v), "limit": _plain(limit)}
+        out.append({"code": rm.code, "value": v, "limit": limit, "warn": rm.warn,
+                    "text_zh": rm.zh.format(**shown), "text_en": rm.en.format(**shown)})
+    return out
+
+
+def _plain(v) -> str:
+    """A remark's number as people write it: 12, not 12.0."""
+    if isinstance(v, float):
+        return str(int(v)) if v == int(v) else f"{v:g}"
+    return "" if v is None else str(v)
+
+
+def _remark_limit(limit) -> float | None:
+    """A remark's limit: a number, or the name of a setting (yunying.toml / YUNYING_<NAME>, docs/indicators.md)."""
+    if limit is None or isinstance(limit, (int, float)):
+        return None if limit is None else float(limit)
+    from yunying.settings import load_settings
+
+    v = getattr(load_settings(), str(limit), None)
+    return None if v is None else float(v)
+
+
 def _is_count(sql: str) -> bool:
     s = sql.strip().lower()
     return (s.startswith("count(") or s.startswith("coalesce(")) and "/" not in s and " - " not in s
@@ -669,10 +718,12 @@ def _manual_values(query: Query) -> dict:
 def compute(con=None, catalogue: Catalogue | None = None, *, family: str | None = None,
             ids: Iterable[str] | None = None, period: str = "2022", grain: str = "year",
             level: str | list[str] = "hospital", hospitals: list[str] | None = None, scheme: str | None = None,
-            targets: list[dict] | None = None, query: Query | None = None) -> list[dict]:
+            targets: list[dict] | None = None, query: Query | None = None, lang: str = "zh") -> list[dict]:
     """Compute indicators; one dict per indicator × level × unit × period (COLUMNS then EXTRA_COLUMNS).
 
-    `level` may be a list (e.g. ["hospital", "department"]): views are then scanned once for all levels."""
+    `level` may be a list (e.g. ["hospital", "department"]): views are then scanned once for all levels.
+    Codes (yoy_dir, verdict, status_code …) carry the logic; the words beside them (yoy_word, judgement, status,
+    yoy_text, note …) are rendered in `lang` (zh, or en)."""
     from yunying.indicators.catalogue import load_catalogue
     from yunying.indicators.targets import apply_targets, load_targets
 
@@ -693,15 +744,15 @@ def compute(con=None, catalogue: Catalogue | None = None, *, family: str | None 
         p = _add_months(p, GRAIN_MONTHS[grain])
     rows: list[dict] = []
     for lv in plan.levels:
-        rows += _level_rows(catalogue, plan, lv, results[lv], manual, hosp, out_periods, query, hospitals)
-    apply_targets(rows, targets if targets is not None else load_targets(query=query))
+        rows += _level_rows(catalogue, plan, lv, results[lv], manual, hosp, out_periods, query, hospitals, lang)
+    apply_targets(rows, targets if targets is not None else load_targets(query=query), lang)
     return rows
 
 
 def _level_rows(catalogue: Catalogue, plan: Plan, level: str, res: _Results, manual: dict, hosp: list,
-                out_periods: list[date], query: Query, hospitals: list[str] | None) -> list[dict]:
+                out_periods: list[date], query: Query, hospitals: list[str] | None, lang: str = "zh") -> list[dict]:
     avail = _availability(plan, level, query, hospitals, res.avail)
-    ev = _Evaluator(catalogue, plan, res, manual)
+    ev = _Evaluator(catalogue, plan, res, manual, lang)
     units = sorted({r for _, r in hosp}) if level == "region" else [h for h, _ in hosp]
     units = sorted(set(units) | {u for a in avail.values() for u in a})
     grain = plan.grain
@@ -738,7 +789,7 @@ def _level_rows(catalogue: Catalogue, plan: Plan, level: str, res: _Results, man
             if ind.alt_use and not err:
                 rows += _alternative_rows(catalogue, ind, base, label, level, pblocked, ev, avail, units, p, grain)
             for u in sorted(pblocked):
-                rows.append(_blocked_row(base, label, u, level, pblocked[u]))
+                rows.append(_blocked_row(base, label, u, level, pblocked[u], lang, "error" if err else ""))
     return rows
 
 
@@ -786,9 +837,9 @@ def fallbacks_at(ind: Indicator, catalogue: Catalogue, ev: "_Evaluator", key: tu
 
 def _note(row: dict, fbs: list[Fallback]) -> None:
     """Carry the fallback ids and notes on a result row (shown by the CLI, the web app and the reports)."""
-    if fbs:
+    if fbs:          # fallback notes first, then the indicator's own remarks (CMI, low-risk reference …)
         row["fallback"] = ",".join(fb.id for fb in fbs)
-        row["note"] = "；".join(fb.note for fb in fbs)
+        row["note"] = "；".join([fb.note for fb in fbs] + ([row["note"]] if row.get("note") else []))
 
 
 def _alternative_rows(catalogue: Catalogue, ind: Indicator, base: dict, label: str, level: str, pblocked: dict,
@@ -865,12 +916,14 @@ def _key_cols(key: tuple, level: str) -> tuple[str, str, str]:
     return key[0], key[1], key[2]
 
 
-def _blocked_row(base: dict, label: str, unit: str, level: str, reason: str) -> dict:
+def _blocked_row(base: dict, label: str, unit: str, level: str, reason: str, lang: str = "zh",
+                 code: str = "") -> dict:
     row = dict.fromkeys(COLUMNS + EXTRA_COLUMNS)
     row.update(base)
+    code = code or "not_computable"          # error: the database rejected a measure (reason quotes it)
     row.update({"period": label, "hospital_id": unit, "dept_code": "" if level in ("hospital", "region") else "*",
-                "status": ERROR if reason.startswith(ERROR) else NOT_COMPUTABLE, "reason": reason,
-                "doctor_group": ""})
+                "status": word(code, lang), "status_code": code, "reason": reason, "doctor_group": "", "remarks": [],
+                "note": ""})
     return row
 
 
@@ -886,51 +939,82 @@ def _row(base, ind, label, key, level, num, den, val, reason, ev: _Evaluator, p:
     row.update(base)
     yoy_change = None if val is None or yoy is None else val - yoy
     mom_change = None if val is None or mom is None else val - mom
-    word = direction_word(yoy_change, ind.decimals)
+    lang = ev.lang
+    if ind.type == "growth":
+        # the value is itself a change (of the base quantity against the same / previous period): its words
+        # describe that change — 「住院次均费用较同期下降554元（降幅3.20%）」 — and it is judged by the direction
+        yoy_dir, yoy_text = _growth_words(ind, ev.c, num, den, val, lang)
+    else:
+        yoy_dir = direction_code(yoy_change, ind.decimals)
+        yoy_text = change_text(yoy_change, ind, "yoy", lang, prev=yoy)
+    mom_dir = direction_code(mom_change, ind.decimals)
+    mom_against = "month" if grain == "month" else "mom"
+    verdict, mom_verdict = verdict_code(yoy_dir, ind.direction), verdict_code(mom_dir, ind.direction)
+    status_code = "" if val is not None else "not_computable"
     row.update({
         "period": label, "hospital_id": h, "dept_code": d, "doctor_group": g,
         "numerator": _round(num), "denominator": _round(den), "value": _round(val),
         "yoy_value": _round(yoy), "yoy_change": _round(yoy_change),
         "mom_value": _round(mom), "mom_change": _round(mom_change),
-        "yoy_word": word, "yoy_text": change_text(yoy_change, ind, "同期"),
-        "judgement": judgement(word, ind.direction), "status": "" if val is not None else NOT_COMPUTABLE,
+        "yoy_dir": yoy_dir, "yoy_word": word(yoy_dir, lang), "yoy_text": yoy_text,
+        "mom_dir": mom_dir, "mom_word": word(mom_dir, lang),
+        "mom_text": change_text(mom_change, ind, mom_against, lang, prev=None if ind.type == "growth" else mom),
+        "verdict": verdict, "judgement": word(verdict, lang), "mom_verdict": mom_verdict,
+        "mom_judgement": word(mom_verdict, lang), "status_code": status_code, "status": word(status_code, lang),
         "reason": reason,
     })
+    row["remarks"] = ev.remarks(ind, key, p)
+    row["note"] = ("；" if lang == "zh" else "; ").join(r["text_zh" if lang == "zh" else "text_en"]
+                                                       for r in row["remarks"])
     return row
 
 
-def direction_word(change: float | None, decimals: int = 2) -> str:
-    """增长 / 下降 / 持平 — 持平 when the change rounds to zero at the display precision."""
-    if change is None:
+def _base_unit(ind: Indicator, catalogue: Catalogue) -> str:
+    if ind.base_unit:
+        return ind.base_unit
+    return catalogue[ind.base].unit if ind.base and ind.base in catalogue.indicators else ""
+
+
+def _growth_words(ind: Indicator, catalogue: Catalogue, num, den, val, lang: str = "zh") -> tuple[str, str]:
+    """Direction code and text of a growth indicator's own change: in 元 with the rate beside for money bases."""
+    if val is None:
+        return "", ""
+    against = "yoy" if ind.offset == "yoy" else "mom"
+    unit = _base_unit(ind, catalogue)
+    md = money_decimals(unit)
+    rate = number(abs(val), ind.decimals) + ("%" if ind.unit == "%" else "")
+    if md is not None and num is not None:
+        code = direction_code(num, md)
+        return code, change_phrase(code, amount_text(num, unit, md, lang), against, lang, pct=rate)
+    code = direction_code(val, ind.decimals)
+    return code, change_phrase(code, rate, against, lang)
+
+
+def direction_word(change: float | None, decimals: int = 2, lang: str = "zh") -> str:
+    """增长 / 下降 / 持平 — 持平 when the change rounds to zero at the display precision (the word of
+    wording.direction_code)."""
+    return word(direction_code(change, decimals), lang)
+
+
+def judgement(direction_of_change: str, direction: str, lang: str = "zh") -> str:
+    """改善 / 退步 / 持平 for a change code (up / down / flat) by the indicator's direction; monitoring indicators
+    (监测比较) are not judged ('')."""
+    return word(verdict_code(direction_of_change, direction), lang)
+
+
+def change_text(change: float | None, ind: Indicator, against: str = "yoy", lang: str = "zh",
+                prev: float | None = None) -> str:
+    """'较同期下降0.46天' / '较同期增长1.20个百分点' / '与同期持平' / money: '较同期下降554元（降幅3.20%）'
+    (the rate beside when the comparison value `prev` is known and not 0)."""
+    md = money_decimals(ind.unit)
+    dec = ind.decimals if md is None else md
+    code = direction_code(change, dec)
+    if not code:
         return ""
-    if round(change, decimals) == 0:
-        return "持平"
-    return "增长" if change > 0 else "下降"
-
-
-def judgement(word: str, direction: str) -> str:
-    """改善 / 退步 / 持平 by the indicator's direction; monitoring indicators are not judged (—)."""
-    if not word:
-        return ""
-    if word == "持平":
-        return "持平"
-    if direction == "逐步提高" or direction == "up":
-        return "改善" if word == "增长" else "退步"
-    if direction == "逐步降低" or direction == "down":
-        return "改善" if word == "下降" else "退步"
-    return "—"
-
-
-def change_text(change: float | None, ind: Indicator, against: str = "同期") -> str:
-    """'较同期下降0.46天' / '较同期增长1.20个百分点' / '与同期持平'."""
-    word = direction_word(change, ind.decimals)
-    if not word:
-        return ""
-    if word == "持平":
-        return f"与{against}持平"
-    unit = {"%": "个百分点", "‰": "个千分点", "比值": "", "指数": "", "1:x": "", "综合": "", "权重": ""}.get(
-        ind.unit, ind.unit)
-    return f"较{against}{word}{abs(change):,.{ind.decimals}f}{unit}"
+    pct = ""
+    if md is not None and prev:
+        pct = number(abs(change / prev * 100), 2) + "%"
+    return change_phrase(code, amount_text(change, ind.unit, dec, lang), against, lang, pct=pct)
 
 
 # ---------------------------------------------------------------- computability (list --db)
@@ -1069,7 +1153,7 @@ def cases(con=None, catalogue: Catalogue | None = None, indicator_id: str = "", 
 
 def alerts(rows: list[dict]) -> list[dict]:
     """Values off target, national-monitoring indicators first, then by how far off (relative gap)."""
-    off = [r for r in rows if r.get("status") == "未达标"]
+    off = [r for r in rows if r.get("status_code") == "not_met"]
     return sorted(off, key=lambda r: (not r.get("national_monitor"), -(r.get("severity") or 0),
                                       r["indicator_id"], r["hospital_id"], r.get("dept_code") or ""))
 

@@ -19,7 +19,7 @@ from sqlglot import exp
 BASE_TABLES = ["hospital", "department", "discharge", "discharge_diagnosis", "discharge_procedure",
                "outpatient_visit", "staff_count", "finance_month", "ward_month", "drg_result", "ind_px_dict",
                "ind_code_list", "ind_target", "ind_manual_value", "econ_weight_set", "econ_weight", "econ_benchmark",
-               "qc_record"]
+               "qc_record", "econ_run", "econ_case_payment"]
 
 
 def to_spark(sql: str) -> str:
@@ -69,8 +69,8 @@ def _spark_sql(duckdb_sql: str) -> str:
 def economics_view_definitions() -> list[tuple[str, str]]:
     """(view name, Spark SQL) for the DRG economics views the indicator engine reads through `v_drg_case`
     (migration 0050): `drg_metric_base`, `drg_benchmark_stats`, `drg_metric_case` — the DuckDB table macros of
-    yunying/economics/views.sql instantiated for every scheme and year (parameters NULL, as the DuckDB views do) —
-    and `v_drg_case` itself."""
+    yunying/economics/views.sql instantiated for every scheme and year (parameters NULL, as the DuckDB views do),
+    `drg_reference_size` — and `v_drg_case` (its latest migration) and `v_drg_pay` themselves."""
     from yunying.economics.views import views_sql
 
     text = views_sql()
@@ -88,15 +88,17 @@ def economics_view_definitions() -> list[tuple[str, str]]:
 
     out = [("drg_metric_base", _spark_sql(stmt(r"create or replace view drg_metric_base as\s*(.*?);\s*\n"))),
            ("drg_benchmark_stats", _spark_sql(macro("drg_benchmark_stats_for"))),
-           ("drg_metric_case", _spark_sql(macro("drg_metric_case_for")))]
-    mig = resources.files("yunying.warehouse.migrations").joinpath("0050_indicator_drg.sql").read_text(
-        encoding="utf-8")
-    for st in sqlglot.parse(mig, read="duckdb"):
-        if isinstance(st, exp.Create) and (st.args.get("kind") or "").upper() == "VIEW":
-            name = st.this.name if isinstance(st.this, exp.Table) else st.this.this.name
-            if name == "v_drg_case":
-                out.append((name, _spark_sql(st.expression.sql(dialect="duckdb"))))
-    return out
+           ("drg_metric_case", _spark_sql(macro("drg_metric_case_for"))),
+           ("drg_reference_size", _spark_sql(macro("drg_reference_size_for")))]
+    latest: dict[str, str] = {}          # the last migration defining a view wins (0050 → 0075 for v_drg_case)
+    for mig in ("0050_indicator_drg.sql", "0075_drg_reference_size.sql", "0076_indicator_drg_pay.sql"):
+        text = resources.files("yunying.warehouse.migrations").joinpath(mig).read_text(encoding="utf-8")
+        for st in sqlglot.parse(text, read="duckdb"):
+            if isinstance(st, exp.Create) and (st.args.get("kind") or "").upper() == "VIEW":
+                name = st.this.name if isinstance(st.this, exp.Table) else st.this.this.name
+                if name in ("v_drg_case", "v_drg_pay"):
+                    latest[name] = _spark_sql(st.expression.sql(dialect="duckdb"))
+    return out + list(latest.items())
 
 
 def create_views(spark) -> list[str]:

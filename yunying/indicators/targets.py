@@ -124,8 +124,11 @@ def target_text(t: dict) -> str:
     return f"{t['op']} {t['value']:g}"
 
 
-def apply_targets(rows: list[dict], targets: list[dict]) -> None:
-    """Fill target, status (达标/未达标), gap (value − target) and severity (relative shortfall)."""
+def apply_targets(rows: list[dict], targets: list[dict], lang: str = "zh") -> None:
+    """Fill target, status_code (met / not_met) with its word status (达标/未达标), gap (value − target) and
+    severity (relative shortfall)."""
+    from yunying.indicators.wording import word
+
     for r in rows:
         if r.get("value") is None:
             continue
@@ -134,7 +137,8 @@ def apply_targets(rows: list[dict], targets: list[dict]) -> None:
             continue
         ok = met(r["value"], t)
         r["target"] = target_text(t)
-        r["status"] = "达标" if ok else "未达标"
+        r["status_code"] = "met" if ok else "not_met"
+        r["status"] = word(r["status_code"], lang)
         r["gap"] = round(r["value"] - t["value"], 6)
         sf = shortfall(r["value"], t)
         r["severity"] = round(sf / abs(t["value"]), 6) if t["value"] else sf

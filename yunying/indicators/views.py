@@ -36,10 +36,13 @@ VIEWS: dict[str, View] = {v.name: v for v in [
          has_doctor=True),
     # migration 0080: qc_record of the latest record QC run (QC-GRADE-A, QC-SCORE)
     View("qc", "v_qc", "病案首页质控结果", ("hospital_id", "mrn", "admission_no"), has_doctor=True),
+    # migration 0076: per-case expected payment of the latest stored DRG payment run (yunying drg pay)
+    View("drg_pay", "v_drg_pay", "DRG支付测算（病例）", ("hospital_id", "mrn", "admission_no", "scheme"),
+         has_doctor=True),
 ]}
 
 # views read through the DRG scheme filter (--scheme, else the latest grouped scheme with weights)
-SCHEME_VIEWS = ("drg", "drg_case")
+SCHEME_VIEWS = ("drg", "drg_case", "drg_pay")
 
 # Chinese labels for columns named in `needs` (used in "not computable: missing …" reasons)
 COLUMN_LABELS_ZH: dict[str, str] = {
@@ -87,6 +90,7 @@ COLUMN_LABELS_ZH: dict[str, str] = {
     "drg_case.los_ratio": "DRG 标杆平均住院日（yunying drg benchmark import，或本院上年/本期数据）",
     "drg_case.risk_level": "DRG 风险分级（标杆死亡率或本院数据计算）",
     "qc.period_month": "病案首页质控结果（请先运行 yunying qc run）",
+    "drg_pay.period_month": "DRG 支付测算结果（请先运行 yunying drg pay，需医保费率/点值参数）",
 }
 
 FINANCE_ITEM_LABELS_ZH = {

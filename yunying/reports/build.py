@@ -117,8 +117,8 @@ def _dept_ranking(ctx: Context, sec: dict, names: dict[str, str]) -> tuple[list[
     scored = []
     for d in depts:
         dv = [vals[(i["key"], d)] for i in items]
-        good = [x for x in dv if x.yoy().judgement == "改善"]
-        bad = [x for x in dv if x.yoy().judgement == "退步" or x.status == "未达标"]
+        good = [x for x in dv if x.yoy().verdict == "better"]
+        bad = [x for x in dv if x.yoy().verdict == "worse" or x.status_code == "not_met"]
         scored.append((d, len(good) - len(bad), good, bad, sizes[d]))
     ranked = any(x.yoy().ok for (_, _), x in vals.items())
     n = sec.get("show", 3)
@@ -157,7 +157,7 @@ def build_monthly(con, month: str, dept: str | None = None, *, templates: Path |
             ctxd.update(improved=improved, short=short, ranked=ranked, min_discharges=sec.get("min_discharges", 10))
             for d in short:
                 for x in d["changes"]:
-                    issues.append({"text": f"{d['name']}{x.label}" + ("未达标" if x.status == "未达标" else
+                    issues.append({"text": f"{d['name']}{x.label}" + ("未达标" if x.status_code == "not_met" else
                                                                       f"{x.yoy().phrase('同期')}"),
                                    "figure": x, "dept": d["code"]})
             s.paragraphs = render_paragraphs(env, sec["template"], ctxd)
@@ -165,7 +165,7 @@ def build_monthly(con, month: str, dept: str | None = None, *, templates: Path |
             for d in improved:
                 rows.append([d["name"], "进步", "；".join(f"{x.label}{x.yoy().phrase('同期')}" for x in d["changes"])])
             for d in short:
-                rows.append([d["name"], "不足", "；".join(f"{x.label}{x.text()}" + (f"（目标{x.target}）" if x.status == "未达标"
+                rows.append([d["name"], "不足", "；".join(f"{x.label}{x.text()}" + (f"（目标{x.target}）" if x.status_code == "not_met"
                                                                                  else x.yoy().phrase('同期'))
                                                         for x in d["changes"])])
             s.tables.append(Table("科室进步与不足", [Column("科室"), Column("类别"), Column("依据")], rows))
@@ -209,7 +209,7 @@ def build_monthly(con, month: str, dept: str | None = None, *, templates: Path |
             keys = sec.get("table") or [i["key"] for i in items]
             s.tables.append(figures_table(f"{sec['title'].split('、')[-1]}", [vals[k] for k in keys], mom=True))
         for v in vals.values():
-            if v.status == "未达标":
+            if v.status_code == "not_met":
                 issues.insert(0, {"text": f"{v.label}{v.text()}未达到目标{v.target}", "figure": v, "dept": dept or ""})
         if key == "drg":
             lr = vals.get("low_risk_deaths")
@@ -221,7 +221,7 @@ def build_monthly(con, month: str, dept: str | None = None, *, templates: Path |
                                "dept": dept or ""})
         if key == "indicators":
             for v in vals.values():
-                if v.yoy().judgement == "退步" and v.status != "未达标":
+                if v.yoy().verdict == "worse" and v.status_code != "not_met":
                     issues.append({"text": f"{v.label}{v.text()}，{v.yoy().phrase('同期')}", "figure": v,
                                    "dept": dept or ""})
             trend = _trend_chart(ctx, items, periods)

@@ -7,7 +7,7 @@ Sources, by item `source`:
   figures (record QC too: QC-GRADE-A, QC-SCORE). When the engine or its catalogue cannot be loaded, the figures
   are not computable and say why; the report still builds and says so in its warnings.
 * ``drg`` — yunying.economics drg_metrics (CMI, DRG组数, 入组率, 低风险组死亡率) and ``drg_pay`` (盈亏 from the
-  latest payment simulation run, econ_case_payment).
+  stored payment simulation runs as DRG-10 reads them, v_drg_pay).
 QC top defects: yunying.qc.report.top_defects (the definition of yunying qc report and the web page).
 """
 
@@ -74,6 +74,8 @@ class Context:
     _engine_rows: dict = field(default_factory=dict)
     _catalogue: object = None
     _engine_error: str | None = None
+    drg_detail: str = ""                           # why drg_metrics could not be read
+    pay_runs: set = field(default_factory=set)     # payment runs the 盈亏 figures read
 
     def q(self, sql: str, params: list | None = None) -> list[tuple]:
         return self.con.execute(sql, params or []).fetchall()
@@ -207,13 +209,16 @@ def indicator_values(ctx: Context, items: list[dict], level: str | None = None,
                     v.value *= item["scale"]
                 v.numerator, v.denominator = _pick(cur, "numerator"), _pick(cur, "denominator")
                 v.reason = (cur.get("reason") or "") if v.value is None else ""
+                if part == "value" and cur.get("status_code") in ("met", "not_met"):
+                    v.target, v.status, v.status_code = cur.get("target") or "", cur.get("status") or "", \
+                        cur["status_code"]
                 v.note = (cur.get("note") or "") if v.value is not None else ""
-                if v.note:              # a figure on a fallback reading says so (tables, provenance, warnings)
-                    msg = f"{v.label}（{v.indicator_id}）：{v.note}"
+                v.warn = bool(v.note) and (bool(cur.get("fallback")) or
+                                           any(r.get("warn") for r in cur.get("remarks") or []))
+                if v.note and cur.get("fallback"):   # a figure on a fallback reading says so (tables, provenance,
+                    msg = f"{v.label}（{v.indicator_id}）：{v.note}"     # warnings)
                     if msg not in ctx.warnings:
                         ctx.warnings.append(msg)
-                if part == "value":
-                    v.target, v.status = cur.get("target") or "", (cur.get("status") or "").replace("不可计算", "")
             for attr, p in (("yoy_value", ctx.periods.yoy), ("mom_value", ctx.periods.mom)):
                 if not p:
                     continue
@@ -230,36 +235,47 @@ def indicator_values(ctx: Context, items: list[dict], level: str | None = None,
 
 # ---------------------------------------------------------------- DRG (economics)
 
+# why DRG rows are missing: code → the sentence a report prints
+DRG_REASONS = {"not_grouped": "尚未进行 DRG 分组（yunying drg group），DRG 指标无法统计",
+               "no_metrics": "DRG 评价指标无法读取：{detail}"}
+
+
 def _drg_rows(ctx: Context, period: str, level: str) -> tuple[dict[str, dict], str]:
-    """dept_code ('' = hospital) → drg_metrics row; reason when none."""
+    """dept_code ('' = hospital) → drg_metrics row; a reason code (DRG_REASONS) when none (its detail in
+    ctx.drg_detail)."""
     if not ctx.has_table("drg_result") or not ctx.q("select 1 from drg_result limit 1"):
-        return {}, "尚未进行 DRG 分组（yunying drg group），DRG 指标无法统计"
+        return {}, "not_grouped"
     try:
         from yunying.economics.metrics import metrics
         scheme = ctx.q("select scheme from drg_result group by scheme order by max(grouped_at) desc limit 1")[0][0]
         rows = metrics(ctx.con, period, level="department" if level == "department" else "hospital", scheme=scheme)
     except Exception as exc:  # noqa: BLE001 — economics views unavailable (read-only warehouse without views …)
-        return {}, f"DRG 评价指标无法读取：{str(exc).splitlines()[0][:160]}"
+        ctx.drg_detail = str(exc).splitlines()[0][:160]
+        return {}, "no_metrics"
     ctx.used["drg"] = f"DRG 评价 yunying.economics drg_metrics（方案 {scheme}）"
     return {(r.get("dept_code") or ""): r for r in rows
             if not ctx.hospital_id or r["hospital_id"] == ctx.hospital_id}, ""
 
 
 def _pay_rows(ctx: Context, period: str, level: str) -> tuple[dict[str, tuple], str]:
-    if not ctx.has_table("econ_case_payment") or not ctx.has_table("econ_run"):
+    """dept_code ('' = hospital) → (Σ margin, cases, loss cases) of the stored DRG payment runs as DRG-10 reads them
+    (v_drg_pay: per case the latest run covering its scheme and year), for the scheme of the latest run."""
+    if not ctx.has_table("v_drg_pay") or not ctx.has_table("econ_run"):
         return {}, "尚未进行 DRG 支付测算（yunying drg pay），盈亏无法计算"
     runs = ctx.q("select run_id, kind, scheme from econ_run where kind like 'drg%' order by created_at desc limit 1")
     if not runs:
         return {}, "尚未进行 DRG 支付测算（yunying drg pay），盈亏无法计算"
     s, e = period_bounds(period)
     rows = ctx.q("""select coalesce(dept_code, ''), sum(margin_charges), count(*),
-                           count(*) filter (where margin_charges < 0)
-                    from econ_case_payment where run_id = ? and hospital_id = ?
-                      and discharge_month >= ? and discharge_month < ? group by rollup(1)""",
-                 [runs[0][0], ctx.hospital_id, s, e])
-    ctx.used["drg_pay"] = f"DRG 支付测算 econ_case_payment（运行 {runs[0][0]}，{runs[0][1]}）"
+                           count(*) filter (where margin_charges < 0), string_agg(distinct run_id, ',')
+                    from v_drg_pay where scheme = ? and hospital_id = ?
+                      and period_month >= ? and period_month < ? group by rollup(1)""",
+                 [runs[0][2], ctx.hospital_id, s, e])
+    ctx.pay_runs |= {r for row in rows if row[4] for r in row[4].split(",")}
+    if ctx.pay_runs:
+        ctx.used["drg_pay"] = f"DRG 支付测算 v_drg_pay（方案 {runs[0][2]}，运行 {'、'.join(sorted(ctx.pay_runs))}）"
     out = {}
-    for d, m, n, neg in rows:
+    for d, m, n, neg, _ in rows:
         out["" if d is None else (d or "")] = (m, n, neg)
         if d is None:
             out[""] = (m, n, neg)
@@ -301,19 +317,38 @@ def drg_values(ctx: Context, items: list[dict]) -> dict[str, Value]:
             if item["source"] == "drg_pay":
                 v.reason = pay_reason.get(ctx.periods.cur) or "本期无支付测算结果"
             else:
-                v.reason = reasons.get(ctx.periods.cur) or "本期无 DRG 分组结果"
+                code = reasons.get(ctx.periods.cur)
+                v.reason = (DRG_REASONS[code].format(detail=ctx.drg_detail) if code else
+                            "本期无 DRG 分组结果")
                 r = per.get(ctx.periods.cur, {}).get(d)
                 if item["metric"] == "cmi" and r is not None and (r.get("grouped_without_weight") or 0) > 0:
                     v.reason = "DRG 权重尚未导入，CMI 无法计算"
-            if reasons.get(ctx.periods.cur) and not item.get("keep_missing"):
-                v.missing_zh = reasons[ctx.periods.cur] if "分组" in reasons[ctx.periods.cur] else v.missing_zh
+            if reasons.get(ctx.periods.cur) == "not_grouped" and not item.get("keep_missing"):
+                v.missing_zh = DRG_REASONS["not_grouped"]
         else:
             r = per.get(ctx.periods.cur, {}).get(d)
             if r is not None:
                 v.numerator = r.get("low_risk_deaths") if item["metric"] == "low_risk_mortality" else None
                 v.denominator = r.get("low_risk_cases") if item["metric"] == "low_risk_mortality" else None
+        if item["source"] == "drg" and item.get("remarks"):
+            _drg_remarks(ctx, v, item, per.get(ctx.periods.cur, {}).get(d))
         out[item["key"]] = v
     return out
+
+
+def _drg_remarks(ctx: Context, v: Value, item: dict, row: dict | None) -> None:
+    """The catalogue remarks of the item's indicator (e.g. DRG-06: the risk reference, its size, thin), valued from
+    the drg_metrics row: the item's `remarks` maps each remark code to the drg_metrics column holding it."""
+    cat = _catalogue(ctx)
+    ind = getattr(cat, "indicators", {}).get(v.indicator_id) if cat is not None else None
+    if ind is None or row is None:
+        return
+    from yunying.indicators.engine import remark_entries
+
+    cols = item["remarks"]
+    got = remark_entries([rm for rm in ind.remarks if rm.code in cols], lambda rm: row.get(cols[rm.code]))
+    v.note = "；".join(r["text_zh"] for r in got)
+    v.warn = any(r["warn"] for r in got)
 
 
 # ---------------------------------------------------------------- QC

@@ -22,7 +22,7 @@ class Value:
     value: float | None = None
     unit: str = ""
     decimals: int | None = None
-    change_kind: str | None = None    # points / relative / absolute (fmt.default_change by unit)
+    change_kind: str | None = None    # points / relative / money / absolute (fmt.default_change by unit)
     tolerance: float | None = None
     direction: str = "monitor"        # up / down / monitor
     part: str = "value"               # value / numerator / denominator of the indicator
@@ -33,11 +33,14 @@ class Value:
     mom_value: float | None = None    # previous period (环比, monthly reports)
     mom_period: str = ""
     target: str = ""
-    status: str = ""                  # 达标 / 未达标 / ''
+    status: str = ""                  # 达标 / 未达标 / '' (the word of status_code)
+    status_code: str = ""             # met / not_met / '' — what logic compares
     reason: str = ""                  # why there is no value
     missing_zh: str = ""              # the sentence the report prints instead ('门急诊数据未导入')
     note: str = ""                    # the engine's fallback-reading note ('按手术级别近似，…'): printed with the value
     source: str = ""                  # 'indicators' (engine) / 'sql' (reports' own SQL) / 'economics' / 'qc'
+    note: str = ""                    # remarks stated beside the value (the low-risk reference and its size …)
+    warn: bool = False                # a remark is a warning (e.g. a thin reference)
     dept_code: str = ""
 
     @property
@@ -75,12 +78,12 @@ class Value:
 
     def yoy(self) -> fmt.Change:
         return fmt.change(self.value, self.yoy_value, unit=self.unit, kind=self.change_kind,
-                          decimals=None if self.kind == "relative" else self.dec,
+                          decimals=None if self.kind in ("relative", "money") else self.dec,
                           tolerance=self.tolerance, direction=self.direction)
 
     def mom(self) -> fmt.Change:
         return fmt.change(self.value, self.mom_value, unit=self.unit, kind=self.change_kind,
-                          decimals=None if self.kind == "relative" else self.dec,
+                          decimals=None if self.kind in ("relative", "money") else self.dec,
                           tolerance=self.tolerance, direction=self.direction)
 
     def missing_text(self) -> str:

@@ -105,6 +105,12 @@ class TValue:
         return self._m(self._v.mom().short("环比"))
 
     @property
+    def magnitude(self) -> str:                   # |value| with unit, after a word giving the sign (亏损2.20万元)
+        from yunying.reports import fmt
+        v = self._v.value
+        return self._m(fmt.with_unit(None if v is None else abs(v), self._v.unit, self._v.dec))
+
+    @property
     def yoy_prev(self) -> str:                    # last year's value with unit
         from yunying.reports import fmt
         return self._m(fmt.with_unit(self._v.yoy_value, self._v.unit, self._v.dec))
@@ -133,6 +139,35 @@ class TValue:
     @property
     def has_mom(self) -> bool:
         return self._v.mom().ok
+
+    @property
+    def note(self) -> str:                        # 风险分级参照：…；参照中低风险组 1 个 (remarks beside the value)
+        return self._m(self._v.note) if self._v.note else ""
+
+    @property
+    def warn(self) -> bool:
+        return self._v.warn
+
+    # codes for conditions (logic compares codes; the words below render them)
+    @property
+    def yoy_dir(self) -> str:                     # up / down / flat / ''
+        return self._v.yoy().dir
+
+    @property
+    def mom_dir(self) -> str:
+        return self._v.mom().dir
+
+    @property
+    def verdict(self) -> str:                     # better / worse / flat / ''
+        return self._v.yoy().verdict
+
+    @property
+    def mom_verdict(self) -> str:
+        return self._v.mom().verdict
+
+    @property
+    def status_code(self) -> str:                 # met / not_met / ''
+        return self._v.status_code
 
     @property
     def yoy_word(self) -> str:

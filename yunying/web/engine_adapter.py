@@ -33,7 +33,7 @@ CASE_LIMIT = 200
 ROW_FIELDS = ("indicator_id", "name", "name_en", "period", "hospital_id", "dept_code", "numerator", "denominator",
               "value", "unit", "yoy_value", "yoy_change", "yoy_word", "yoy_text", "target", "status", "gap",
               "judgement", "direction", "national_monitor", "reason", "catalogue_version", "sql_hash",
-              "fallback", "note")
+              "status_code", "verdict", "yoy_dir", "fallback", "note", "remarks")
 
 
 def engine():
@@ -200,13 +200,15 @@ def _card(ind, row: dict | None) -> dict:
             "yoy_value": r.get("yoy_value"), "yoy_change": r.get("yoy_change"), "yoy_word": r.get("yoy_word"),
             "yoy_text": r.get("yoy_text"), "judgement": r.get("judgement"), "target": r.get("target"),
             "status": r.get("status") or "", "gap": r.get("gap"), "reason": r.get("reason") or "",
+            "status_code": r.get("status_code") or "", "verdict": r.get("verdict") or "", "note": r.get("note") or "",
+            "remarks": r.get("remarks") or [],
             "computed": value is not None, "period": r.get("period"), "sql_hash": r.get("sql_hash"),
-            "fallback": r.get("fallback") or "", "note": r.get("note") or ""}
+            "fallback": r.get("fallback") or ""}
 
 
 def _alerts(cards: list[dict]) -> list[dict]:
     out = []
-    for c in sorted((c for c in cards if c["status"] == "未达标"), key=lambda c: not c["national_monitor"]):
+    for c in sorted((c for c in cards if c["status_code"] == "not_met"), key=lambda c: not c["national_monitor"]):
         v = f"{c['value']:.2f}".rstrip("0").rstrip(".")
         out.append({"indicator": c["id"], "kind": "target",
                     "zh": f"{c['name_zh']} {v}{c['unit']} 未达目标值 {c['target']}",
@@ -330,6 +332,7 @@ def indicator_detail(wh, cur, scope: Scope, hospitals_in_wh: list[str], targets:
     breakdown = [{"dept": r["dept_code"], "dept_name": names.get(r["dept_code"], r["dept_code"]),
                   "value": r["value"], "numerator": r["numerator"], "denominator": r["denominator"],
                   "yoy_change": r["yoy_change"], "yoy_text": r["yoy_text"], "judgement": r["judgement"],
+                  "verdict": r["verdict"],
                   "reason": r["reason"], "note": r.get("note") or ""}
                  for r in rows if r["level"] == "department" and r["dept_code"] not in ("", "*")
                  and (not scope.is_dept_head or r["dept_code"] == scope.dept)]
@@ -392,7 +395,7 @@ def compute(wh, cur, scope: Scope, hospitals_in_wh: list[str], targets: list[dic
             r["value"] = round(r["value"], 4)
     return {"computed": True, "family": {"key": fam.key, "name_zh": fam.name_zh, "name_en": fam.name_en},
             "families": families(), "period": period, "level": level, "dept": dept, "hospital": hospital,
-            "rows": clean, "alerts": [r for r in clean if r["status"] == "未达标"],
+            "rows": clean, "alerts": [r for r in clean if r["status_code"] == "not_met"],
             "n_computable": sum(1 for r in clean if r["value"] is not None)}
 
 
