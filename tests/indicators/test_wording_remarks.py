@@ -56,9 +56,10 @@ def test_growth_indicator_has_words_and_a_verdict(wh_mod, catalogue):
     g40 = rows["G3-40"]
     assert g40["yoy_text"] == "较同期增长3750元（增幅62.50%）"
     assert (g40["yoy_dir"], g40["verdict"], g40["judgement"]) == ("up", "worse", "退步")
-    # G3-38 门诊次均费用增幅 ▲ (逐步降低): OP-22 50,000 vs 100,000 → −50,000 元, −50 % → better
+    # G3-38 门诊次均费用增幅 ▲ (逐步降低): OP-22 = fees of the 门急诊 visits ÷ those visits (体检 excluded):
+    # 2022 2900/6 = 483.33 vs 2021 (200+400)/2 = 300 → +183 元, 183.33/300 = 61.11 % → worse
     g38 = rows["G3-38"]
-    assert g38["yoy_text"] == "较同期下降50000元（降幅50.00%）" and g38["judgement"] == "改善"
+    assert g38["yoy_text"] == "较同期增长183元（增幅61.11%）" and g38["judgement"] == "退步"
     # G3-37 医疗收入增幅 (监测比较): 800k vs 640k → +160000 元 (25 %), worded, not judged
     g37 = rows["G3-37"]
     assert g37["yoy_text"] == "较同期增长160000元（增幅25.00%）" and g37["judgement"] == ""
@@ -95,7 +96,7 @@ def test_cmi_row_notes_grouped_cases_without_weight(catalogue):
     con = connect(":memory:")
     build(con)
     r = _rows(con, catalogue, ["DRG-03"])["DRG-03"]
-    assert r["remarks"] == [] and r["note"] == ""            # every grouped case has a weight
+    assert r["remarks"] == [] and r["note"] is None           # every grouped case has a weight
     # one more grouped case (D4, ZZ99) without a weight: CMI stays 5.8 / 3, the row says 1 case is left out
     con.execute("delete from drg_result where mrn = 'M3' and admission_no = 2")
     insert(con, "drg_result", [dict(hospital_id="H1", mrn="M3", admission_no=2, scheme="s1", scheme_hash="x",

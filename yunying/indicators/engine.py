@@ -965,7 +965,7 @@ def _row(base, ind, label, key, level, num, den, val, reason, ev: _Evaluator, p:
     })
     row["remarks"] = ev.remarks(ind, key, p)
     row["note"] = ("；" if lang == "zh" else "; ").join(r["text_zh" if lang == "zh" else "text_en"]
-                                                       for r in row["remarks"])
+                                                       for r in row["remarks"]) or None
     return row
 
 
