@@ -15,6 +15,7 @@ import duckdb
 
 from yunying.model.safe_cells import sql_neutralised
 from yunying.ingest.engine import import_files
+from yunying.ingest.scratch import scratch_prefix
 from yunying.model.catalogue import load_model
 from yunying.qc import dictionary as qdict
 from yunying.qc.engine import RunSummary, lit, run_qc
@@ -197,7 +198,7 @@ def check_file(path: str | Path, output: str | Path, summary: str | Path | None 
     con = connect(":memory:")
     try:
         load_dictionaries(con, dictionaries)
-        with tempfile.TemporaryDirectory(prefix="yunying-qc-") as tmp:
+        with tempfile.TemporaryDirectory(prefix=scratch_prefix() + "qc-") as tmp:
             opts = {k: v for k, v in (("profile", profile), ("encoding", encoding), ("hospital", hospital),
                                       ("progress", progress)) if v}
             res = import_files(con, "discharge", [path], reject_dir=Path(tmp), **opts)
@@ -318,7 +319,7 @@ def check_records(records: list[dict], *, catalogue: Catalogue | None = None, ov
         for t in ("discharge", "discharge_diagnosis", "discharge_procedure", "import_reject", "import_warning",
                   "qc_finding", "qc_record", "qc_rule_status"):
             con.execute(f"delete from {t}")
-        with tempfile.TemporaryDirectory(prefix="yunying-qc-") as tmp:
+        with tempfile.TemporaryDirectory(prefix=scratch_prefix() + "qc-") as tmp:
             p = Path(tmp) / "records.csv"
             buf = io.StringIO()
             w = csv.DictWriter(buf, fieldnames=header)
