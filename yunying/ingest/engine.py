@@ -77,7 +77,7 @@ class ImportSummary:
         return all(f.status == "ok" for f in self.files)
 
     def as_dict(self) -> dict:
-        return {**self.totals(), "kind": self.kind, "reject_file": self.reject_file,
+        return {"ok": self.ok, **self.totals(), "kind": self.kind, "reject_file": self.reject_file,
                 "warning_file": self.warning_file, "failed_files": sum(f.status != "ok" for f in self.files),
                 "files": [asdict(f) for f in self.files]}
 
