@@ -33,3 +33,9 @@ def test_api_check_refuses_bad_bodies_with_a_code(app, clients):
     # a good record still checks
     ok = c.post("/api/qc/check", json={"record": record("WB00002")})
     assert ok.status_code == 200 and ok.json()["records"][0]["score"] == 100.0
+
+
+def test_api_check_body_still_documented(clients):
+    doc = clients["admin"].get("/openapi.json").json()
+    body = doc["paths"]["/api/qc/check"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert {"record", "records"} <= set(body["properties"])
