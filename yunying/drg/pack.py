@@ -254,7 +254,7 @@ def _read_csv(path: Path, issues: list[PackIssue]) -> tuple[list[str], list[dict
         except StopIteration:
             break
         except csv.Error as e:              # a field over the csv module's limit (an unclosed quote swallowing
-            issues.append(PackIssue(path.name, reader.line_num, None, None,   # the rest of the file …)
+            issues.append(PackIssue(path.name, reader.line_num - 1, None, None,   # the rest of the file …)
                                     f"此处无法解析（{e}），常见原因是引号未闭合", f"cannot be parsed here ({e}); "
                                     f"usually an unclosed quote"))
             return None
