@@ -187,6 +187,8 @@ def _share_common(text: str, encoding: str, leads: tuple[int, int]) -> tuple[flo
     for ch in text:
         if ord(ch) < 0x80:
             continue
+        if n == 20_000:                       # plenty for a verdict; keeps detection fast on a 1 MB sample
+            break
         n += 1
         try:
             b = ch.encode(encoding)
