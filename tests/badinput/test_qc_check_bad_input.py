@@ -11,7 +11,6 @@ from typer.testing import CliRunner
 
 from tests.qc.helpers import record
 from yunying.cli.main import app
-from yunying.qc.check import CheckError, check_records, load_json
 
 runner = CliRunner()
 GOOD = record("BI0001")
@@ -60,6 +59,8 @@ def test_check_record_cli_reads_stdin_bytes():
 
 def test_check_records_api_refuses_wrong_types():
     """The Python API (used by the web app) validates too: the importer never sees a list where text belongs."""
+    from yunying.qc.check import CheckError, check_records, load_json
+
     with pytest.raises(CheckError) as e:
         check_records([{**GOOD, "diagnoses": "J18.900"}])
     assert e.value.code == "QC-INPUT-TYPE" and "diagnoses" in e.value.en
