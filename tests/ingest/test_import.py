@@ -335,9 +335,9 @@ def test_a_200_mb_file_streams_through(tmp_path, db):
 
 
 @pytest.mark.parametrize("name,content,code", [
-    ("garbage.csv", bytes(range(256)) * 20, "IMP-ENCODING"),
+    ("garbage.csv", bytes(range(256)) * 20, "IMP-ENCODING-GUESS"),   # not text in any encoding we read
     ("blank.csv", b"\n\n\n", "IMP-NOHEADER"),
-    ("badquote.csv", b'BAH,ZYCS\n"A,1\n', "IMP-CSV"),
+    ("badquote.csv", b'BAH,ZYCS\n"A,1\n', "IMP-QUOTE"),             # line 2 opens a quote never closed
     ("fake.xlsx", b"PK not really a zip", "IMP-XLSX"),
     ("fake.parquet", b"PAR1 not really parquet", "IMP-PARQUET"),
     ("old.xls", b"\xd0\xcf\x11\xe0", "IMP-XLS"),

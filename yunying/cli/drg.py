@@ -370,7 +370,7 @@ def scheme_import(
 ):
     """校验并登记方案包 / validate and register a scheme pack."""
     from yunying.drg.pack import PackError, load_pack
-    from yunying.drg.store import register_pack
+    from yunying.drg.store import DrgDataError, register_pack
 
     directory = bundled_pack(directory)
 
@@ -383,7 +383,7 @@ def scheme_import(
 
         try:
             pack = load_pack(directory, name=name, resolver=resolver)
-        except PackError as e:
+        except (PackError, DrgDataError) as e:      # DrgDataError: pack.yaml names a base scheme not registered
             _fail(str(e))
         register_pack(con, pack, name)
     finally:

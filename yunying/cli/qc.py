@@ -240,26 +240,28 @@ def check_record_cmd(json_text: Annotated[Optional[str], typer.Option("--json", 
                      dict_db: DictDb = None) -> None:
     """检查首页（JSON：一份、数组或 {"records": [...]}；国家字段码或规范列名；diagnoses/procedures 为列表）
     / check record(s) without storing them, print JSON (score, grade, findings)."""
-    from yunying.qc.check import CheckError, check_records
+    from yunying.qc.check import CheckError, check_records, load_json
 
     if json_text is None and file is None:
         fail("请用 --json 或 --file 提供首页", "pass --json or --file")
     try:
-        text = json_text if json_text is not None else (sys.stdin.read() if str(file) == "-" else
-                                                         Path(file).read_text(encoding="utf-8"))
-        data = json.loads(text)
-    except (OSError, json.JSONDecodeError) as exc:
-        fail(f"JSON 无法读取：{exc}", f"invalid JSON: {exc}")
-    one = isinstance(data, dict) and "records" not in data
-    records = [data] if one else (data.get("records") if isinstance(data, dict) else data)
-    if not isinstance(records, list) or not records or not all(isinstance(r, dict) for r in records):
-        fail("JSON 须为一份首页（对象）、首页数组或 {\"records\": [...]}",
-             "the JSON must be one record (an object), a list of records or {\"records\": [...]}")
+        raw = json_text if json_text is not None else (sys.stdin.buffer.read() if str(file) == "-" else
+                                                        Path(file).read_bytes())
+    except OSError as exc:
+        fail(f"[QC-INPUT-FILE] 无法读取 {file}：{exc.strerror or exc}", f"[QC-INPUT-FILE] cannot read {file}: "
+             f"{exc.strerror or exc}")
     try:
+        data = load_json(raw)
+        one = isinstance(data, dict) and "records" not in data
+        records = [data] if one else (data.get("records") if isinstance(data, dict) else data)
+        if not isinstance(records, list) or not records:
+            fail("[QC-INPUT-TYPE] JSON 须为一份首页（对象）、首页数组或 {\"records\": [...]}",
+                 "[QC-INPUT-TYPE] the JSON must be one record (an object), a list of records or {\"records\": [...]}")
         res = check_records(records, catalogue=_catalogue(overrides),
                             dictionaries=_dicts(dict_dx, dict_px, dict_tcm, scheme, demo_dict, dict_db))
     except CheckError as exc:
-        fail(exc.args[0], exc.args[1] if len(exc.args) > 1 else exc.args[0])
+        tag = f"[{exc.code}] " if exc.code else ""
+        fail(tag + exc.zh, tag + exc.en)
     out = [r.as_dict() for r in res]
     typer.echo(json.dumps(out[0] if one else {"n_records": len(out), "records": out}, ensure_ascii=False,
                           default=str))

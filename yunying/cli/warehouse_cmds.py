@@ -11,7 +11,7 @@ import duckdb
 import typer
 
 from yunying.model.safe_cells import csv_writer
-from yunying.cli.common import DbOpt, JsonOpt, console, db_path, fail, open_db, progress_bar
+from yunying.cli.common import DbOpt, JsonOpt, console, db_path, fail, json_failures, open_db, progress_bar
 from yunying.ingest.engine import import_files
 from yunying.ingest.errors import ImportFailed
 from yunying.model.catalogue import load_model
@@ -119,7 +119,7 @@ def import_cmd(
                                    profile=profile, profiles_dir=settings.profiles_dir,
                                    profile_files=profile_files, encoding=encoding, progress=progress)
         except ImportFailed as exc:
-            fail(exc.zh, exc.en, 2)
+            fail(exc.zh, exc.en, 2, error_code=exc.code)
     if json_out:
         print(json.dumps(summary.as_dict(), ensure_ascii=False, indent=2, default=str))
     else:
@@ -134,7 +134,7 @@ def _profile_name(path: Path) -> str:
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))["name"]
     except Exception:
-        fail(f"无法读取映射配置文件 {path}", f"cannot read profile file {path}", 2)
+        fail(f"无法读取映射配置文件 {path}", f"cannot read profile file {path}", 2, error_code="IMP-PROFILE")
 
 
 def _print_summary(summary) -> None:
@@ -199,6 +199,7 @@ def sql_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("import")(import_cmd)
+    # with --json a failure before any file was read (unknown kind, warehouse, profile) is JSON on stdout too
+    app.command("import")(json_failures(import_cmd, inserted=0, updated=0, rejected=0, files=[]))
     app.command("stats")(stats_cmd)
     app.command("sql")(sql_cmd)

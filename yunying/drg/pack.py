@@ -234,6 +234,10 @@ def _read_csv(path: Path, issues: list[PackIssue]) -> tuple[list[str], list[dict
     except UnicodeDecodeError as e:
         issues.append(PackIssue(path.name, None, None, None, f"不是 UTF-8 编码（{e}）", f"not UTF-8 ({e})"))
         return None
+    except OSError as e:                    # a folder named *.csv, no permission …
+        issues.append(PackIssue(path.name, None, None, None, f"无法读取：{e.strerror or e}",
+                                f"cannot be read: {e.strerror or e}"))
+        return None
     if text.startswith("\ufeff"):
         text = text[1:]
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -243,7 +247,17 @@ def _read_csv(path: Path, issues: list[PackIssue]) -> tuple[list[str], list[dict
         issues.append(PackIssue(path.name, None, None, None, "文件为空，缺少表头", "empty file, no header"))
         return None
     rows = []
-    for i, rec in enumerate(reader, start=1):
+    records = enumerate(reader, start=1)
+    while True:
+        try:
+            i, rec = next(records)
+        except StopIteration:
+            break
+        except csv.Error as e:              # a field over the csv module's limit (an unclosed quote swallowing
+            issues.append(PackIssue(path.name, reader.line_num - 1, None, None,   # the rest of the file …)
+                                    f"此处无法解析（{e}），常见原因是引号未闭合", f"cannot be parsed here ({e}); "
+                                    f"usually an unclosed quote"))
+            return None
         if len(rec) != len(header):
             if not rec:  # blank line
                 continue
@@ -449,6 +463,9 @@ def load_pack(path: str | Path, name: str | None = None, *, resolver=None) -> Pa
     ``resolver``) is loaded as base + this directory's CSV files (replacing whole tables) + ``overrides.csv``.
     """
     path = Path(path)
+    if path.is_file():
+        raise PackError([PackIssue(str(path), None, None, None, "是一个文件，不是方案包目录（压缩包请先解压，给出解压后的目录）",
+                                   "is a file, not a pack directory (unpack an archive and give its folder)")])
     if not path.is_dir():
         raise PackError([PackIssue(str(path), None, None, None, "方案包目录不存在", "pack directory not found")])
     meta: dict = {}
@@ -459,6 +476,11 @@ def load_pack(path: str | Path, name: str | None = None, *, resolver=None) -> Pa
             meta = yaml.safe_load(meta_file.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as e:
             raise PackError([PackIssue("pack.yaml", None, None, None, f"YAML 格式错误：{e}", f"bad YAML: {e}")])
+        except UnicodeDecodeError as e:
+            raise PackError([PackIssue("pack.yaml", None, None, None, f"不是 UTF-8 编码（{e}）", f"not UTF-8 ({e})")])
+        except OSError as e:
+            raise PackError([PackIssue("pack.yaml", None, None, None, f"无法读取：{e.strerror or e}",
+                                       f"cannot be read: {e.strerror or e}")])
         if not isinstance(meta, dict):
             raise PackError([PackIssue("pack.yaml", None, None, None, "应为键值映射", "must be a mapping")])
     base_pack = None

@@ -10,6 +10,7 @@ for record-quality control.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from yunying.model.safe_cells import sql_neutralised
 from yunying.ingest import profiles as prof
 from yunying.ingest.errors import ROW_REASONS, WARN_REASONS, ImportFailed
 from yunying.ingest.readers import Progress, Source, open_source, sha256_of
+from yunying.ingest.scratch import sweep_scratch
 from yunying.model.catalogue import Column, Model, load_model
 from yunying.warehouse.db import transaction
 
@@ -75,7 +77,7 @@ class ImportSummary:
         return all(f.status == "ok" for f in self.files)
 
     def as_dict(self) -> dict:
-        return {**self.totals(), "kind": self.kind, "reject_file": self.reject_file,
+        return {"ok": self.ok, **self.totals(), "kind": self.kind, "reject_file": self.reject_file,
                 "warning_file": self.warning_file, "failed_files": sum(f.status != "ok" for f in self.files),
                 "files": [asdict(f) for f in self.files]}
 
@@ -141,6 +143,8 @@ class Importer:
         self.profiles = prof.load_profiles(profiles_dir, profile_files)
         self.profile_name, self.encoding = profile, encoding
         self.progress = progress or (lambda stage, done, total: None)
+        self.issue_files: IssueFiles | None = None      # set by import_files: reject/warning files, written
+                                                         # inside each file's transaction
 
     # ---- one file -------------------------------------------------------------------------------------------
     def import_file(self, path: Path) -> FileResult:
@@ -151,7 +155,13 @@ class Importer:
         digest = size = None
         src = None
         try:
-            digest, size = sha256_of(path), path.stat().st_size
+            _check_input(path)
+            try:
+                digest, size = sha256_of(path), path.stat().st_size
+            except OSError as exc:
+                raise ImportFailed("IMP-FILE-READ", f"无法读取文件：{exc.strerror or exc}。请检查文件权限或是否被其他程序占用",
+                                   f"cannot read the file: {exc.strerror or exc}; check its permissions or whether "
+                                   f"another program holds it", file=str(path)) from None
             self.progress("read", 0, 1)
             src = open_source(self.con, path, encoding=self.encoding, progress=self.progress)
             res.encoding, res.notes = src.encoding, src.notes
@@ -181,9 +191,11 @@ class Importer:
             res.message = f"{exc.zh} / {exc.en}"
             self._log_failure(res, path, digest, size, started)
             return res
-        except (duckdb.Error, prof.ProfileError, OSError) as exc:
+        except Exception as exc:  # noqa: BLE001 — one file's failure never stops the others, nor shows a traceback
             res.status, res.error_code = "failed", "IMP-INTERNAL"
-            res.message = f"导入失败，已回滚，数据库未改变：{exc} / import failed and was rolled back: {exc}"
+            detail = str(exc) if isinstance(exc, (duckdb.Error, prof.ProfileError, OSError)) else \
+                f"{type(exc).__name__}: {exc}"
+            res.message = f"导入失败，已回滚，数据库未改变：{detail} / import failed and was rolled back: {detail}"
             self._log_failure(res, path, digest, size, started)
             return res
         finally:
@@ -434,14 +446,21 @@ class Importer:
             res.rejected = con.execute("select count(distinct row_no) from _err").fetchall()[0][0]
             res.warnings, res.unchanged_duplicates = con.execute(
                 "select count(*), count(*) filter (where code = 'IMP-DUP-SAME') from _warn").fetchall()[0]
+            files = self.issue_files
+            reject_file = str(files.path(import_id, "import_reject")) if files and res.rejected else None
             con.execute(
                 "insert into import_log (import_id, kind, file_name, file_sha256, file_bytes, encoding, profile, "
                 "started_at, finished_at, status, rows_read, inserted, updated, unchanged_duplicates, rejected, "
                 "warnings, reject_file, message, hospitals, imported_by) values (?, ?, ?, ?, ?, ?, ?, ?, "
-                "current_localtimestamp(), 'ok', ?, ?, ?, ?, ?, ?, null, ?, ?, ?)",
+                "current_localtimestamp(), 'ok', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [import_id, self.kind, path.name, digest, size, res.encoding, res.profile, started, res.rows_read,
-                 res.inserted, res.updated, res.unchanged_duplicates, res.rejected, res.warnings,
+                 res.inserted, res.updated, res.unchanged_duplicates, res.rejected, res.warnings, reject_file,
                  "; ".join(res.notes) or None, self._hospitals_of_rows(), self.user])
+            if files is not None:                   # written before the commit: a failure rolls the file back
+                if res.rejected:
+                    files.append(con, "import_reject", import_id)
+                if res.warnings:
+                    files.append(con, "import_warning", import_id)
 
     def _hospitals_of_rows(self) -> list[str] | None:
         """The hospitals (组织机构代码) of the file's typed rows, for import_log.hospitals; None when unknown (the
@@ -457,6 +476,8 @@ class Importer:
             return None
 
     def _log_failure(self, res: FileResult, path: Path, digest, size, started) -> None:
+        # the file's transaction was rolled back: nothing of it is stored, whatever was counted before the failure
+        res.inserted = res.updated = res.unchanged_duplicates = res.rejected = res.warnings = 0
         try:
             self.con.execute("rollback")
         except duckdb.Error:
@@ -473,27 +494,88 @@ class Importer:
             pass
 
 
+def _check_input(path: Path) -> None:
+    """A missing input is the user's mistake (IMP-NOFILE), not an internal error."""
+    if path.is_file():
+        return
+    if path.is_dir():
+        raise ImportFailed("IMP-NOFILE", f"{path} 是一个文件夹，不是数据文件；请给出其中的文件（如 {path}/*.csv）",
+                           f"{path} is a folder, not a data file; name the files in it (e.g. {path}/*.csv)",
+                           file=str(path))
+    raise ImportFailed("IMP-NOFILE", f"找不到文件 {path}，请检查路径和文件名（当前目录：{Path.cwd()}）",
+                       f"file not found: {path}; check the path and name (current folder: {Path.cwd()})",
+                       file=str(path))
+
+
+class IssueFiles:
+    """The reject and warning files of one import command. Each file's rows are appended inside that file's
+    transaction, so a reject folder that is read-only, missing or full fails the file before anything is
+    committed (IMP-REJECT-FILE) — never rows stored without their reject file."""
+
+    def __init__(self, folder: Path, kind: str):
+        self.folder, self.kind = Path(folder), kind
+        self.stem: Path | None = None
+        self.written: dict[str, Path] = {}
+
+    def path(self, import_id: int, table: str) -> Path:
+        if self.stem is None:
+            self.stem = self.folder / f"{self.kind}-{dt.datetime.now():%Y%m%d-%H%M%S}-{import_id}"
+        return Path(f"{self.stem}.{'rejects' if table == 'import_reject' else 'warnings'}.csv")
+
+    def append(self, con: duckdb.DuckDBPyConnection, table: str, import_id: int) -> str:
+        path = self.path(import_id, table)
+        part = path.with_name(f"{path.name}.{import_id}.part")
+        before = path.stat().st_size if path.exists() else None
+        try:
+            write_issue_file(con, table, [import_id], part)
+            with open(part, "rb") as src, open(path, "ab") as dst:
+                if before:                          # BOM + header are in the file already
+                    src.readline()
+                while chunk := src.read(1 << 20):
+                    dst.write(chunk)
+                dst.flush()
+                os.fsync(dst.fileno())
+        except (OSError, duckdb.Error) as exc:
+            try:                                    # leave the file as the earlier files of the command left it
+                if before is None:
+                    path.unlink(missing_ok=True)
+                else:
+                    os.truncate(path, before)
+            except OSError:
+                pass
+            why = getattr(exc, "strerror", None) or str(exc).splitlines()[0][:200]
+            raise ImportFailed(
+                "IMP-REJECT-FILE",
+                f"拒收/警告明细文件无法写入 {path}（{why}）。本文件已回滚、未导入任何行；请用 --reject-dir 指定一个可写且有"
+                f"足够空间的文件夹后重新导入",
+                f"cannot write the reject/warning file {path} ({why}); this file was rolled back and nothing was "
+                f"imported. Give a writable folder with free space (--reject-dir) and import again") from None
+        finally:
+            try:
+                part.unlink(missing_ok=True)
+            except OSError:
+                pass
+        self.written[table] = path
+        return str(path)
+
+
 def import_files(con: duckdb.DuckDBPyConnection, kind: str, paths: list[Path], *, reject_dir: Path | None = None,
                  **options) -> ImportSummary:
-    """Import files of one kind; each file is atomic on its own. Writes one reject file and one warning file."""
+    """Import files of one kind; each file is atomic on its own (its reject and warning rows are written to the
+    command's reject/warning file inside its transaction). Leftover temp files of killed imports are swept first."""
+    sweep_scratch()
     importer = Importer(con, kind, **options)
+    importer.issue_files = issues = IssueFiles(Path(reject_dir or "."), kind)
     summary = ImportSummary(kind, [importer.import_file(Path(p)) for p in paths])
-    first_id = next((f.import_id for f in summary.files if f.import_id), 0)
-    stem = Path(reject_dir or ".") / f"{kind}-{dt.datetime.now():%Y%m%d-%H%M%S}-{first_id}"
-    ids = [f.import_id for f in summary.files if f.status == "ok"]
-    if any(f.rejected for f in summary.files):
-        summary.reject_file = str(write_issue_file(con, "import_reject", ids, Path(f"{stem}.rejects.csv")))
-        con.execute(f"update import_log set reject_file = ? where import_id in ({', '.join(map(str, ids))})",
-                    [summary.reject_file])
-    if any(f.warnings for f in summary.files):
-        summary.warning_file = str(write_issue_file(con, "import_warning", ids, Path(f"{stem}.warnings.csv")))
+    rej, warn = issues.written.get("import_reject"), issues.written.get("import_warning")
+    summary.reject_file, summary.warning_file = (str(rej) if rej else None), (str(warn) if warn else None)
     return summary
 
 
 def write_issue_file(con: duckdb.DuckDBPyConnection, table: str, import_ids: list[int], path: Path) -> Path:
     """Reject/warning rows of some imports as CSV, UTF-8 with BOM so that Excel on Windows shows Chinese."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_name(path.name + ".tmp")
     sql = f"""select l.file_name as "文件 file", i.row_no as "行号 row", i.record_key as "记录 record_key",
                      i.field as "字段 field", i.value as "值 value", i.code as "错误码 code",
                      i.reason_zh as "原因", i.reason_en as "reason"

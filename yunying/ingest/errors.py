@@ -30,6 +30,9 @@ ROW_REASONS: dict[str, tuple[str, str]] = {
                  "row has the wrong number of fields ({extra}): truncated line or unquoted comma"),
     "IMP-ENCODING": ("本行不是 {extra} 编码（文件编码混杂），请将整个文件另存为同一种编码（UTF-8 或 GB18030）后重新导入",
                      "row is not valid {extra} (mixed encodings in one file); re-save the whole file in one encoding"),
+    "IMP-LINE-SIZE": ("本行过长（{extra}），通常是未闭合的引号或粘贴进来的大段文本，未导入；请检查并缩短该行后重新导入",
+                      "line too long ({extra}): usually an unclosed quote or pasted bulk text; not loaded, check "
+                      "and shorten the line"),
     "IMP-ROW": ("本行无法解析（{extra}），请检查引号与分隔符", "row could not be parsed ({extra}); check quotes and separators"),
 }
 

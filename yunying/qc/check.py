@@ -15,6 +15,7 @@ import duckdb
 
 from yunying.model.safe_cells import sql_neutralised
 from yunying.ingest.engine import import_files
+from yunying.ingest.scratch import scratch_prefix
 from yunying.model.catalogue import load_model
 from yunying.qc import dictionary as qdict
 from yunying.qc.engine import RunSummary, lit, run_qc
@@ -36,7 +37,144 @@ PX_KEYS = {"code": "px_code", "px_code": "px_code", "name": "px_name", "px_name"
 
 
 class CheckError(ValueError):
-    """The input cannot be checked at all (file unreadable, no key columns …); message in Chinese / English."""
+    """The input cannot be checked at all (file unreadable, no key columns …); message in Chinese / English.
+    `code`: a stable code for input problems (QC-INPUT-…), None for the others."""
+
+    def __init__(self, zh: str, en: str | None = None, *, code: str | None = None):
+        super().__init__(zh, en if en is not None else zh)
+        self.code, self.zh, self.en = code, zh, en if en is not None else zh
+
+
+# ---- defensive reading of JSON records (CLI check-record, POST /api/qc/check) ---------------------------------
+MAX_DIGITS = 30             # a longer JSON integer is no field of a 首页 (an 18-digit 身份证号 sent as a number fits)
+_TYPE_ZH = {dict: ("对象", "an object"), list: ("数组", "an array"), str: ("文本", "text"), bool: ("布尔值", "a boolean"),
+            int: ("数字", "a number"), float: ("数字", "a number"), type(None): ("null", "null")}
+
+
+def _type_of(v) -> tuple[str, str]:
+    return _TYPE_ZH.get(type(v), (type(v).__name__, type(v).__name__))
+
+
+def load_json(raw: bytes | str) -> object:
+    """Parse JSON from a request body or a file without ever raising anything but CheckError: not UTF-8
+    (QC-INPUT-ENCODING), malformed (QC-INPUT-JSON), nested too deeply to parse (QC-INPUT-DEPTH), integers longer than
+    MAX_DIGITS digits, NaN/Infinity or overflowing numbers (QC-INPUT-NUMBER)."""
+    import json
+    import math
+
+    if isinstance(raw, (bytes, bytearray)):
+        raw = bytes(raw).removeprefix(b"\xef\xbb\xbf")
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise CheckError(f"JSON 不是 UTF-8 编码（第 {exc.start} 字节起无法解码），请以 UTF-8 发送",
+                             f"the JSON is not UTF-8 (undecodable bytes at offset {exc.start}); send UTF-8",
+                             code="QC-INPUT-ENCODING") from None
+
+    def number_error(text: str) -> CheckError:
+        shown = text if len(text) <= 40 else f"{text[:20]}…（共 {len(text)} 位 / {len(text)} digits）"
+        return CheckError(f"JSON 中的数值 {shown} 无效或过大（整数最多 {MAX_DIGITS} 位，不接受 NaN/Infinity）；"
+                          f"长编码请作为文本（加引号）发送",
+                          f"invalid or too large number {shown} (integers up to {MAX_DIGITS} digits, no "
+                          f"NaN/Infinity); send long codes as text (quoted)", code="QC-INPUT-NUMBER")
+
+    def parse_int(text: str) -> int:
+        if len(text.lstrip("-")) > MAX_DIGITS:
+            raise number_error(text)
+        return int(text)
+
+    def parse_float(text: str) -> float:
+        v = float(text)
+        if not math.isfinite(v):
+            raise number_error(text)
+        return v
+
+    def parse_constant(text: str):
+        raise number_error(text)
+
+    try:
+        return json.loads(raw, parse_int=parse_int, parse_float=parse_float, parse_constant=parse_constant)
+    except CheckError:
+        raise
+    except RecursionError:
+        raise CheckError("JSON 嵌套层数过多，无法解析；首页应为对象，诊断/手术为对象数组",
+                         "the JSON is nested too deeply to parse; a record is an object, diagnoses/procedures "
+                         "arrays of objects", code="QC-INPUT-DEPTH") from None
+    except json.JSONDecodeError as exc:
+        raise CheckError(f"JSON 格式错误（第 {exc.lineno} 行第 {exc.colno} 列）：{exc.msg}",
+                         f"invalid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}",
+                         code="QC-INPUT-JSON") from None
+    except ValueError as exc:
+        raise CheckError(f"JSON 无法解析：{exc}", f"invalid JSON: {exc}", code="QC-INPUT-JSON") from None
+
+
+def _check_value(v, where_zh: str, where_en: str) -> None:
+    if isinstance(v, (dict, list)):
+        zh, en = _type_of(v)
+        raise CheckError(f"{where_zh}应为文本或数字，收到{zh}", f"{where_en} must be text or a number, got {en}",
+                         code="QC-INPUT-TYPE")
+    if isinstance(v, str):
+        _check_text(v, where_zh, where_en)
+    elif isinstance(v, bool) or v is None:
+        return
+    elif isinstance(v, int) and abs(v) >= 10 ** MAX_DIGITS:
+        raise CheckError(f"{where_zh}的数值过大（整数最多 {MAX_DIGITS} 位）", f"{where_en}: number too large "
+                         f"(integers up to {MAX_DIGITS} digits)", code="QC-INPUT-NUMBER")
+    elif isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
+        raise CheckError(f"{where_zh}的数值无效（NaN/Infinity）", f"{where_en}: invalid number (NaN/Infinity)",
+                         code="QC-INPUT-NUMBER")
+    elif not isinstance(v, (int, float)):
+        zh, en = _type_of(v)
+        raise CheckError(f"{where_zh}应为文本或数字，收到{zh}", f"{where_en} must be text or a number, got {en}",
+                         code="QC-INPUT-TYPE")
+
+
+def _check_text(text: str, where_zh: str, where_en: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:       # a lone surrogate (\ud800 …) cannot be stored or written anywhere
+        bad = f"\\u{ord(text[exc.start]):04x}"
+        raise CheckError(f"{where_zh}含无效的 Unicode 字符（孤立的代理项 {bad}，第 {exc.start + 1} 个字符），请检查发送方的编码",
+                         f"{where_en} holds an invalid Unicode character (lone surrogate {bad} at character "
+                         f"{exc.start + 1}); check the sender's encoding", code="QC-INPUT-TEXT") from None
+
+
+def validate_records(records) -> None:
+    """Refuse records the checker cannot take, naming record, field and what was expected (CheckError, code
+    QC-INPUT-TYPE/-TEXT/-NUMBER): a record is an object of text/number values; `diagnoses` and `procedures` are
+    arrays of such objects."""
+    if not isinstance(records, list):
+        zh, en = _type_of(records)
+        raise CheckError(f"首页应为数组，收到{zh}", f"records must be an array, got {en}", code="QC-INPUT-TYPE")
+    for i, rec in enumerate(records, start=1):
+        if not isinstance(rec, dict):
+            zh, en = _type_of(rec)
+            raise CheckError(f"第 {i} 份病案应为一个 JSON 对象，收到{zh}", f"record {i} must be a JSON object, got {en}",
+                             code="QC-INPUT-TYPE")
+        for key, v in rec.items():
+            _check_text(key, f"第 {i} 份病案的字段名 ", f"record {i}: a field name")
+            where_zh, where_en = f"第 {i} 份病案的字段 {key} ", f"record {i}: field {key}"
+            if key not in ("diagnoses", "procedures"):
+                _check_value(v, where_zh, where_en)
+                continue
+            if v is None:
+                continue
+            example = '[{"code": "J18.900", "name": "肺炎", "poa": "1"}]' if key == "diagnoses" else \
+                '[{"code": "47.0901", "name": "…", "date": "2022-03-02"}]'
+            if not isinstance(v, list):
+                zh, en = _type_of(v)
+                raise CheckError(f"{where_zh}应为对象数组（如 {example}），收到{zh}",
+                                 f"{where_en} must be an array of objects (e.g. {example}), got {en}",
+                                 code="QC-INPUT-TYPE")
+            for j, item in enumerate(v, start=1):
+                if not isinstance(item, dict):
+                    zh, en = _type_of(item)
+                    raise CheckError(f"{where_zh}第 {j} 项应为对象（如 {example}），收到{zh}",
+                                     f"{where_en} item {j} must be an object (e.g. {example}), got {en}",
+                                     code="QC-INPUT-TYPE")
+                for k2, v2 in item.items():
+                    _check_text(k2, f"{where_zh}第 {j} 项的键名 ", f"{where_en} item {j}: a key")
+                    _check_value(v2, f"{where_zh}第 {j} 项的 {k2} ", f"{where_en} item {j}: {k2}")
 
 
 @dataclass
@@ -197,7 +335,7 @@ def check_file(path: str | Path, output: str | Path, summary: str | Path | None 
     con = connect(":memory:")
     try:
         load_dictionaries(con, dictionaries)
-        with tempfile.TemporaryDirectory(prefix="yunying-qc-") as tmp:
+        with tempfile.TemporaryDirectory(prefix=scratch_prefix() + "qc-") as tmp:
             opts = {k: v for k, v in (("profile", profile), ("encoding", encoding), ("hospital", hospital),
                                       ("progress", progress)) if v}
             res = import_files(con, "discharge", [path], reject_dir=Path(tmp), **opts)
@@ -301,10 +439,9 @@ def check_records(records: list[dict], *, catalogue: Catalogue | None = None, ov
     if len(records) > MAX_RECORDS:
         raise CheckError(f"一次最多检查 {MAX_RECORDS} 份病案，请分批提交或使用文件检查（yunying qc check）",
                          f"at most {MAX_RECORDS} records per call; split the batch or check a file")
+    validate_records(records)
     rows = []
     for rec in records:
-        if not isinstance(rec, dict):
-            raise CheckError("每份病案应为一个 JSON 对象", "each record must be a JSON object")
         row = _flatten(rec)
         if "ZZJGDM" not in row and "USERNAME" not in row:
             row["ZZJGDM"] = "LOCAL"
@@ -318,7 +455,7 @@ def check_records(records: list[dict], *, catalogue: Catalogue | None = None, ov
         for t in ("discharge", "discharge_diagnosis", "discharge_procedure", "import_reject", "import_warning",
                   "qc_finding", "qc_record", "qc_rule_status"):
             con.execute(f"delete from {t}")
-        with tempfile.TemporaryDirectory(prefix="yunying-qc-") as tmp:
+        with tempfile.TemporaryDirectory(prefix=scratch_prefix() + "qc-") as tmp:
             p = Path(tmp) / "records.csv"
             buf = io.StringIO()
             w = csv.DictWriter(buf, fieldnames=header)

@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel
 
@@ -271,7 +271,7 @@ def record_check(request: Request, ctx, cur, scope, db, user, records: list, tar
     try:
         res = check_records(records, dictionaries=dicts, dictionary_key=key)
     except CheckError as exc:
-        raise bad_request("WEB-QC-CHECK", *exc.args[:2]) from None
+        raise bad_request(exc.code or "WEB-QC-CHECK", *exc.args[:2]) from None
     audit(request, db, user, "qc_check", target=target, rows=len(records))
     out = [r.as_dict() for r in res]
     return {"n_records": len(out), "n_findings": sum(len(r["findings"]) for r in out),
@@ -279,13 +279,33 @@ def record_check(request: Request, ctx, cur, scope, db, user, records: list, tar
             "dictionaries": dicts is not None, "records": out}
 
 
-@router.post("/qc/check", tags=["qc"])
-def qc_check(body: QcCheckBody, request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep,
-             user: CurrentUser):
-    """首页预检 (pre-submission check) for the web app and a HIS: JSON records in, per record score, grade and
-    findings (rule_id, severity, field — national code —, value, message, hint) out; nothing is stored. A record
-    the importer cannot type gets its IMP-… finding and no score."""
-    records = ([body.record] if body.record is not None else []) + list(body.records or [])
+async def _check_body(request: Request) -> list:
+    """The body of POST /api/qc/check read defensively (yunying.qc.check.load_json): non-UTF-8, malformed, too
+    deeply nested, huge numbers and wrongly typed `record`/`records` give 400 with a QC-INPUT-… code, never a 500."""
+    from yunying.qc.check import CheckError, load_json
+
+    try:
+        body = load_json(await request.body())
+    except CheckError as exc:
+        raise bad_request(exc.code, exc.zh, exc.en) from None
+    if not isinstance(body, dict):
+        raise bad_request("QC-INPUT-TYPE", "请求体应为 JSON 对象 {\"record\": {...}} 或 {\"records\": [...]}",
+                          "the body must be a JSON object {\"record\": {...}} or {\"records\": [...]}")
+    record, records = body.get("record"), body.get("records")
+    if record is not None and not isinstance(record, dict):
+        raise bad_request("QC-INPUT-TYPE", "record 应为一份首页（JSON 对象）", "record must be one record (a JSON object)")
+    if records is not None and not isinstance(records, list):
+        raise bad_request("QC-INPUT-TYPE", "records 应为首页数组", "records must be an array of records")
+    return ([record] if record is not None else []) + list(records or [])
+
+
+@router.post("/qc/check", tags=["qc"], openapi_extra={"requestBody": {
+    "required": True, "content": {"application/json": {"schema": QcCheckBody.model_json_schema()}}}})
+def qc_check(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep, user: CurrentUser,
+             records: Annotated[list, Depends(_check_body)]):
+    """首页预检 (pre-submission check) for the web app and a HIS: JSON records in (body: QcCheckBody), per record
+    score, grade and findings (rule_id, severity, field — national code —, value, message, hint) out; nothing is
+    stored. A record the importer cannot type gets its IMP-… finding and no score."""
     if not records:
         raise bad_request("WEB-QC-CHECK", "请提供 record 或 records", "send `record` or `records`")
     return record_check(request, ctx, cur, scope, db, user, records, "json")
