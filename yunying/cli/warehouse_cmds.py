@@ -68,7 +68,7 @@ def import_folder(db: Path | None, folder: Path, *, quiet: bool = False, reject_
                                        hospital=settings.hospital, profiles_dir=settings.profiles_dir,
                                        progress=progress)
             except ImportFailed as exc:
-                fail(exc.zh, exc.en, 2)
+                fail(exc.zh, exc.en, 2, error_code=exc.code)
             results[kind] = summary.as_dict()
             if not quiet:
                 t = summary.totals()
