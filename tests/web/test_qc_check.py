@@ -82,7 +82,14 @@ def test_check_page_json_and_file(app, tmp_path):
     assert "attachment" in r.headers["content-disposition"]
     assert [(x["BAH"], x["rule_id"], x["field"], x["value"]) for x in rows] == [("WP00002", "L002", "SJZYTS", "7")]
     bad = c.post("/qc/check", data={"csrf_token": csrf, "json_text": "{not json"})
-    assert bad.status_code == 400 and "WEB-QC-JSON" in bad.text
+    assert bad.status_code == 400 and "QC-INPUT-JSON" in bad.text
+    # the page's JSON box parses like the API: a 5,000-digit number and deep nesting are 400s with a code, not 500s
+    for text, code in (("[" + "9" * 5000 + "]", "QC-INPUT-NUMBER"), ("[" * 100000 + "]" * 100000, "QC-INPUT-DEPTH")):
+        bad = c.post("/qc/check", data={"csrf_token": csrf, "json_text": text})
+        assert bad.status_code == 400 and code in bad.text, (code, bad.status_code)
+    # a file name with a path is refused, never joined to the temp folder
+    bad = c.post("/qc/check", data={"csrf_token": csrf}, files={"file": ("../evil.csv", b"BAH\n1\n")})
+    assert bad.status_code == 400 and "WEB-UPLOAD-NAME" in bad.text
     # a file in the national layout: two records of two patients, one with a defect
     other = id_number("430102", "1980-05-10", "021")
     src = write_csv([record("WF00001", SJZYTS="7"), record("WF00002", SFZH=other)], tmp_path / "upload.csv")

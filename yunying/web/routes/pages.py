@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -162,11 +160,12 @@ def qc_check_form(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep
             return _check_file_form(request, ctx, cur, scope, db, user, file, fmt, ctxt)
         if not (json_text or "").strip():
             raise WebError(400, "WEB-QC-CHECK", "请选择文件或粘贴 JSON 病案", "choose a file or paste JSON records")
-        try:
-            data = json.loads(json_text)
-        except ValueError as exc:
-            raise WebError(400, "WEB-QC-JSON", f"JSON 格式错误：第 {exc.lineno} 行第 {exc.colno} 列 {exc.msg}",
-                           f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+        from yunying.qc.check import CheckError, load_json
+
+        try:                                        # the API's parser: depth, huge numbers, lone surrogates
+            data = load_json(json_text)
+        except CheckError as exc:
+            raise WebError(400, exc.code or "WEB-QC-JSON", *exc.args[:2]) from None
         if isinstance(data, dict) and ("records" in data or "record" in data):
             records = data.get("records") or [data.get("record")]
         else:                                       # one record, or a list (non-objects are refused by the check)
@@ -183,11 +182,12 @@ def qc_check_form(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep
 def _check_file_form(request, ctx, cur, scope, db, user, file, fmt, ctxt):
     from yunying.qc.check import CheckError, check_file
 
+    from yunying.web import uploads
+
     dicts, _ = check_dictionaries(ctx, cur)
+    name, fmt_in = uploads.check_name(file.filename)        # a path or '..' is refused, never joined
     with tempfile.TemporaryDirectory(prefix="yunying-check-") as tmp:
-        src = Path(tmp) / Path(file.filename).name
-        with open(src, "wb") as fh:
-            shutil.copyfileobj(file.file, fh, 1 << 20)
+        src = uploads.store(file.file, Path(tmp) / name, name, fmt_in, "discharge", None, ctx.settings)
         try:
             res = check_file(src, Path(tmp) / "findings.csv", Path(tmp) / "summary.csv", dictionaries=dicts)
         except CheckError as exc:
