@@ -266,6 +266,25 @@ def test_uploaded_file_is_deleted_after_import(app, ops, demo_folder, tmp_path):
     assert wh_sql(app, "select count(*) from discharge where mrn like 'DEL%'")[0][0] == 2
 
 
+def test_uploads_of_a_killed_server_process_are_swept(app, ops, demo_folder, tmp_path):
+    """An upload stored by a server process that died before importing it (named yunying-<pid>-…) is removed at the
+    next upload; files of live processes and files named otherwise stay."""
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    folder = app.state.ctx.settings.uploads
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"yunying-{dead}-0123456789ab__left.csv").write_bytes(b"x" * 1000)
+    (folder / "keep-me.txt").write_text("not ours", encoding="utf-8")
+    r = _upload(ops, "ok.csv", _discharge_csv(demo_folder, tmp_path, 1, "SWP"))
+    assert r.status_code == 202, r.text
+    assert wait_job(ops, r.json()["id"])["status"] == "done"
+    assert _stored(app) == ["keep-me.txt"]
+    (folder / "keep-me.txt").unlink()
+
+
 def test_two_files_in_one_upload_are_accepted_whole_or_not_at_all(app, ops, demo_folder, tmp_path):
     good = _discharge_csv(demo_folder, tmp_path, 2, "TWO")
     r = ops.post("/api/imports", data={"kind": "discharge"},

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from yunying.model.safe_cells import csv_writer
 from yunying.web import engine_adapter as ea
 from yunying.web import queries as q
+from yunying.ingest.scratch import scratch_prefix, sweep_scratch
 from yunying.web import uploads
 from yunying.web.appdb import write_audit
 from yunying.web.deps import CtxDep, CurrentUser, CursorDep, DbDep, ScopeDep, audit, client_ip, targets_of
@@ -348,6 +349,7 @@ def submit_upload(ctx, scope, user, kind: str, files: list[UploadFile], hospital
     settings = ctx.settings
     folder = settings.uploads
     folder.mkdir(parents=True, exist_ok=True)
+    sweep_scratch(folder)                   # uploads left by a killed server process
     paths: list[Path] = []
     names: list[str] = []
     try:
@@ -357,7 +359,7 @@ def submit_upload(ctx, scope, user, kind: str, files: list[UploadFile], hospital
                                         file=f"{len(files)} 个/files", limit=settings.upload_max_files)
         for f in files:                     # every check before the file is kept (yunying.web.uploads)
             name, fmt = uploads.check_name(f.filename)
-            dest = folder / f"{uuid.uuid4().hex[:12]}__{name}"
+            dest = folder / f"{scratch_prefix()}{uuid.uuid4().hex[:12]}__{name}"     # swept if this process dies
             paths.append(uploads.store(f.file, dest, name, fmt, kind, hospital, settings))
             names.append(name)
     except uploads.UploadRefused as exc:
