@@ -237,7 +237,7 @@ def test_demo_run(tmp_path):
     con = connect(tmp_path / "w.duckdb")
     con.execute("insert into discharge (hospital_id, mrn, admission_no, sex, age_years) values ('H1','A',1,'1',30)")
     con.execute("insert into discharge_diagnosis (hospital_id, mrn, admission_no, dx_type, seq, dx_code) values "
-                "('H1','A',1,'W',0,'K35.800')")
+                "('H1','A',1,'W',0,'K35.800x001')")
     con.execute("insert into discharge_procedure (hospital_id, mrn, admission_no, seq, px_code) values "
                 "('H1','A',1,1,'47.0100')")
     res = demo_run(con)

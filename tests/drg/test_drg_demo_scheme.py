@@ -45,30 +45,30 @@ def test_demo_covers_synthetic_code_list(demo):
 
 
 DEMO_CASES = [
-    # K35.800 in MDCG list; 47.0100 in GD1 px list (GD1 before GZ1) ; no secondary -> GD15
-    (case("d1", "K35.800", "47.0100", age="30"), ("MDCG", "GD1", "GD15")),
-    # K80.100 in MDCH; 51.2300 in HC1; E11.900 CC table 9, K80.100 has no exclusion table -> HC13
-    (case("d2", "K80.100|E11.900", "51.2300", sex="2", age="50"), ("MDCH", "HC1", "HC13")),
+    # K35.800x001 in MDCG list; 47.0100 in GD1 px list (GD1 before GZ1) ; no secondary -> GD15
+    (case("d1", "K35.800x001", "47.0100", age="30"), ("MDCG", "GD1", "GD15")),
+    # K80.101 in MDCH; 51.2300 in HC1; E11.900 CC table 9, K80.101 has no exclusion table -> HC13
+    (case("d2", "K80.101|E11.900", "51.2300", sex="2", age="50"), ("MDCH", "HC1", "HC13")),
     # O80.000 female, no procedure -> OR1 (PDX); no CC -> OR15
     (case("d3", "O80.000|Z37.000", sex="2", age="28"), ("MDCO", "OR1", "OR15")),
-    (case("d4", "O82.000|Z37.000", "74.1x00", sex="2", age="31"), ("MDCO", "OB1", "OB15")),
+    (case("d4", "O82.000|Z37.000", "74.1x01", sex="2", age="31"), ("MDCO", "OB1", "OB15")),
     # I63.900 -> BR1; I50.900 MCC table 2, I63.900 exclusion table 12 -> counts -> BR11
     (case("d5", "I63.900|I50.900", age="70"), ("MDCB", "BR1", "BR11")),
     # J96.000 MCC table 1 excluded by J44.100's table 1 (not downgraded) -> ET15
     (case("d6", "J44.100|J96.000", age="75"), ("MDCE", "ET1", "ET15")),
-    # chemo: Z51.100 principal -> MDCR RE1
-    (case("d7", "Z51.100|C16.900", "99.2500", age="60"), ("MDCR", "RE1", "RE15")),
-    # two trauma regions (lower limb + head) -> MDCZ, 79.3500 in ZB1 -> ZB15
-    (case("d8", "S72.000|S06.500", "79.3500", age="40"), ("MDCZ", "ZB1", "ZB15")),
+    # chemo: Z51.103 principal -> MDCR RE1
+    (case("d7", "Z51.103|C16.900", "99.2500", age="60"), ("MDCR", "RE1", "RE15")),
+    # two trauma regions (lower limb + head) -> MDCZ, 79.3501 in ZB1 -> ZB15
+    (case("d8", "S72.000|S06.500", "79.3501", age="40"), ("MDCZ", "ZB1", "ZB15")),
     # one region -> MDCI IE1
-    (case("d9", "S72.000", "79.3500", age="80"), ("MDCI", "IE1", "IE15")),
-    # newborn 3 days 1800 g: P59.900 is not in PR1 (order 1); PS1 (order 2) takes P07.300 at any position
+    (case("d9", "S72.000", "79.3501", age="80"), ("MDCI", "IE1", "IE15")),
+    # newborn 3 days 1800 g: P59.901 is not in PR1 (order 1); PS1 (order 2) takes P07.300 at any position
     # with weight < 2500 -> PS15 (PU1, order 3, would also hold but comes later)
-    (case("d10", "P59.900|P07.300", age="0", days="3", weight="1800"), ("MDCP", "PS1", "PS15")),
+    (case("d10", "P59.901|P07.300", age="0", days="3", weight="1800"), ("MDCP", "PS1", "PS15")),
     # P22.000 principal: PR1 comes first -> PR15
     (case("d10b", "P22.000|P07.300", age="0", days="3", weight="1800"), ("MDCP", "PR1", "PR15")),
-    (case("d11", "H25.900", "13.4100", age="72"), ("MDCC", "CD1", "CD19")),
-    (case("d12", "I21.900|I10.x00", "36.0700", age="66"), ("MDCF", "FM1", "FM15")),  # I10 CC table 2 = I21's 2
+    (case("d11", "H25.900", "13.4100x001", age="72"), ("MDCC", "CD1", "CD19")),
+    (case("d12", "I21.900|I10.x09", "36.0700", age="66"), ("MDCF", "FM1", "FM15")),  # I10 CC table 2 = I21's 2
 ]
 
 

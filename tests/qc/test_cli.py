@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 def db(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cli")
     src = write_csv([record("CL0001", SJZYTS="9"), record("CL0002", SFZH="-"),
-                     record("CL0003", SFZH="-", diagnoses=[{"code": "W19.x99", "name": "跌倒", "poa": "1"}])],
+                     record("CL0003", SFZH="-", diagnoses=[{"code": "W19.x00", "name": "跌倒", "poa": "1"}])],
                     tmp / "d.csv")
     path = tmp / "w.duckdb"
     con = connect(path)
@@ -42,7 +42,7 @@ def ok(args):
 
 def test_dict_run_report_explain(db, tmp_path):
     path, _ = db
-    assert "dx 248" in ok(["qc", "dict", "import", "--db", path, "--demo"])
+    assert "dx 317" in ok(["qc", "dict", "import", "--db", path, "--demo"])   # rows of synth/codes/dx_codes.csv
     out = json.loads(ok(["qc", "run", "--db", path, "--json"]))
     assert out["records"] == 3 and out["rules"]["failed"] >= 2
     assert "首页质控：3 份病案" in ok(["qc", "run", "--db", path])

@@ -85,7 +85,7 @@ CASES = {
     "V003/name": (dict(diagnoses=dx(APP, ("I10.x00", "高血压病"))), {}),
     "V003/er": (dict(JBBM="ZZZ.999"), {}),
     "V003/ext": (dict(diagnoses=dx(("S72.000", "股骨颈骨折")), WBYY="跌倒", H23="Y99.999"),
-                 dict(diagnoses=dx(("S72.000", "股骨颈骨折")), WBYY="跌倒", H23="W19.x99")),
+                 dict(diagnoses=dx(("S72.000", "股骨颈骨折")), WBYY="跌倒", H23="W19.x00")),  # W19.x00: the national code of the demo list
     "V004": (dict(JBMM="8140/3", BLZD="腺癌", BLH="BL3"), dict(JBMM="M8140/3", BLZD="腺癌", BLH="BL3")),
     "V005": (dict(procedures=px(code="99.9999")), {}),
     "V005/name": (dict(procedures=px(name="阑尾切除")), {}),

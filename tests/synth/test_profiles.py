@@ -68,8 +68,10 @@ def test_code_lists_have_no_duplicates_and_plausible_shapes():
     dx = [r["code"] for r in _rows("codes/dx_codes.csv")]
     px = [r["code"] for r in _rows("codes/px_codes.csv")]
     assert len(dx) == len(set(dx)) and len(px) == len(set(px))
-    assert all(re.fullmatch(r"[A-Z]\d{2}\.[\dx]\d{2}(x\d{3})?", c) for c in dx), dx
-    assert all(re.fullmatch(r"\d{2}\.\d[\dx]\d{2}", c) for c in px), px
+    # shapes of the national dictionaries: ICD-10 K80.101 / K35.800x001 / dagger+asterisk E11.201+N08.3*;
+    # ICD-9-CM-3 47.0100 / 74.1x01 / 31.1x00x005, and the 中医操作 extension 17.91100 / 17.912A0
+    assert all(re.fullmatch(r"[A-Z]\d{2}\.[\dx]\d{2}(x\d{3})?(\+[A-Z]\d{2}\.\d\*)?", c) for c in dx), dx
+    assert all(re.fullmatch(r"\d{2}\.\d[\dx]\d{2}(x\d{3})?|\d{2}\.\d{3}[\dA-Z]\d", c) for c in px), px
 
 
 def test_every_group_of_every_profile_has_case_mix_rows():

@@ -28,7 +28,7 @@ import pyarrow.csv as pacsv
 from . import fake
 from .codes_source import CodeSource
 from .layout import discharge_header, tcm_rename
-from .profile import Profile, Tables, load_profile, load_tables
+from .profile import DX_TRAITS, PX_TRAITS, Profile, ProfileError, Tables, load_profile, load_tables
 
 GENERATOR_VERSION = "1.0.0"
 BOM = b"\xef\xbb\xbf"
@@ -54,12 +54,6 @@ OP_FEE = np.array([0, 700, 1900, 4800, 11000], dtype=float)   # 手术治疗费 
 WEEKDAY_DISCHARGE = np.array([1.10, 1.05, 1.05, 1.05, 1.15, 0.80, 0.60])   # Mon..Sun; assumption
 MAX_DX, MAX_PX = 15, 7
 ANAES = np.array(["11", "12", "22", "21", "33", "35", "51"])   # RC013 subcodes (全麻吸入/静脉, 硬膜外, 腰麻, 神经阻滞, 局部浸润, 静吸复合)
-ONCO_FOR_Z51 = ["C34.900", "C16.900", "C18.900", "C22.000", "C50.900", "C85.900", "C15.900", "C20.x00"]
-EXT_CAUSE = {"S72": ["W19.x99", "W01.x99", "V89.200"], "S82": ["W01.x99", "V89.200", "W19.x99"],
-             "S52": ["W01.x99", "W19.x99"], "S32": ["W19.x99", "V89.200"], "S22": ["V89.200", "W19.x99"],
-             "S06": ["V89.200", "W19.x99", "W20.x99"], "S01": ["W20.x99", "W26.x99", "W19.x99"],
-             "T14": ["W01.x99"], "T20": ["X00.x99"], "T51": ["X40.x99"], "T60": ["X68.x99", "X40.x99"],
-             "T84": ["Y83.100"], "T81": ["Y83.100"]}
 
 
 @dataclass
@@ -203,10 +197,12 @@ class _Ctx:
         self.px_level = np.array([tables.px[c]["level"] for c in self.px_codes])
         self.px_is_surg = self.px_cat == "surgery"
         self.px_has_level = np.isin(self.px_cat, ["surgery", "interventional"])
-        self.dx_neo = np.array([c[0] == "C" or (c[0] == "D" and c[1:3] < "49") for c in self.dx_codes])
-        self.dx_st = np.array([c[0] in "ST" for c in self.dx_codes])
-        self.dx_perinatal = np.array([c[0] == "P" for c in self.dx_codes])
-        self.dx_coma = np.array([c[:3] in ("S06", "I61", "I60") for c in self.dx_codes])
+        # what a code means to the generator comes from its `traits` (codes/*.csv), never from the code itself
+        self.dx_trait = {t: np.array([t in tables.dx[c]["traits"] for c in self.dx_codes]) for t in DX_TRAITS}
+        self.px_trait = {t: np.array([t in tables.px[c]["traits"] for c in self.px_codes]) for t in PX_TRAITS}
+        self.dx_neo = self.dx_trait["neoplasm"]
+        self.dx_st = self.dx_trait["injury"]
+        self.dx_perinatal = self.dx_trait["perinatal"]
         self.dx_sex = np.array([{"F": 2, "M": 1}.get(tables.dx[c]["sex"], 0) for c in self.dx_codes])
         dx_pack = px_pack = None
         if codes_dir is not None:
@@ -230,6 +226,7 @@ class _Ctx:
         self.cm_los = np.array([r["los_factor"] for r in cm])
         self.cm_risk = np.array([r["risk"] for r in cm])
         self.cm_surg = (self.cm_px >= 0) & np.where(self.cm_px >= 0, self.px_is_surg[self.cm_px], False)
+        self.cm_fixed = self.cm_p >= 1.0      # the procedure defines the row (e.g. 剖宫产): not shifted
         self.delta = self._surgery_shift()
         # comorbidity pool
         self.co_dx = np.array([self.dx_index[r["dx_code"]] for r in tables.comorbidities])
@@ -238,10 +235,15 @@ class _Ctx:
         self.co_poa = np.array([int(r["poa"]) for r in tables.comorbidities])
         self.cx_dx = np.array([self.dx_index[r["dx_code"]] for r in tables.complications])
         self.cx_w = np.array([r["weight"] for r in tables.complications], dtype=float)
-        self.z37 = self.dx_index["Z37.000"], self.dx_index["Z37.200"]
-        self.onco = np.array([self.dx_index[c] for c in ONCO_FOR_Z51])
-        ext = [c for c, r in tables.dx.items() if r["role"] == "external"]
-        self.ext_index = {c: self.dx_index[c] for c in ext}
+        if self.dx_trait["delivery"][self.cm_dx].any():
+            self.z37 = self.dx_one("birth_single"), self.dx_one("birth_twins")
+        self.onco = np.flatnonzero(self.dx_trait["treated_malignancy"])
+        neutral = self.onco[self.dx_sex[self.onco] == 0]
+        if self.dx_trait["needs_malignancy"][self.cm_dx].any() and not len(neutral):
+            raise ProfileError(f"{tables.files.get('dx_codes')}: a case-mix diagnosis has trait needs_malignancy but "
+                               f"no code without sex restriction has trait treated_malignancy")
+        self.onco_neutral = int(neutral[0]) if len(neutral) else -1
+        self.female_defect = np.flatnonzero(self.dx_trait["female_defect"] & (self.dx_sex == 2))
         # TCM codes
         self.tcm_d = [r for r in tables.tcm if r["kind"] == "disease"]
         self.tcm_s = [r for r in tables.tcm if r["kind"] == "syndrome"]
@@ -261,7 +263,7 @@ class _Ctx:
             row_share[m] += d.share * self.cm_w[m] / self.cm_w[m].sum()
 
         def expected(delta):
-            q = np.where(self.cm_surg, 1 / (1 + np.exp(-(lg + delta))), 0.0)
+            q = np.where(self.cm_surg, np.where(self.cm_fixed, 1.0, 1 / (1 + np.exp(-(lg + delta)))), 0.0)
             return float((row_share * q).sum())
         lo, hi = -8.0, 8.0
         for _ in range(60):
@@ -269,10 +271,17 @@ class _Ctx:
             lo, hi = (mid, hi) if expected(mid) < target else (lo, mid)
         return (lo + hi) / 2
 
+    def dx_one(self, trait: str) -> int:
+        """Index of the first dx code carrying `trait` (ProfileError when none does)."""
+        idx = np.flatnonzero(self.dx_trait[trait])
+        if not len(idx):
+            raise ProfileError(f"{self.t.files.get('dx_codes')}: no code has trait {trait!r} (needed by the generator)")
+        return int(idx[0])
+
     def p_px(self, rows: np.ndarray) -> np.ndarray:
         p = np.clip(self.cm_p[rows], 1e-4, 1 - 1e-4)
         adj = 1 / (1 + np.exp(-(np.log(p / (1 - p)) + self.delta)))
-        return np.where(self.cm_surg[rows], adj, self.cm_p[rows])
+        return np.where(self.cm_surg[rows] & ~self.cm_fixed[rows], adj, self.cm_p[rows])
 
     def roster(self, dept: str) -> dict[str, pa.Array]:
         if dept not in self.rosters:
@@ -368,14 +377,15 @@ def _phase_a(ctx: _Ctx, d, year: int, months: np.ndarray) -> dict:
     opoa = np.where(chosen >= 0, ctx.co_poa[np.maximum(chosen, 0)], 0)
     pre_dx = np.full((n, 2), -1)
     pre_poa = np.zeros((n, 2), dtype=np.int64)
-    # Z51.x (chemo/radiotherapy) needs a malignancy; deliveries carry Z37 (outcome of delivery)
-    z51 = np.isin(np.array(ctx.dx_codes)[dx0], ["Z51.100", "Z51.000"])
-    onc = ctx.onco[rng.integers(0, len(ctx.onco), n)]
-    onc = np.where((sex == 1) & (onc == ctx.dx_index["C50.900"]), ctx.dx_index["C34.900"], onc)
-    pre_dx[z51, 0], pre_poa[z51, 0] = onc[z51], 1
-    delivery = np.zeros(n, dtype=bool)
-    if d.group == "OBS":
-        delivery = np.array(ctx.dx_codes)[dx0] != "O21.000"
+    # chemo/radiotherapy principals (trait needs_malignancy) carry a malignancy (a sex-specific one drawn for the
+    # other sex becomes the pool's first sex-neutral code); deliveries carry the outcome of delivery (birth_*)
+    z51 = ctx.dx_trait["needs_malignancy"][dx0]
+    if z51.any():
+        onc = ctx.onco[rng.integers(0, len(ctx.onco), n)]
+        onc = np.where((ctx.dx_sex[onc] > 0) & (ctx.dx_sex[onc] != sex), ctx.onco_neutral, onc)
+        pre_dx[z51, 0], pre_poa[z51, 0] = onc[z51], 1
+    delivery = ctx.dx_trait["delivery"][dx0]
+    if delivery.any():
         twins = rng.random(n) < 0.02
         pre_dx[delivery, 0] = np.where(twins, ctx.z37[1], ctx.z37[0])[delivery]
         pre_poa[delivery, 0] = 1
@@ -671,7 +681,7 @@ def _discharge_table(ctx: _Ctx, d, dept_no: int, year: int, c: dict, hospital: d
     cols["BZYZS_NL"] = _s(c["age_days"], c["age_days"] < 0)
     # newborn weights: mother's record (XSECSTZ) and neonates (birth + admission weight)
     bw = np.round(np.clip(rng.normal(3300, 450, n), 1000, 5000) / 10) * 10
-    pre = np.array(ctx.dx_codes)[c["dx0"]] == "P07.300"
+    pre = ctx.dx_trait["low_birth_weight"][c["dx0"]]
     bw = np.where(pre, np.round(rng.uniform(1100, 2450, n) / 10) * 10, bw)
     neo = (c["age"] == 0) & (c["age_days"] >= 0) & (c["age_days"] <= 28)     # newborn record
     bw = np.where(neo & ~pre, np.clip(bw, 2500, 4800), bw)
@@ -731,11 +741,10 @@ def _discharge_table(ctx: _Ctx, d, dept_no: int, year: int, c: dict, hospital: d
     opoa = c["opoa"].copy()
     poa0 = np.where(u[:, 2] < 0.92, "1", np.where(u[:, 2] < 0.97, "2", "3"))
     ext = np.full(n, -1)
-    dx0c = np.array(ctx.dx_codes)[c["dx0"]]
-    for pref, lst in EXT_CAUSE.items():
-        m = np.array([x[:3] == pref for x in ctx.dx_codes])[c["dx0"]]
+    for pref, lst in ctx.t.external_causes.items():      # tables/external_causes.csv
+        m = np.array([x.startswith(pref) for x in ctx.dx_codes])[c["dx0"]]
         if m.any():
-            choice = np.array([ctx.ext_index[x] for x in lst])[rng.integers(0, len(lst), n)]
+            choice = np.array([ctx.dx_index[x] for x in lst])[rng.integers(0, len(lst), n)]
             ext = np.where(m, choice, ext)
     st = ctx.dx_st[c["dx0"]]
     # ---- defects (recorded in truth) ----
@@ -766,11 +775,11 @@ def _discharge_table(ctx: _Ctx, d, dept_no: int, year: int, c: dict, hospital: d
     if m.any():
         ext = np.where(m, -1, ext)
         record(m, "C015", "H23", "损伤中毒主诊断缺外部原因(WBYY/H23 置空)")
-    fem_codes = [ctx.dx_index["N83.200"], ctx.dx_index["D25.900"]]
-    m = (sex == 1) & (age >= 18) & (du[:, 2] < dfx.get("D001", 0)) & (odx[:, MAX_DX - 1] < 0)
+    fem_codes = ctx.female_defect          # female-only codes with trait female_defect
+    m = (sex == 1) & (age >= 18) & (du[:, 2] < dfx.get("D001", 0)) & (odx[:, MAX_DX - 1] < 0) & (len(fem_codes) > 0)
     if m.any():
         slot = (odx >= 0).sum(axis=1)
-        fc = np.array(fem_codes)[rng.integers(0, 2, n)]
+        fc = fem_codes[rng.integers(0, len(fem_codes), n)]
         rows_ = np.flatnonzero(m)
         odx[rows_, slot[rows_]] = fc[rows_]
         opoa[rows_, slot[rows_]] = 1
@@ -832,14 +841,16 @@ def _discharge_table(ctx: _Ctx, d, dept_no: int, year: int, c: dict, hospital: d
     plan = (~died) & (np.isin(ctx.cm_group[c["row"]], ["ONC", "HEM"]) | (u[:, 8] < 0.03))
     cols["SFZZYJH"] = _s(np.where(plan, "2", "1"))
     cols["MD"] = _s(np.full(n, "按计划返院治疗"), ~plan)
-    coma = ctx.dx_coma[c["dx0"]] & ((u[:, 9] < 0.5) | (dx0c.astype("U3") == "S06"))   # S06 always has coma time (QC D120)
+    # head injuries always have a coma time (QC D120), other `coma` diagnoses half of the time
+    coma = (ctx.dx_trait["coma"][c["dx0"]] & (u[:, 9] < 0.5)) | ctx.dx_trait["head_injury"][c["dx0"]]
     cm_pre = np.where(coma, rng.integers(0, 600, n), 0)
     cm_post = np.where(coma, rng.integers(0, 3000, n), 0)
     cols["RYQ_T"], cols["RYQ_XS"], cols["RYQ_F"] = _s(cm_pre // 1440), _s(cm_pre % 1440 // 60), _s(cm_pre % 60)
     cols["RYH_T"], cols["RYH_XS"], cols["RYH_F"] = _s(cm_post // 1440), _s(cm_post % 1440 // 60), _s(cm_post % 60)
     px = c["px"]
-    vent = np.isin(px, [ctx.px_index["96.7100"], ctx.px_index["96.7200"]]).any(axis=1)
-    vh = np.where(np.isin(px, [ctx.px_index["96.7200"]]).any(axis=1), rng.uniform(96, 300, n), rng.uniform(4, 95, n))
+    vent = (ctx.px_trait["ventilation"][np.maximum(px, 0)] & (px >= 0)).any(axis=1)
+    long = (ctx.px_trait["ventilation_96h"][np.maximum(px, 0)] & (px >= 0)).any(axis=1)
+    vh = np.where(long, rng.uniform(96, 300, n), rng.uniform(4, 95, n))
     vh = np.minimum(vh, c["los"] * 24.0)
     cols["HXJSYSJ"] = pa.array(np.round(np.where(vent, vh, 0), 1))
     los = c["los"]
@@ -869,8 +880,7 @@ def _discharge_table(ctx: _Ctx, d, dept_no: int, year: int, c: dict, hospital: d
         cols[f"SZ{i + 1}"] = pc.if_else(pa.array(has_l), surgeon, pa.scalar(None, pa.string()))
         cols[f"YZ{i + 1}"] = pc.if_else(pa.array(has_l), cols["ZYYS"], pa.scalar(None, pa.string()))
         cols[f"EZ{i + 1}"] = pc.if_else(pa.array(is_s & (lvl >= 3)), pick(ros["resident"], rng.integers(0, 12, n)), pa.scalar(None, pa.string()))
-        endo = np.isin(np.array(ctx.px_codes)[kk], ["43.4100", "60.2900", "56.0000", "57.4900", "13.4100", "14.7400",
-                                                       "21.3100", "22.6300", "30.0900", "68.2900", "80.6000"])
+        endo = ctx.px_trait["no_incision"][kk]
         qk = np.where(endo, "0", np.where(rng.random(n) < 0.55, "I", np.where(rng.random(n) < 0.85, "II", "III")))
         cols[f"QKDJ{i + 1}"] = _s(qk, ~is_s)
         heal = np.where(rng.random(n) < 0.97, "甲", np.where(rng.random(n) < 0.6, "乙", "丙"))

@@ -91,10 +91,10 @@ def write_outpatient(ctx, year: int, n_total: int, out, agg: dict, progress) -> 
             wts = ctx.cm_w[rows]
             dxi = ctx.cm_dx[rows[rng.choice(len(rows), n, p=wts / wts.sum())]]
         elif checkup:
-            dxi = np.full(n, ctx.dx_index["Z00.000"])
+            dxi = np.full(n, ctx.dx_one("checkup"))
         else:
             dxi = ctx.co_dx[rng.choice(len(ctx.co_dx), n, p=ctx.co_w / ctx.co_w.sum())]
-        dxi = np.where((ctx.dx_sex[dxi] > 0) & (ctx.dx_sex[dxi] != sex), ctx.dx_index["J06.900"], dxi)
+        dxi = np.where((ctx.dx_sex[dxi] > 0) & (ctx.dx_sex[dxi] != sex), ctx.dx_one("sex_fallback"), dxi)
         dcode, dname = ctx.dx_src.strings(ctx.dx_src.draw(dxi, rng))
         # prescriptions
         tcm_boost = 4.0 if (tcm_hosp or is_tcm) else 1.0

@@ -28,6 +28,12 @@ KNOWN_DEFECTS = {
     "C001": "主要诊断入院病情缺失",
 }
 PROFILE_NAMES = ("tertiary-general", "tertiary-tcm", "secondary-general")
+# traits a code row may carry (codes/*.csv `traits`, ';'-separated): what the generator does with the code.
+# Meanings in codes/README.md; the generator asks for traits, never for codes.
+DX_TRAITS = ("neoplasm", "treated_malignancy", "needs_malignancy", "injury", "head_injury", "coma", "perinatal",
+             "low_birth_weight", "delivery", "birth_single", "birth_twins", "female_defect", "checkup",
+             "sex_fallback")
+PX_TRAITS = ("no_incision", "ventilation", "ventilation_96h")
 
 
 class ProfileError(ValueError):
@@ -158,6 +164,7 @@ class Tables:
     dx: dict[str, dict[str, str]]
     px: dict[str, dict[str, Any]]
     tcm: list[dict[str, str]]
+    external_causes: dict[str, list[str]] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
 
 
@@ -181,9 +188,12 @@ def _num(path: Path, row_no: int, row: dict[str, str], key: str, default: float 
 @cache
 def load_tables() -> Tables:
     files = {n: TABLES_DIR / f"{n}.csv" for n in
-             ("groups", "case_mix", "extra_procedures", "comorbidities", "complications", "fee_profiles", "morphology")}
+             ("groups", "case_mix", "extra_procedures", "comorbidities", "complications", "fee_profiles", "morphology",
+              "external_causes")}
     files |= {n: CODES_DIR / f"{n}.csv" for n in ("dx_codes", "px_codes", "tcm_codes")}
-    dx = {r["code"]: r for r in _read_csv(files["dx_codes"])}
+    dx = {}
+    for i, r in enumerate(_read_csv(files["dx_codes"]), 2):
+        dx[r["code"]] = {**r, "traits": _traits(files["dx_codes"], i, r, DX_TRAITS)}
     px = {}
     for i, r in enumerate(_read_csv(files["px_codes"]), 2):
         if r["category"] not in ("surgery", "interventional", "therapeutic", "diagnostic"):
@@ -191,7 +201,7 @@ def load_tables() -> Tables:
         lvl = r.get("level") or ""
         if r["category"] in ("surgery", "interventional") and lvl not in ("1", "2", "3", "4"):
             raise ProfileError(f"{files['px_codes']}: row {i}: {r['code']} needs level 1-4")
-        px[r["code"]] = {**r, "level": int(lvl) if lvl else 0}
+        px[r["code"]] = {**r, "level": int(lvl) if lvl else 0, "traits": _traits(files["px_codes"], i, r, PX_TRAITS)}
     groups = {}
     for i, r in enumerate(_read_csv(files["groups"]), 2):
         g = dict(r)
@@ -230,11 +240,26 @@ def load_tables() -> Tables:
             rows.append({**r, "weight": _num(files[name], i, r, "weight")})
         como.append(rows)
     morph = {r["dx_prefix"]: (r["code"], r["name"]) for r in _read_csv(files["morphology"])}
+    ext: dict[str, list[str]] = {}
+    for i, r in enumerate(_read_csv(files["external_causes"]), 2):
+        if dx.get(r["code"], {}).get("role") != "external":
+            raise ProfileError(f"{files['external_causes']}: row {i}: code {r['code']!r} is not an external-cause "
+                               f"row (role external) of dx_codes.csv")
+        ext.setdefault(r["dx_prefix"], []).append(r["code"])
     tcm = _read_csv(files["tcm_codes"])
     for fp in {g["fee_profile"] for g in groups.values()}:
         if fp not in fee_profiles:
             raise ProfileError(f"{files['groups']}: fee_profile {fp!r} not in fee_profiles.csv")
-    return Tables(groups, case_mix, extra, como[0], como[1], fee_profiles, morph, dx, px, tcm, files)
+    return Tables(groups, case_mix, extra, como[0], como[1], fee_profiles, morph, dx, px, tcm, ext, files)
+
+
+def _traits(path: Path, row_no: int, row: dict[str, str], known: tuple[str, ...]) -> frozenset[str]:
+    traits = frozenset(t for t in (row.get("traits") or "").split(";") if t)
+    unknown = sorted(traits - set(known))
+    if unknown:
+        raise ProfileError(f"{path}: row {row_no}: {row.get('code')}: unknown trait(s) {', '.join(unknown)} "
+                           f"(known: {', '.join(known)})")
+    return traits
 
 
 def _err_loc(loc: tuple) -> str:
