@@ -6,6 +6,7 @@ and then read ``drg_metrics`` / ``drg_metric_case``; the columns are documented 
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 
 import duckdb
@@ -17,7 +18,12 @@ MACROS = ("drg_benchmark_stats_for", "drg_metric_case_for", "drg_metrics_for", "
 
 
 def views_sql() -> str:
-    return resources.files("yunying.economics").joinpath("views.sql").read_text(encoding="utf-8")
+    """views.sql with its data-model placeholders filled: /*died:COLUMN*/ → 离院方式 死亡 from the
+    discharge_disposition domain's `death` group (yunying/model/domains.yaml)."""
+    from yunying.model.catalogue import died_sql
+
+    text = resources.files("yunying.economics").joinpath("views.sql").read_text(encoding="utf-8")
+    return re.sub(r"/\*died:([\w.]+)\*/", lambda m: died_sql(m[1]), text)
 
 
 def create_views(con: duckdb.DuckDBPyConnection) -> None:

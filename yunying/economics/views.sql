@@ -11,7 +11,7 @@ select r.scheme, r.hospital_id, r.mrn, r.admission_no, r.status, r.mdc, r.drg,
        cast(date_trunc('month', d.discharge_time) as date) as month,
        cast(d.fee_total as double) as fee_total,
        d.los_days,
-       coalesce(d.discharge_disposition = '5', false) as died,
+       coalesce(/*died:d.discharge_disposition*/, false) as died,
        (d.los_days is null or d.los_days <= 60) as analysed,          -- 分析病例: LOS > 60 d excluded
        r.status = 'SUCCESS' as grouped                                 -- 入组: valid DRG (not QY, not 0000)
 from drg_result r
