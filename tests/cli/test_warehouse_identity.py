@@ -100,3 +100,24 @@ def test_make_demo_passes_port():
     out = subprocess.run(["make", "-n", "-W", "pyproject.toml", "demo", "PORT=8123"], cwd=REPO,
                          capture_output=True, text=True).stdout
     assert "--port 8123" in out
+
+
+def test_spill_files_of_a_killed_process_are_swept(tmp_path):
+    """DuckDB's spill files in <db>.tmp outlive a killed import; the next writable open removes those older than this
+    process's first warehouse use, and keeps other files."""
+    import os
+
+    f = tmp_path / "w.duckdb"
+    connect(f).close()
+    spill = tmp_path / "w.duckdb.tmp"
+    spill.mkdir()
+    old = spill / "duckdb_temp_storage_S32K-0.tmp"
+    old.write_bytes(b"x" * 4096)
+    os.utime(old, (1_000_000_000, 1_000_000_000))                    # 2001: left by a process long gone
+    other = spill / "notes.txt"
+    other.write_text("kept", encoding="utf-8")
+    os.utime(other, (1_000_000_000, 1_000_000_000))
+    connect(f, read_only=True).close()
+    assert old.exists()                                             # a reader never deletes
+    connect(f).close()
+    assert not old.exists() and other.exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -136,7 +137,29 @@ def connect(
         check_identity(con, path)
         if not read_only:
             migrate(con)
+            sweep_spill_files(con)
     except BaseException:
         con.close()
         raise
     return con
+
+
+_LOADED_AT = time.time()      # this process opened no warehouse before this module was imported
+
+
+def sweep_spill_files(con: duckdb.DuckDBPyConnection) -> list[Path]:
+    """Remove DuckDB spill files (`<db>.tmp/duckdb_temp_*`) left by a process that was killed mid-import. A writable
+    connection holds the file's exclusive lock, so no other process uses them; files of this process (this or another
+    connection to the same database) are newer than this module and are kept. Never raises."""
+    removed = []
+    try:
+        folder = Path(con.execute("select current_setting('temp_directory')").fetchall()[0][0] or "")
+        if not folder.name or not folder.is_dir():
+            return removed
+        for f in folder.glob("duckdb_temp_*"):
+            if f.is_file() and f.stat().st_mtime < _LOADED_AT:
+                f.unlink(missing_ok=True)
+                removed.append(f)
+    except (OSError, duckdb.Error):
+        pass
+    return removed
