@@ -9,12 +9,28 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+
+import yaml
 
 from yunying.drg.cases import CHECKS, INT_MAX, INT_MIN, INT_PATTERN
 from yunying.drg.grouper import STATUS_ZH, map_list_literal
 from yunying.drg.pack import Pack
 
 _INT = re.compile(INT_PATTERN)
+
+
+@cache
+def _step_labels() -> dict[str, dict[str, str]]:
+    text = resources.files("yunying.drg").joinpath("steps.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+def step_label(step: str, lang: str = "zh") -> str:
+    """The label of a trace step code (steps.yaml): 'adrg_match' -> 核心疾病诊断相关组（ADRG）匹配 / ADRG matched."""
+    entry = _step_labels().get(step) or {}
+    return entry.get(lang) or entry.get("zh") or step
 
 DX_COND_ZH = {
     "none": "无诊断要求",

@@ -23,6 +23,7 @@ class Column(BaseModel):
     pii: Literal["name", "id", "phone", "address", "birth_date"] | None = None
     fee_class: int | None = None
     subset_of: str | None = None
+    unit: str | None = None     # display unit (元 …): how its numbers print (yunying.reports.fmt.display)
 
     @property
     def base_type(self) -> str:

@@ -13,6 +13,12 @@ Rules (docs/reports.md §Number formatting):
   - ``absolute`` — everything else (天, 次, 指数 …): the difference in the item's unit: "较同期下降0.46天".
 * The direction is a code up / down / flat (words 增长 / 下降 / 持平, yunying.indicators.wording). flat when the
   change is within ``tolerance`` (default: it rounds to zero at the display precision of the change).
+* Display cells (``display``: web pages, exports, tables) follow the same units and precision, and add: money
+  (元/万元/亿元) with thousands separators and two decimals (``12,345.60元``); counts as integers (``87``, never
+  ``87.00``); ratios written as hospitals write them (unit ``1:x``: ``1:1.51``); times to the second, never with
+  microseconds (``2022-03-01 08:30:00``); a value of unknown unit prints whole as an integer, else to at most 4
+  decimals without trailing zeros. ``display(v, unit, decimals, glue=False)`` gives the bare number for a table
+  cell under a header that names the unit.
 * With the indicator's direction (up 逐步提高 / down 逐步降低 / monitor 监测比较) the change gets a verdict code
   better / worse / flat (改善 / 退步 / 持平); monitoring indicators get no verdict (''). Logic compares the codes.
 """
@@ -57,6 +63,68 @@ def number(v: float | None, decimals: int = 2) -> str:
     if d == 0:
         d = abs(d)          # no '-0.00'
     return f"{d:f}"
+
+
+MONEY_UNITS = {"元", "万元", "亿元"}
+COUNT_UNITS = RELATIVE_UNITS | {"个", "岁"}
+
+
+def grouped(v: float | None, decimals: int = 2) -> str:
+    """'12,345.60': `number` with thousands separators (money in tables)."""
+    s = number(v, decimals)
+    if v is None:
+        return s
+    sign, s = ("-", s[1:]) if s.startswith("-") else ("", s)
+    whole, _, frac = s.partition(".")
+    return sign + f"{int(whole):,}" + ("." + frac if frac else "")
+
+
+def when(v) -> str:
+    """A date or time as shown: to the second, no microseconds; a date (or a midnight time from a DATE) as the
+    date. Strings pass through with any fractional seconds cut ('2022-03-01 08:30:00.123456' -> '…08:30:00')."""
+    import datetime as dt
+
+    if v is None:
+        return ""
+    if isinstance(v, dt.datetime):
+        return v.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    s = str(v).replace("T", " ")
+    return s.split(".")[0] if len(s) > 19 and s[19] == "." else s
+
+
+def display(v, unit: str = "", decimals: int | None = None, *, glue: bool = True) -> str:
+    """One value as displayed on pages, in exports and report tables, by unit (module rules):
+    counts '87', money '12,345.60元', rates '23.00%', indexes / weights '1.0234', ratios '1:1.51', times without
+    microseconds. glue=False: no unit string (a table cell under a header that names the unit). '' for None."""
+    import datetime as dt
+
+    if v is None or v == "":
+        return ""
+    if isinstance(v, (dt.date, dt.datetime)):
+        return when(v)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) and not _is_decimal(v):
+        return str(v)
+    if unit == "1:x":
+        return "1:" + number(v, 2 if decimals is None else decimals)
+    if unit in MONEY_UNITS:
+        s = grouped(v, 2 if decimals is None else decimals)
+    elif unit in COUNT_UNITS and decimals is None:
+        s = number(v, 0)
+    elif decimals is None and not unit:
+        # no unit known (a drill-down's contribution): whole numbers as integers (87, not 87.00), fractions to at
+        # most 4 decimals (RW 1.2346), trailing zeros dropped (12345.6)
+        s = number(v, 4)
+        s = s.rstrip("0").rstrip(".") if "." in s else s
+    else:
+        s = number(v, default_decimals(unit) if decimals is None else decimals)
+    return s if not glue or unit in BARE_UNITS else s + unit
+
+
+def _is_decimal(v) -> bool:
+    from decimal import Decimal
+    return isinstance(v, Decimal)
 
 
 def with_unit(v: float | None, unit: str, decimals: int | None = None) -> str:

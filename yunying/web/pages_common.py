@@ -8,6 +8,8 @@ from importlib import resources
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
+from yunying.reports import fmt
+from yunying.web import labels
 from yunying.web.i18n import LANGS, pick, translator
 
 _templates: Jinja2Templates | None = None
@@ -23,7 +25,15 @@ def templates() -> Jinja2Templates:
     if _templates is None:
         _templates = Jinja2Templates(directory=str(resources.files("yunying.web").joinpath("templates")))
         _templates.env.filters["tojson_attr"] = lambda v: json.dumps(v, ensure_ascii=False, default=str)
+        # the one number rule set (yunying.reports.fmt, docs/web.md §Labels and numbers): {{ v|num('元') }}
+        _templates.env.filters["num"] = fmt.display
+        _templates.env.filters["when"] = fmt.when
     return _templates
+
+
+def _step_label(step: str, lang: str) -> str:
+    from yunying.drg.explain import step_label      # the DRG package loads only when a trace is shown
+    return step_label(step, lang)
 
 
 def lang_of(request: Request) -> str:
@@ -56,6 +66,9 @@ def render(request: Request, name: str, context: dict, status_code: int = 200):
                     href = f"/dept/{scope.dept}"
                 nav.append({"href": href, "label": t(key), "module": module})
     ctx = {"request": request, "t": t, "lang": lang, "pick": lambda zh, en: pick(lang, zh, en),
+           "label": lambda name, table=None: labels.label(name, lang, table),
+           "value": lambda name, v, table=None: labels.value(name, v, lang, table),
+           "step_label": lambda step: _step_label(step, lang),
            "user": user, "scope": scope, "csrf": getattr(request.state, "csrf", ""), "nav": nav,
            "other_lang": "en" if lang == "zh" else "zh", "lang_url": lang_url(request, "en" if lang == "zh" else "zh"),
            **context}

@@ -152,25 +152,10 @@ def export_indicator(ind_id: str, request: Request, ctx: CtxDep, cur: CursorDep,
     return _csv_response(res["breakdown"], cols, f"{ind_id}-{res['period']}.csv")
 
 
-# Chinese headers of the engine's drill-down columns (view keys, period, department; c0, c1 … are the values each
-# record contributes to the indicator's aggregates); other columns fall back to the data model's Chinese names.
-ENGINE_CASE_LABELS = {"hospital_id": "医疗机构", "mrn": "病案号", "admission_no": "住院次数", "seq": "序号",
-                      "visit_id": "就诊流水号", "period_month": "月份", "dept_code": "科室代码", "scope": "口径",
-                      "scheme": "分组方案", "staff_category": "人员类别", "title_level": "职称级别"}
-
-
 def _engine_case_columns(columns: list[str]) -> list[tuple[str, str]]:
-    from yunying.model.catalogue import load_model
-    model_zh = {}
-    for table in load_model().tables.values():
-        for c in table.columns:
-            model_zh.setdefault(c.name, c.zh)
-    out = []
-    for c in columns:
-        m = re.fullmatch(r"c(\d+)", c)
-        zh = f"计入值{int(m.group(1)) + 1}" if m else ENGINE_CASE_LABELS.get(c) or model_zh.get(c)
-        out.append((c, f"{zh} {c}" if zh else c))
-    return out
+    """'病案号 mrn', '计入值1 c0': the data model's Chinese names (yunying.web.labels) beside the identifier."""
+    from yunying.web.labels import export_header
+    return [(c, export_header(c)) for c in columns]
 
 
 @router.get("/export/engine/cases.csv", tags=["export"])
