@@ -47,6 +47,7 @@ def test_case_page_chinese_labels_decoded_codes_and_numbers(app, clients):
     assert re.search(r"<th>实际住院天数</th><td>\d+</td>", page)
     # DRG steps by label, not code
     assert "主要诊断大类（MDC）" in text and "核心疾病诊断相关组（ADRG）匹配" in text
+    assert "（性别 女，" in text and "性别 2" not in text        # the DRG check step decodes sex too
 
 
 def test_case_page_english_keeps_english_labels(app, clients):
@@ -68,6 +69,7 @@ def test_engine_drill_down_headers_and_values(app, clients):
     assert "numerator" not in text and "分子" in text
     cells = re.findall(r"<td>([^<]*)</td>", page.split('id="engine-case-table"', 1)[1])
     assert cells and not any(re.fullmatch(r"\d+\.0+", x) for x in cells)     # counts never 87.00
+    assert re.search(r"<td>2022-\d\d</td>", page) and not re.search(r"<td>2022-\d\d-01</td>", page)  # 月份
     en = c.get("/engine/cases?indicator=G3-04&period=2022&lang=en").text
     assert "<th>hospital</th>" in en and "<th>admission no</th>" in en
     c.get("/engine/cases?indicator=G3-04&period=2022&lang=zh")

@@ -27,6 +27,12 @@ def _step_labels() -> dict[str, dict[str, str]]:
     return yaml.safe_load(text)
 
 
+def _sex_zh(code) -> str:
+    """性别 as written in the Chinese trace: the data model's sex domain label (2 -> 女), the code when unknown."""
+    from yunying.model.catalogue import load_model
+    return load_model().domains["sex"].codes.get(str(code), str(code))
+
+
 def step_label(step: str, lang: str = "zh") -> str:
     """The label of a trace step code (steps.yaml): 'adrg_match' -> 核心疾病诊断相关组（ADRG）匹配 / ADRG matched."""
     entry = _step_labels().get(step) or {}
@@ -212,7 +218,7 @@ class CaseInterpreter:
                                                           f"体重={_text(record.get('newborn_weight_g'))!r}）"})
             ex.status = "CHECK_FAILED"
             return ex
-        tr.append({"step": "check", "ok": True, "zh": f"性别、年龄、新生儿天龄/体重校验通过（性别 {sex}，{age} 岁"
+        tr.append({"step": "check", "ok": True, "zh": f"性别、年龄、新生儿天龄/体重校验通过（性别 {_sex_zh(sex)}，{age} 岁"
                                                      + (f"，{days} 天" if days is not None else "") + "）"})
         ctx = {"sex": sex, "age": age, "days": days, "weight": weight, "dept": _text(record.get("dept_code"))}
         pdx = dx[0] if dx else ""

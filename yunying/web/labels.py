@@ -17,6 +17,8 @@ EXTRA_LABELS = {"hospital_id": ("医疗机构", "hospital"), "period_month": ("�
                 "seq": ("序号", "seq"), "visit_id": ("就诊流水号", "visit id"), "dept_code": ("科室代码", "department"),
                 "scope": ("口径", "scope"), "scheme": ("分组方案", "scheme"),
                 "staff_category": ("人员类别", "staff category"), "title_level": ("职称级别", "title level")}
+# drill-down columns holding the first day of a month, shown as the month (2022-03)
+MONTH_COLUMNS = {"period_month"}
 _VALUE_COL = re.compile(r"c(\d+)")
 # kinds of column types that print as times
 _TIME_TYPES = {"DATE", "TIMESTAMP"}
@@ -72,6 +74,8 @@ def value(name: str, v, lang: str = "zh", table: str | None = None) -> str:
         if text is not None:
             return text if lang != "en" else f"{v} {text}"
         return str(v)
+    if name in MONTH_COLUMNS and hasattr(v, "strftime"):
+        return v.strftime("%Y-%m")
     if col is not None and col.base_type in _TIME_TYPES:
         return fmt.when(v)
     unit = (col.unit or "") if col is not None else ""
