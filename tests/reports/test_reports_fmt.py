@@ -79,7 +79,7 @@ def test_display_cells_by_unit():
     assert fmt.display(35.0, "人次", glue=False) == "35"
     assert fmt.display(12345.6, "元") == "12,345.60元"                       # money: separators, 2 decimals
     assert fmt.display(-1234567.005, "万元") == "-1,234,567.01万元"          # half away from zero
-    assert fmt.display(1.2345678901234567, "权重", 4) == "1.2346"            # RW at 4 decimals, not 16
+    assert fmt.display(1.2345678901234567, "权重") == "1.2346"               # RW at 4 decimals, not 16
     assert fmt.display(1.5123, "1:x") == "1:1.51"                            # 医护比 as hospitals write it
     assert fmt.display(dt.datetime(2022, 3, 1, 8, 30, 5, 123456)) == "2022-03-01 08:30:05"
     assert fmt.when("2022-03-01 08:30:05.123456") == "2022-03-01 08:30:05"

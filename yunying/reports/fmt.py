@@ -3,7 +3,7 @@
 Rules (docs/reports.md §Number formatting):
 
 * A value prints with its item's precision (``decimals``; defaults by unit: 人次/台次/例/组/人/张 0, 天 2, % 2, 元 2,
-  指数 4) and its unit glued on: ``26959人次``, ``8.17天``, ``23.00%``. No thousands separator (the house style of
+  指数 / 权重 (RW) 4) and its unit glued on: ``26959人次``, ``8.17天``, ``23.00%``. No thousands separator (the house style of
   hospital work reports: "全年完成门诊510451人次").
 * A change against a comparison period is one of three kinds (``change`` of the item, default by unit):
   - ``points`` — rates (unit % or ‰): the difference, in 个百分点 / 个千分点: "较同期下降1.00个百分点";
@@ -32,7 +32,7 @@ from yunying.indicators import wording
 RATE_UNITS = {"%": "个百分点", "‰": "个千分点"}
 RELATIVE_UNITS = {"人次", "台次", "例", "人", "张", "组", "项", "次数"}
 DEFAULT_DECIMALS = {"人次": 0, "台次": 0, "例": 0, "组": 0, "人": 0, "张": 0, "项": 0, "天": 2, "%": 2, "‰": 2,
-                    "元": 2, "万元": 2, "次": 2, "指数": 4, "": 2}
+                    "元": 2, "万元": 2, "次": 2, "指数": 4, "权重": 4, "": 2}
 # units printed without a glued unit string (indexes, ratios)
 BARE_UNITS = {"指数", "比值", "权重", "", "1:x", "综合"}
 
