@@ -45,6 +45,11 @@ def test_case_page_chinese_labels_decoded_codes_and_numbers(app, clients):
     assert f"<th>入院时间</th><td>{admit:%Y-%m-%d %H:%M:%S}</td>" in page
     assert not re.search(r"\d:\d\d:\d\d\.\d", text)
     assert re.search(r"<th>实际住院天数</th><td>\d+</td>", page)
+    # 出院科别: the code with the department's name from the department dictionary
+    code, name = wh_sql(app, "select d.discharge_dept_code, p.dept_name from discharge d join department p "
+                             "on p.hospital_id = d.hospital_id and p.dept_code = d.discharge_dept_code "
+                             "where d.hospital_id = ? and d.mrn = ? and d.admission_no = ?", (h, m, a))[0]
+    assert f"<th>出院科别</th><td>{code} {name}</td>" in page
     # DRG steps by label, not code
     assert "主要诊断大类（MDC）" in text and "核心疾病诊断相关组（ADRG）匹配" in text
     assert "（性别 女，" in text and "性别 2" not in text        # the DRG check step decodes sex too

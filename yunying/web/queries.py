@@ -171,6 +171,8 @@ DETAIL_FIELDS = ["hospital_id", "hospital_name", "mrn", "admission_no", "patient
                  "admission_route", "admit_time", "admit_dept_code", "discharge_time", "discharge_dept_code",
                  "los_days", "discharge_disposition", "attending_physician", "resident_physician", "coder",
                  "fee_total", "fee_self_pay"]
+# detail fields holding a department code: shown with the department's name (入院科别 RESP 呼吸内科)
+DEPT_FIELDS = ("admit_dept_code", "discharge_dept_code")
 
 _PACKS: dict[tuple[str, str], object] = {}
 
@@ -208,6 +210,8 @@ def case_detail(wh, cur, scope: Scope, hospital: str, mrn: str, admission_no: in
     out = {"record": mask_rows([record], scope.see_pii)[0], "masked": not scope.see_pii,
            "pii_columns": sorted(pii_columns()), "diagnoses": dx, "procedures": px,
            "qc": None, "drg": None, "drg_risk": None, "drg_results": []}
+    names = dept_names(wh, cur)
+    out["dept_names"] = {k: names[record[k]] for k in DEPT_FIELDS if record.get(k) in names}
     if "qc_record" in tables:
         rec = cur.execute("select score, grade, passed, n_error, n_warning, n_info, run_id from qc_record "
                           "where hospital_id = ? and mrn = ? and admission_no = ?", key).fetchall()
