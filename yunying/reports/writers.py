@@ -72,11 +72,15 @@ COMFORT_EM = 4                  # a text column is never narrower than 4 charact
 
 
 def text_em(text: str) -> float:
-    """Width of a one-line text in em: full-width (CJK) characters 1, others 0.6 (a safe upper bound for digits and
-    Latin letters in Noto Sans CJK / Carlito)."""
+    """Width of a one-line text in em: wide, full-width and ambiguous (—, ×, …: full width in a CJK font) characters
+    1, others 0.6 (a safe upper bound for digits and Latin letters in Noto Sans CJK / Carlito)."""
+    return sum(1.0 if _wide(ch) else 0.6 for ch in text)
+
+
+def _wide(ch: str) -> bool:
     import unicodedata
 
-    return sum(1.0 if unicodedata.east_asian_width(ch) in ("W", "F") else 0.6 for ch in text)
+    return unicodedata.east_asian_width(ch) in ("W", "F", "A")
 
 
 def _words(text: str, header: bool) -> list[str]:
@@ -94,7 +98,7 @@ def column_needs(header: str, cells: list[str]) -> tuple[float, float]:
     """(minimum, natural) width in points of a table column at TABLE_PT: the minimum holds its longest header word
     and number on one line (and COMFORT_EM for text); the natural width holds each cell on one line (capped)."""
     words = _words(header, True) + [w for c in cells for w in _words(c, False)]
-    has_text = any(text_em(c) > len(c) * 0.6 + 1e-9 for c in cells)
+    has_text = any(_wide(ch) and ch != "—" for c in cells for ch in c)      # Chinese words, not only '—' (no value)
     need = max([text_em(w) for w in words] + [min(COMFORT_EM, max(text_em(c) for c in cells)) if has_text else 0])
     natural = min(NATURAL_CAP_EM, max(text_em(c) for c in [header, *cells]))
     return need * TABLE_PT + CELL_PAD_PT, max(need, natural) * TABLE_PT + CELL_PAD_PT
