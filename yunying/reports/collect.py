@@ -86,18 +86,24 @@ class Context:
 
 
 def pick_hospital(con, hospital_id: str | None = None) -> tuple[str, str]:
+    """(hospital_id, the name that heads the report). The name comes from the hospital table, else from the
+    abstracts' 机构名称 (discharge.hospital_name); never the code: '本院' when no name was imported."""
     rows = con.execute("select hospital_id, hospital_name from hospital order by hospital_id").fetchall()
     if hospital_id:
-        for h, n in rows:
-            if h == hospital_id:
-                return h, n or h
-        return hospital_id, hospital_id
-    if rows:
-        return rows[0][0], rows[0][1] or rows[0][0]
-    rows = con.execute("select distinct hospital_id from discharge order by 1 limit 1").fetchall()
-    if rows:
-        return rows[0][0], rows[0][0]
-    return "", "本院"
+        hid = hospital_id
+        name = next((n for h, n in rows if h == hospital_id), None)
+    elif rows:
+        hid, name = rows[0]
+    else:
+        found = con.execute("select distinct hospital_id from discharge order by 1 limit 1").fetchall()
+        if not found:
+            return "", "本院"
+        hid, name = found[0][0], None
+    if not name:
+        got = con.execute("select max(hospital_name) from discharge where hospital_id = ? and hospital_name <> ''",
+                          [hid]).fetchall()
+        name = got[0][0] if got else None
+    return hid, name or "本院"
 
 
 def dept_names(con, hospital_id: str) -> dict[str, str]:

@@ -59,6 +59,130 @@ def _cell_text(v, fmt: str) -> str:
     return str(v)
 
 
+# A4 with 2 cm margins: the text width of a portrait and of a landscape page, in points.
+PAGE_MM = (210.0, 297.0)
+MARGIN_MM = 20.0
+_PT_PER_MM = 72 / 25.4
+PORTRAIT_PT = (PAGE_MM[0] - 2 * MARGIN_MM) * _PT_PER_MM       # ≈ 481.9
+LANDSCAPE_PT = (PAGE_MM[1] - 2 * MARGIN_MM) * _PT_PER_MM      # ≈ 728.5
+TABLE_PT = 9.0                  # table font size
+CELL_PAD_PT = 12.0              # Table Grid cell margins (2 × 0.08 in) plus a little slack
+NATURAL_CAP_EM = 12             # a long text cell wraps beyond this many em instead of widening its column
+COMFORT_EM = 4                  # a text column is never narrower than 4 characters
+
+
+def text_em(text: str) -> float:
+    """Width of a one-line text in em: wide, full-width and ambiguous (—, ×, …: full width in a CJK font) characters
+    1, others 0.6 (a safe upper bound for digits and Latin letters in Noto Sans CJK / Carlito)."""
+    return sum(1.0 if _wide(ch) else 0.6 for ch in text)
+
+
+def _wide(ch: str) -> bool:
+    import unicodedata
+
+    return unicodedata.east_asian_width(ch) in ("W", "F", "A")
+
+
+def _words(text: str, header: bool) -> list[str]:
+    """The pieces a cell may not break: numbers and codes (runs of non-CJK, non-space characters); in a header also
+    the title itself up to its first bracket (同比变化, 依据)."""
+    import re
+
+    out = re.findall(r"[0-9A-Za-z.,%+\-<>=≤≥/:_~]+", text)
+    if header:
+        out += [w for w in re.split(r"[\s（(]", text) if w][:1]
+    return out
+
+
+def column_needs(header: str, cells: list[str]) -> tuple[float, float]:
+    """(minimum, natural) width in points of a table column at TABLE_PT: the minimum holds its longest header word
+    and number on one line (and COMFORT_EM for text); the natural width holds each cell on one line (capped)."""
+    words = _words(header, True) + [w for c in cells for w in _words(c, False)]
+    has_text = any(_wide(ch) and ch != "—" for c in cells for ch in c)      # Chinese words, not only '—' (no value)
+    need = max([text_em(w) for w in words] + [min(COMFORT_EM, max(text_em(c) for c in cells)) if has_text else 0])
+    natural = min(NATURAL_CAP_EM, max(text_em(c) for c in [header, *cells]))
+    return need * TABLE_PT + CELL_PAD_PT, max(need, natural) * TABLE_PT + CELL_PAD_PT
+
+
+def table_layout(header: list[str], rows: list[list[str]]) -> tuple[str, list[tuple[list[int], list[float]]]]:
+    """Choose the page orientation and column widths of a table: ('portrait' | 'landscape', parts), each part
+    (column indexes, widths in points). A table whose natural widths do not fit a portrait page goes landscape;
+    when even the minimum widths do not fit a landscape page it is split into parts that repeat the first column."""
+    needs = [column_needs(h, [r[i] for r in rows]) for i, h in enumerate(header)]
+    orient = "portrait" if sum(n for _, n in needs) <= PORTRAIT_PT else "landscape"
+    avail = PORTRAIT_PT if orient == "portrait" else LANDSCAPE_PT
+    groups: list[list[int]] = [[0]]
+    for i in range(1, len(header)):
+        if len(groups[-1]) > 1 and sum(needs[j][0] for j in groups[-1]) + needs[i][0] > avail:
+            groups.append([0])
+        groups[-1].append(i)
+    parts = []
+    for cols in groups:
+        mins = [needs[i][0] for i in cols]
+        nats = [needs[i][1] for i in cols]
+        if sum(nats) <= avail:                      # everything on one line: spread the rest evenly
+            widths = [n + (avail - sum(nats)) * n / sum(nats) for n in nats]
+        else:                                       # between minimum and natural, by what each column lacks
+            lack = [n - m for m, n in zip(mins, nats)]
+            room = max(0.0, avail - sum(mins))
+            widths = [m + (room * x / sum(lack) if sum(lack) else 0) for m, x in zip(mins, lack)]
+        parts.append((cols, widths))
+    return orient, parts
+
+
+def _set_orientation(doc, landscape: bool) -> None:
+    """Start a new page section in the given orientation (A4, 2 cm margins)."""
+    from docx.enum.section import WD_SECTION
+
+    _page_setup(doc.add_section(WD_SECTION.NEW_PAGE), landscape)
+
+
+def _page_setup(sec, landscape: bool) -> None:
+    from docx.enum.section import WD_ORIENT
+    from docx.shared import Mm
+
+    w, h = PAGE_MM if not landscape else PAGE_MM[::-1]
+    sec.orientation = WD_ORIENT.LANDSCAPE if landscape else WD_ORIENT.PORTRAIT
+    sec.page_width, sec.page_height = Mm(w), Mm(h)
+    sec.left_margin = sec.right_margin = sec.top_margin = sec.bottom_margin = Mm(MARGIN_MM)
+
+
+def _add_table(doc, tb, cols: list[int], widths: list[float]) -> None:
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.oxml.ns import qn
+    from docx.shared import Pt
+
+    table = doc.add_table(rows=1, cols=len(cols))
+    table.style = "Table Grid"
+    table.autofit = False
+    tblpr = table._tbl.tblPr
+    layout = tblpr.makeelement(qn("w:tblLayout"), {qn("w:type"): "fixed"})
+    tblpr.append(layout)
+    hdr = table.rows[0]
+    trpr = hdr._tr.get_or_add_trPr()
+    trpr.append(trpr.makeelement(qn("w:tblHeader"), {}))          # header row repeats on every page
+    for j, i in enumerate(cols):
+        cell = hdr.cells[j]
+        cell.text = tb.columns[i].title
+        cell.paragraphs[0].runs[0].bold = True
+    for row in tb.rows:
+        cells = table.add_row().cells
+        for j, i in enumerate(cols):
+            v, col = row[i], tb.columns[i]
+            cells[j].text = _cell_text(v, col.number_format)
+            if isinstance(v, (int, float, tuple)):
+                cells[j].paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    for j, w in enumerate(widths):
+        table.columns[j].width = Pt(w)
+        for cell in table.columns[j].cells:
+            cell.width = Pt(w)
+    for row in table.rows:
+        for cell in row.cells:
+            for par in cell.paragraphs:
+                for run in par.runs:
+                    run.font.size = Pt(TABLE_PT)
+
+
 def write_docx(report: Report, path: Path) -> Path:
     from docx import Document
     from docx.enum.text import WD_ALIGN_PARAGRAPH
@@ -68,6 +192,7 @@ def write_docx(report: Report, path: Path) -> Path:
 
     font = (find_cjk_font() or ("Noto Sans CJK SC", ""))[0]
     doc = Document()
+    _page_setup(doc.sections[0], False)
     for st in ("Normal", "Title", "Heading 1", "Heading 2", "List Bullet"):
         try:
             _set_cjk_font(doc.styles[st], font)
@@ -87,7 +212,11 @@ def write_docx(report: Report, path: Path) -> Path:
     for w in report.warnings:
         r = doc.add_paragraph().add_run(f"⚠ {w}")
         r.font.color.rgb = RGBColor(0xB0, 0x30, 0x00)
+    landscape = False
     for s in report.sections:
+        if landscape:                                 # a chapter starts on a portrait page
+            landscape = False
+            _set_orientation(doc, False)
         doc.add_heading(s.title, level=1)
         for para in s.paragraphs:
             if para.style == "bullet":
@@ -105,24 +234,15 @@ def write_docx(report: Report, path: Path) -> Path:
         for tb in s.tables:
             if not tb.rows:
                 continue
-            doc.add_paragraph(tb.title).runs[0].bold = True
-            table = doc.add_table(rows=1, cols=len(tb.columns))
-            table.style = "Table Grid"
-            for i, col in enumerate(tb.columns):
-                cell = table.rows[0].cells[i]
-                cell.text = col.title
-                cell.paragraphs[0].runs[0].bold = True
-            for row in tb.rows:
-                cells = table.add_row().cells
-                for i, (v, col) in enumerate(zip(row, tb.columns)):
-                    cells[i].text = _cell_text(v, col.number_format)
-                    if isinstance(v, (int, float, tuple)):
-                        cells[i].paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.RIGHT
-            for row in table.rows:
-                for cell in row.cells:
-                    for par in cell.paragraphs:
-                        for run in par.runs:
-                            run.font.size = Pt(9)
+            texts = [[_cell_text(v, c.number_format) for v, c in zip(row, tb.columns)] for row in tb.rows]
+            orient, parts = table_layout([c.title for c in tb.columns], texts)
+            if (orient == "landscape") != landscape:
+                landscape = orient == "landscape"
+                _set_orientation(doc, landscape)
+            for n, (cols, widths) in enumerate(parts, start=1):
+                title = tb.title + (f"（{n}/{len(parts)}）" if len(parts) > 1 else "")
+                doc.add_paragraph(title).runs[0].bold = True
+                _add_table(doc, tb, cols, widths)
             if tb.note:
                 doc.add_paragraph(tb.note).runs[0].italic = True
     doc.add_paragraph(f"数据来源：{'；'.join(report.sources.values()) or '仓库'}。每个数字的来源（指标编号、期间、数值）见同名 Excel 文件“数据来源”工作表。").runs[0].font.size = Pt(8)
