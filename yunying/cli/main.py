@@ -52,5 +52,8 @@ app.add_typer(indicators_cli.app, name="indicators")
 from yunying.cli import report as report_cli  # noqa: E402
 app.add_typer(report_cli.app, name="report")
 
+from yunying.cli import cost as cost_cli  # noqa: E402
+app.add_typer(cost_cli.app, name="cost")
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -1,0 +1,98 @@
+"""`yunying cost run|report|explain|import` (issue 17 items 2–3 outputs) on the spec's mini example."""
+
+from __future__ import annotations
+
+import json
+
+import openpyxl
+import pytest
+from typer.testing import CliRunner
+
+from tests.cost.cost_fixtures import mini_example, warehouse
+from yunying.cli.main import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def db(tmp_path):
+    path = tmp_path / "w.duckdb"
+    con = warehouse(path)
+    mini_example(con)
+    con.execute("update cost_unit set dept_code = '=SUM(A1)' where unit_code = 'IM'")   # formula-looking text
+    con.close()
+    return path
+
+
+def run_ok(args):
+    r = runner.invoke(app, [str(a) for a in args])
+    assert r.exit_code == 0, r.stderr + r.stdout
+    return r
+
+
+def test_run_report_explain(db, tmp_path):
+    r = run_ok(["cost", "run", "--from", "2025-01", "--to", "2025-01", "--db", db, "--json"])
+    res = json.loads(r.stdout)
+    (run,) = res["runs"]
+    assert res["ok"] and run["total"] == 1460.0 and run["hops"] == 14
+    rid = run["run_id"]
+
+    out = tmp_path / "cost.xlsx"
+    run_ok(["cost", "report", "--run", rid, "--out", out, "--db", db])
+    wb = openpyxl.load_workbook(out)
+    assert wb.sheetnames == ["医院科室直接成本表", "医院临床服务类科室全成本表", "全成本构成", "医院科室成本分摊汇总表",
+                             "诊次床日成本表"]
+    full = {row[0]: row for row in wb["医院临床服务类科室全成本表"].iter_rows(min_row=5, values_only=True)}
+    # IM: direct 500, step 1 +40, step 2 +21, step 3 +136.2 = 697.2 — numbers stored as numbers
+    assert full["IM"][3:] == (500, 40, 21, 136.2, 697.2)
+    assert full["IM"][1] == "'=SUM(A1)"                           # text that looks like a formula is neutralised
+    assert full["合计"][-1] == 1460
+    assert "口径 医院全成本" in wb["医院临床服务类科室全成本表"]["A3"].value
+    trail = list(wb["医院科室成本分摊汇总表"].iter_rows(min_row=5, values_only=True))
+    assert ("三级分摊（医疗技术类）", "LAB", "IM", "ordered_revenue", "ordered_revenue", "LAB", 60, 100, 1, 136.2) \
+        in trail
+    assert all(c.data_type != "f" for ws in wb for row in ws.iter_rows() for c in row)
+
+    r = run_ok(["cost", "explain", "--run", rid, "--unit", "IM", "--month", "2025-01", "--db", db])
+    text = r.stdout
+    assert "全成本 full 697.20 = 直接 direct 500.00" in text
+    assert "2025-01 personnel own 500.00" in text                                 # the unit's ledger row
+    assert "自 from LAB 按 by ordered_revenue（由 LAB 提供 provided by） 60.0000 / 100.0000 = 136.20" in text
+    assert "2025-01 material own 200.00" in text                                  # the lab's own ledger row
+    ex = json.loads(run_ok(["cost", "explain", "--run", rid, "--unit", "IM", "--db", db, "--json"]).stdout)
+    assert sorted(ex["sources"]) == ["ADM", "LAB", "SUP"]
+
+
+def test_refusals_exit_with_code_and_store_nothing(db, tmp_path):
+    import duckdb
+
+    c = duckdb.connect(str(db))
+    c.execute("update cost_basis set quantity = 0 where basis_code = 'staff'")
+    c.close()
+    r = runner.invoke(app, ["cost", "run", "--from", "2025-01", "--to", "2025-01", "--db", str(db)])
+    assert r.exit_code == 2 and "[COST-BASIS-ZERO]" in r.stderr and "source=ADM" in r.stderr
+    r = runner.invoke(app, ["cost", "run", "--from", "2025-01", "--to", "2025-01", "--db", str(db), "--json"])
+    assert json.loads(r.stdout)["error_code"] == "COST-BASIS-ZERO"
+    c = duckdb.connect(str(db), read_only=True)
+    assert c.execute("select count(*) from cost_run").fetchall() == [(0,)]
+    c.close()
+    bad = tmp_path / "p.yaml"
+    bad.write_text('plan_id: x\nsteps:\n  - {step: 1, source: {cost_class: admin}, receivers: [admin], '
+                   'basis: {"*": staff}}\n', encoding="utf-8")
+    r = runner.invoke(app, ["cost", "run", "--from", "2025-01", "--to", "2025-01", "--plan", str(bad),
+                            "--db", str(db)])
+    assert r.exit_code == 2 and "[COST-PLAN-SELF]" in r.stderr
+    r = runner.invoke(app, ["cost", "run", "--from", "2025-13", "--to", "2025-01", "--db", str(db)])
+    assert r.exit_code == 2 and "2025-01" in r.stderr
+    r = runner.invoke(app, ["cost", "explain", "--run", "nope", "--unit", "IM", "--db", str(db)])
+    assert r.exit_code == 2 and "[COST-RUN-UNKNOWN]" in r.stderr
+
+
+def test_cost_import_is_the_generic_import(tmp_path):
+    f = tmp_path / "x.csv"
+    f.write_text("a\n1\n", encoding="utf-8")
+    args = ["nosuchkind", str(f), "--db", str(tmp_path / "w.duckdb"), "--json"]
+    generic = runner.invoke(app, ["import", *args])
+    alias = runner.invoke(app, ["cost", "import", *args])
+    assert alias.exit_code == generic.exit_code != 0
+    assert json.loads(alias.stdout) == json.loads(generic.stdout)
