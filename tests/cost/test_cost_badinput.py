@@ -50,9 +50,10 @@ def test_ledger_for_a_unit_unknown_that_month(con):
     assert "month=2025-02, unit=SUR" in e.zh and "cost_unit" in e.zh and "not in force" in e.en
 
 
-def test_unit_without_class(con):
+@pytest.mark.parametrize("cls", [None, "ward"])
+def test_unit_without_class(con, cls):
     feb_good(con)
-    add_units(con, [("NEW", None, "inpatient")])
+    add_units(con, [("NEW", cls, "inpatient")])
     add_ledger(con, [("NEW", "personnel", 5)], FEB)
     e = refused(con, "COST-UNIT-NOCLASS")
     assert "unit=NEW" in e.zh and "cost_class" in e.zh
@@ -123,3 +124,12 @@ def test_a_good_run_after_a_refusal_stores_normally(con):
     con.execute("update cost_ledger set amount = 500 where month = '2025-02-01' and unit_code = 'IM'")
     (r,) = run_stepdown(con, "2025-01", "2025-02", load_plan())
     assert r.total == 2 * 1460
+
+
+def test_calibre_is_refused_for_revenue_and_unknown_calibre(con):
+    with pytest.raises(CostError) as e:
+        run_stepdown(con, "2025-01", "2025-01", load_plan(), measure="revenue", calibre="medical")
+    assert e.value.code == "COST-CALIBRE"
+    with pytest.raises(CostError) as e:
+        run_stepdown(con, "2025-01", "2025-01", load_plan(), calibre="everything")
+    assert e.value.code == "COST-CALIBRE" and "hospital_full" in e.value.zh

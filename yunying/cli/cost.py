@@ -18,6 +18,7 @@ app = typer.Typer(help="成本核算 Cost accounting: 分摊 step-down, 诊次/�
                   no_args_is_help=True)
 
 MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+STAGES = {"validate": "校验 validating", "allocate": "分摊 allocating", "store": "保存 storing"}
 RunOpt = Annotated[str, typer.Option("--run", help="核算运行编号 / run id (yunying cost run prints it)")]
 
 
@@ -61,7 +62,7 @@ def run_cmd(
             with open_db(db) as con, progress_bar(not json_out) as progress:
                 results = run_stepdown(con, month_from, month_to, p, measure=measure, calibre=calibre,
                                        hospitals=hospital, created_by=getpass.getuser(), note=note,
-                                       progress=progress)
+                                       progress=lambda stage, done, total: progress(STAGES[stage], done, total))
         except CostError as exc:
             _cost_fail(exc)
     if json_out:

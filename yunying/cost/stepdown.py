@@ -19,7 +19,7 @@ from typing import Callable
 import yaml
 
 from yunying.cost.errors import CostError
-from yunying.cost.plan import Plan, Step
+from yunying.cost.plan import Plan, Step, domain_codes
 
 INPUT_TABLES = {"cost": ("cost_unit", "v_cost_unit_month", "cost_ledger", "cost_basis"),
                 "revenue": ("cost_unit", "v_cost_unit_month", "cost_revenue", "cost_basis")}
@@ -108,8 +108,9 @@ def run_stepdown(con, month_from, month_to, plan: Plan, *, measure: str = "cost"
     if measure == "cost":
         calibre = calibre or calibres()["default"]
         cal_sql = calibre_sql(calibre)
-    else:
-        calibre = None
+    elif calibre:
+        raise CostError("COST-CALIBRE", "成本口径只用于成本核算（--measure cost），收入分摊不取口径",
+                        "a calibre applies to cost runs only (--measure cost), not to revenue")
     check_inputs(con, measure)
     progress = progress or (lambda *_: None)
     total_steps = len(plan.steps) + 3
@@ -132,6 +133,10 @@ def run_stepdown(con, month_from, month_to, plan: Plan, *, measure: str = "cost"
     except BaseException:
         con.execute("rollback")
         raise
+    finally:
+        for t in ("_u", "_src_rows", "_basis", "_direct", "_pool", "_trail", "_step0_units", "_rule", "_res", "_rcv",
+                  "_ucu"):
+            con.execute(f"drop table if exists {t}")
     return results
 
 
@@ -181,14 +186,16 @@ def _prepare(con, m0: dt.date, m1: dt.date, measure: str, cal_sql: str | None, h
         f"{what_zh}中的核算单元在该月不存在（不在 cost_unit 的有效期内）。请在 cost_unit 中登记该单元或修正其有效期",
         f"{what_en} names a unit not in force that month (no cost_unit row valid then). Register the unit in "
         "cost_unit or correct its validity dates", ["hospital", "month", "unit"])
+    known = domain_codes("dept_class")
+    classes = ", ".join(_lit(c) for c in known)
     _refuse_rows(con, """select distinct u.hospital_id, strftime(u.month, '%Y-%m'), u.unit_code, u.cost_class
-        from _u u where (u.cost_class is null or u.cost_class = '')
+        from _u u where (u.cost_class is null or u.cost_class not in ({classes}))
           and (exists (select 1 from _src_rows l where l.hospital_id = u.hospital_id and l.month = u.month
                        and l.unit_code = u.unit_code)
                or exists (select 1 from _basis b where b.hospital_id = u.hospital_id and b.month = u.month
-                          and b.unit_code = u.unit_code)) order by all""", [], "COST-UNIT-NOCLASS",
-        "核算单元没有科室类别（行政后勤/医疗辅助/医疗技术/临床服务），无法参与分摊。请在 cost_unit 中填写 cost_class",
-        "cost unit without a cost class (admin/support/medtech/clinical) cannot take part in the step-down; fill "
+                          and b.unit_code = u.unit_code)) order by all""".format(classes=classes), [],
+        "COST-UNIT-NOCLASS", f"核算单元没有有效的科室类别（{'/'.join(known)}），无法参与分摊。请在 cost_unit 中填写 cost_class",
+        f"cost unit without a valid cost class ({'/'.join(known)}) cannot take part in the step-down; fill "
         "cost_class in cost_unit", ["hospital", "month", "unit", "class"])
     cal = f" and {cal_sql}" if cal_sql else ""
     con.execute(f"""create or replace temp table _direct as
