@@ -96,3 +96,20 @@ def test_cost_import_is_the_generic_import(tmp_path):
     alias = runner.invoke(app, ["cost", "import", *args])
     assert alias.exit_code == generic.exit_code != 0
     assert json.loads(alias.stdout) == json.loads(generic.stdout)
+
+
+def test_demo_stage_runs_the_default_plan_and_writes_the_workbook(db, tmp_path, capsys):
+    from yunying.cli.cost import demo_stage
+
+    c = warehouse(db)
+    # bed days for IM and SUR: 697.2 + 762.8 = 1460 over 100 + 100 = 200 bed days → 7.30 per bed day
+    c.execute("insert into cost_basis values ('H1', '2025-01-01', 'IM', 'bed_days', '*', 100), "
+              "('H1', '2025-01-01', 'SUR', 'bed_days', '*', 100)")
+    c.close()
+    demo_stage(db)
+    assert (tmp_path / "reports" / "cost-H1-2025-01-2025-01.xlsx").is_file()
+    assert "床日成本 7.30" in capsys.readouterr().err
+    empty = tmp_path / "e" / "w.duckdb"
+    empty.parent.mkdir()
+    warehouse(empty).close()
+    demo_stage(empty)                                    # no ledger: skipped, nothing raised

@@ -133,3 +133,32 @@ def register_import() -> None:
 
 
 register_import()
+
+
+def demo_stage(db: Path) -> None:
+    """Demo pipeline stage: step down the whole ledger period with the default plan, write the standard tables to
+    <db folder>/reports/cost-<from>-<to>.xlsx and print the hospital's 诊次/床日成本. Skipped (with a note) when the
+    warehouse holds no cost ledger."""
+    from yunying.cost.plan import load_plan
+    from yunying.cost.report import write_report
+    from yunying.cost.stepdown import run_stepdown
+    from yunying.cost.unit_cost import measures
+
+    with open_db(db) as con:
+        have = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
+        span = con.execute("select min(month), max(month) from cost_ledger").fetchall()[0] \
+            if "cost_ledger" in have else (None, None)
+        if span[0] is None:
+            console.print("  成本 cost: 无成本台账，跳过 / no cost ledger, skipped")
+            return
+        m0, m1 = f"{span[0]:%Y-%m}", f"{span[1]:%Y-%m}"
+        out = Path(db).parent / "reports"
+        for r in run_stepdown(con, m0, m1, load_plan(), created_by="demo", note="yunying demo run"):
+            path = write_report(con, r.run_id, out / f"cost-{r.hospital_id}-{m0}-{m1}.xlsx")
+            figs = con.execute("""select measure, case when bool_or(volume_source in ('incomplete', 'none')
+                    and cost > 0) then null else sum(cost) / nullif(sum(volume), 0) end
+                from cost_unit_cost where run_id = ? and unit_code = '*' and dept_code = '*' group by 1 order by 1""",
+                               [r.run_id]).fetchall()
+            shown = "  ".join(f"{measures()[m]['zh']} {v:,.2f}" for m, v in figs if v is not None)
+            console.print(f"  成本 cost: {r.hospital_id} {m0}—{m1} 全成本 {r.total:,.2f}  {shown}  run {r.run_id}")
+            console.print(f"    {path}")
