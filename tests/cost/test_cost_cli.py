@@ -113,3 +113,18 @@ def test_demo_stage_runs_the_default_plan_and_writes_the_workbook(db, tmp_path, 
     empty.parent.mkdir()
     warehouse(empty).close()
     demo_stage(empty)                                    # no ledger: skipped, nothing raised
+
+
+def test_report_of_a_warehouse_without_cost_runs_is_a_clear_refusal(tmp_path):
+    import duckdb
+
+    from yunying.warehouse.db import connect
+
+    path = tmp_path / "old.duckdb"
+    connect(str(path)).close()
+    c = duckdb.connect(str(path))                  # as if written before migration 0110
+    c.execute("drop table cost_run")
+    c.execute("delete from schema_migrations where version like '0110%'")
+    c.close()
+    r = runner.invoke(app, ["cost", "report", "--run", "x", "--out", str(tmp_path / "r.xlsx"), "--db", str(path)])
+    assert r.exit_code == 2 and "[COST-RUN-UNKNOWN]" in r.stderr

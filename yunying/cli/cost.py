@@ -156,9 +156,11 @@ def demo_stage(db: Path) -> None:
         for r in run_stepdown(con, m0, m1, load_plan(), created_by="demo", note="yunying demo run"):
             path = write_report(con, r.run_id, out / f"cost-{r.hospital_id}-{m0}-{m1}.xlsx")
             figs = con.execute("""select measure, case when bool_or(volume_source in ('incomplete', 'none')
-                    and cost > 0) then null else sum(cost) / nullif(sum(volume), 0) end
+                    and cost > 0) then null else sum(cost) / nullif(sum(volume), 0) end,
+                    string_agg(distinct volume_source, ',' order by volume_source)
                 from cost_unit_cost where run_id = ? and unit_code = '*' and dept_code = '*' group by 1 order by 1""",
                                [r.run_id]).fetchall()
-            shown = "  ".join(f"{measures()[m]['zh']} {v:,.2f}" for m, v in figs if v is not None)
+            shown = "  ".join(f"{measures()[m]['zh']} {v:,.2f}（服务量来源 volume from {src}）"
+                              for m, v, src in figs if v is not None)
             console.print(f"  成本 cost: {r.hospital_id} {m0}—{m1} 全成本 {r.total:,.2f}  {shown}  run {r.run_id}")
             console.print(f"    {path}")

@@ -14,7 +14,14 @@ def _dicts(cur) -> list[dict]:
 
 
 def get_run(con, run_id: str) -> dict:
-    rows = _dicts(con.execute("select * from cost_run where run_id = ?", [run_id]))
+    import duckdb
+
+    try:
+        rows = _dicts(con.execute("select * from cost_run where run_id = ?", [run_id]))
+    except duckdb.CatalogException:     # a warehouse opened read-only before migration 0110 was applied
+        raise CostError("COST-RUN-UNKNOWN", f"仓库中还没有核算运行（无 cost_run 表），没有 {run_id}。先运行 yunying cost run",
+                        f"the warehouse holds no cost runs yet (no cost_run table), so no {run_id}. Run yunying "
+                        "cost run first") from None
     if not rows:
         last = con.execute("select run_id from cost_run order by created_at desc limit 5").fetchall()
         hint = "、".join(r[0] for r in last) or "无 none"

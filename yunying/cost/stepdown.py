@@ -199,7 +199,7 @@ def _prepare(con, m0: dt.date, m1: dt.date, measure: str, cal_sql: str | None, h
         "cost_class in cost_unit", ["hospital", "month", "unit", "class"])
     cal = f" and {cal_sql}" if cal_sql else ""
     con.execute(f"""create or replace temp table _direct as
-        select l.hospital_id, l.month, l.unit_code, l.cost_item, sum((l.amount * 100)::BIGINT) as cents
+        select l.hospital_id, l.month, l.unit_code, l.cost_item, sum(round(l.amount * 100)::BIGINT) as cents
         from _src_rows l join _u u using (hospital_id, month, unit_code)
         where true{cal} group by all""")
     con.execute("create or replace temp table _pool as select * from _direct")
