@@ -42,6 +42,10 @@ def test_run_report_explain(db, tmp_path):
     wb = openpyxl.load_workbook(out)
     assert wb.sheetnames == ["医院科室直接成本表", "医院临床服务类科室全成本表", "全成本构成", "医院科室成本分摊汇总表",
                              "诊次床日成本表"]
+    direct = list(wb["医院科室直接成本表"].iter_rows(min_row=5, values_only=True))
+    # units in the plan's class order (行政后勤, 医疗辅助, 医疗技术, 临床); 直接成本合计 = ledger 1460
+    assert [r[0] for r in direct] == ["ADM", "SUP", "LAB", "IM", "SUR", "合计"] and direct[-1][-1] == 1460
+    assert direct[0][2] == "行政后勤" and direct[0][-1] == 100
     full = {row[0]: row for row in wb["医院临床服务类科室全成本表"].iter_rows(min_row=5, values_only=True)}
     # IM: direct 500, step 1 +40, step 2 +21, step 3 +136.2 = 697.2 — numbers stored as numbers
     assert full["IM"][3:] == (500, 40, 21, 136.2, 697.2)

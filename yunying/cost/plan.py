@@ -153,7 +153,7 @@ def load_plan(path: str | Path | None = None) -> Plan:
         loc = ".".join(str(x) for x in first["loc"])
         raise CostError("COST-PLAN-YAML", f"分摊方案 {p} 格式错误（{loc}：{first['msg']}），格式见 docs/cost.md §2",
                         f"plan {p} is malformed ({loc}: {first['msg']}); format: docs/cost.md §2")
-    plan.path = str(p)
+    plan.path = str(p.resolve())
     plan.sha256 = hashlib.sha256(raw).hexdigest()
     check_plan(plan)
     return plan

@@ -22,11 +22,15 @@ def _rows(con, sql: str, params) -> list[tuple]:
     return con.execute(sql, params).fetchall()
 
 
-def _final_classes(run: dict) -> list[str]:
+def run_plan(run: dict):
+    """The plan a run used, when its file is still there unchanged (same sha-256); else None."""
+    from yunying.cost.errors import CostError
+
     try:
-        return load_plan(run["plan_path"] or None).final_classes
-    except Exception:       # the plan file moved since the run: the stored classes of units that kept their cost
-        return []
+        plan = load_plan(run["plan_path"] or None)
+    except CostError:
+        return None
+    return plan if plan.sha256 == run["plan_hash"] else None
 
 
 def build_tables(con, run_id: str) -> tuple[dict, list[tuple[str, list[str], list[list]]]]:
@@ -39,8 +43,14 @@ def build_tables(con, run_id: str) -> tuple[dict, list[tuple[str, list[str], lis
                                  [rid])]
     item_heads = [domain_label(item_dom, i) for i in items]
     pivot = ", ".join(f"coalesce(sum({{col}}) filter (where cost_item = '{i.replace(chr(39), chr(39) * 2)}'), 0)" for i in items)
-    units = """select unit_code, any_value(dept_code), any_value(cost_class), any_value(service_line), {pivot},
-                      sum({col}) from cost_unit_full where run_id = ? {where} group by 1 order by 3, 1"""
+    plan = run_plan(run)
+    # classes in the plan's order (sources by step, then the final classes); without the plan: by code
+    order = [s.source.cost_class for s in plan.steps if s.source.cost_class] + plan.final_classes if plan else []
+    rank = "case cost_class " + " ".join(f"when '{c}' then {i}" for i, c in enumerate(order)) + " end" \
+        if order else "cost_class"
+    units = f"""select unit_code, any_value(dept_code), any_value(cost_class), any_value(service_line), {{pivot}},
+                      sum({{col}}) from cost_unit_full where run_id = ? {{where}} group by 1
+                order by any_value({rank}), 1"""
     sheets = []
     # 1 医院科室直接成本表: direct cost (incl. shared costs received in step 0) per unit × cost item
     direct = _rows(con, units.format(pivot=pivot.format(col="direct + shared_in"), col="direct + shared_in",
@@ -49,7 +59,7 @@ def build_tables(con, run_id: str) -> tuple[dict, list[tuple[str, list[str], lis
                    _with_total([[u, d, domain_label("dept_class", c), domain_label("service_line", s), *v]
                                 for u, d, c, s, *v in direct], 4)))
     # 2 医院临床服务类科室全成本表: final classes (never emptied by the plan)
-    final = _final_classes(run) or [r[0] for r in _rows(con, """select distinct cost_class from cost_unit_full
+    final = (plan.final_classes if plan else []) or [r[0] for r in _rows(con, """select distinct cost_class from cost_unit_full
         where run_id = ? and "full" <> 0""", [rid])]
     fin = ", ".join("'" + c.replace("'", "''") + "'" for c in final) or "''"
     full = _rows(con, f"""select unit_code, any_value(dept_code), any_value(service_line), sum(direct + shared_in),
@@ -68,12 +78,7 @@ def build_tables(con, run_id: str) -> tuple[dict, list[tuple[str, list[str], lis
     sheets.append(("全成本构成", ["核算单元", "科室", "服务类型", *item_heads, "全成本合计",
                               *[f"{h}占比" for h in item_heads]], rows))
     # 3 医院科室成本分摊汇总表: per step, source → destination with the basis used and its quantities
-    plan_steps = {}
-    try:
-        plan = load_plan(run["plan_path"] or None)
-        plan_steps = {s.step: s.zh for s in plan.steps}
-    except Exception:
-        pass
+    plan_steps = {s.step: s.zh for s in plan.steps} if plan else {}
     trail = _rows(con, """select step, source_unit, dest_unit, basis_code, basis_provider, sum(basis_qty),
             sum(basis_total), count(distinct month), sum(amount)
         from (select step, source_unit, dest_unit, basis_code, basis_provider, month, any_value(basis_qty) basis_qty,
