@@ -133,3 +133,11 @@ def test_calibre_is_refused_for_revenue_and_unknown_calibre(con):
     with pytest.raises(CostError) as e:
         run_stepdown(con, "2025-01", "2025-01", load_plan(), calibre="everything")
     assert e.value.code == "COST-CALIBRE" and "hospital_full" in e.value.zh
+
+
+def test_overlapping_unit_validity(con):
+    # IM re-registered from 2025-02 without closing the old row: two rows in force in February
+    feb_good(con)
+    add_units(con, [("IM", "clinical", "outpatient", "IM", FEB, None)])
+    e = refused(con, "COST-UNIT-DUP")
+    assert "month=2025-02, unit=IM, rows=2" in e.zh and "valid_to" in e.en

@@ -167,6 +167,11 @@ def _prepare(con, m0: dt.date, m1: dt.date, measure: str, cal_sql: str | None, h
     if not hosp:
         raise CostError("COST-NO-DATA", f"{m0:%Y-%m}—{m1:%Y-%m} 没有{what_zh}数据：请检查期间，或先导入 {kind}",
                         f"no {what_en} rows in {m0:%Y-%m}..{m1:%Y-%m}: check the period or import {kind} first")
+    _refuse_rows(con, """select hospital_id, strftime(month, '%Y-%m'), unit_code, count(*) from _u
+        group by all having count(*) > 1 order by all""", [], "COST-UNIT-DUP",
+        "同一核算单元在同一月份有多条有效的 cost_unit 记录（有效期重叠）。请修正 valid_from / valid_to 使其不重叠",
+        "a cost unit has more than one cost_unit row in force in the same month (overlapping validity); correct "
+        "valid_from / valid_to so they do not overlap", ["hospital", "month", "unit", "rows"])
     _refuse_rows(con, """select hospital_id, strftime(month, '%Y-%m'), unit_code, cost_item, fund_source
         from _src_rows where amount is null order by all""", [], "COST-LEDGER-MISSING",
         f"{what_zh}金额缺失（单元、月份、项目如下）。请补齐金额（无发生额填 0）后重新导入 {kind}",
@@ -278,8 +283,8 @@ def _step(con, plan: Plan, step: Step) -> None:
         f"{where}：接收单元缺少分摊参数数量。请在 cost_basis 中为它登记该参数（没有则填 0），或在方案中改用其他参数",
         f"{where_en}: a receiving unit has no quantity for the basis. Add it to cost_basis (0 when none), or choose "
         "another basis in the plan", ["hospital", "month", "source", "basis", "receiver"])
-    _refuse_rows(con, """select hospital_id, strftime(month, '%Y-%m'), source_unit, basis, any_value(provider),
-            count(*) from _rcv group by hospital_id, month, source_unit, cost_item, basis
+    _refuse_rows(con, """select distinct hospital_id, strftime(month, '%Y-%m'), source_unit, basis,
+            any_value(provider), count(*) from _rcv group by hospital_id, month, source_unit, cost_item, basis
         having coalesce(sum(quantity), 0) = 0 order by all""", [], "COST-BASIS-ZERO",
         f"{where}：接收单元的分摊参数合计为 0，来源单元的成本无处可分。请导入该月的参数数量（cost_basis），或在方案中为该来源"
         "单元改用其他参数（overrides）", f"{where_en}: the basis quantities of the whole receiving set sum to 0, so the "
