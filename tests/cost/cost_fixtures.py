@@ -22,6 +22,12 @@ create or replace view v_cost_unit_month as
   from cost_unit u join m on m.month >= u.valid_from and (u.valid_to is null or m.month <= u.valid_to);
 """
 
+# inserts name their columns: the real tables (cost-data's data model) may carry more
+UNIT_COLS = "hospital_id, unit_code, unit_name, dept_code, cost_class, service_line, valid_from, valid_to"
+LEDGER_COLS = "hospital_id, month, unit_code, cost_item, fund_source, amount"
+BASIS_COLS = "hospital_id, month, unit_code, basis_code, provider_unit, quantity"
+REVENUE_COLS = "hospital_id, month, charge_category, order_unit, exec_unit, amount"
+
 H = "H1"
 JAN = dt.date(2025, 1, 1)
 
@@ -39,21 +45,21 @@ def add_units(con, rows, hospital=H, valid_from=dt.date(2024, 1, 1)):
         dept = r[3] if len(r) > 3 else code
         vf = r[4] if len(r) > 4 else valid_from
         vt = r[5] if len(r) > 5 else None
-        con.execute("insert into cost_unit values (?, ?, ?, ?, ?, ?, ?, ?)",
+        con.execute(f"insert into cost_unit ({UNIT_COLS}) values (?, ?, ?, ?, ?, ?, ?, ?)",
                     [hospital, code, f"单元{code}", dept, cls, line, vf, vt])
 
 
 def add_ledger(con, rows, month=JAN, hospital=H):
     """rows: (unit, item, amount[, fund_source])"""
     for r in rows:
-        con.execute("insert into cost_ledger values (?, ?, ?, ?, ?, ?)",
+        con.execute(f"insert into cost_ledger ({LEDGER_COLS}) values (?, ?, ?, ?, ?, ?)",
                     [hospital, month, r[0], r[1], r[3] if len(r) > 3 else "own", r[2]])
 
 
 def add_basis(con, rows, month=JAN, hospital=H):
     """rows: (unit, basis, quantity[, provider])"""
     for r in rows:
-        con.execute("insert into cost_basis values (?, ?, ?, ?, ?, ?)",
+        con.execute(f"insert into cost_basis ({BASIS_COLS}) values (?, ?, ?, ?, ?, ?)",
                     [hospital, month, r[0], r[1], r[3] if len(r) > 3 else "*", r[2]])
 
 

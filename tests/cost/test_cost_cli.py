@@ -8,7 +8,7 @@ import openpyxl
 import pytest
 from typer.testing import CliRunner
 
-from tests.cost.cost_fixtures import mini_example, warehouse
+from tests.cost.cost_fixtures import BASIS_COLS, mini_example, warehouse
 from yunying.cli.main import app
 
 runner = CliRunner()
@@ -107,7 +107,7 @@ def test_demo_stage_runs_the_default_plan_and_writes_the_workbook(db, tmp_path, 
 
     c = warehouse(db)
     # bed days for IM and SUR: 697.2 + 762.8 = 1460 over 100 + 100 = 200 bed days → 7.30 per bed day
-    c.execute("insert into cost_basis values ('H1', '2025-01-01', 'IM', 'bed_days', '*', 100), "
+    c.execute(f"insert into cost_basis ({BASIS_COLS}) values ('H1', '2025-01-01', 'IM', 'bed_days', '*', 100), "
               "('H1', '2025-01-01', 'SUR', 'bed_days', '*', 100)")
     c.close()
     demo_stage(db)

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.cost.cost_fixtures import INPUT_DDL
+from tests.cost.cost_fixtures import BASIS_COLS, INPUT_DDL, LEDGER_COLS, UNIT_COLS
 from yunying.cost.plan import Plan, check_plan
 from yunying.cost.stepdown import run_stepdown
 from yunying.warehouse.db import connect
@@ -81,9 +81,12 @@ def load(con, units, ledger, basis_rows):
     unit_t = pa.table({"u": [u for u, _ in units], "c": [c for _, c in units]})
     ledger_t = pa.table(dict(zip(["m", "u", "i", "a"], map(list, zip(*ledger)))))
     basis_t = pa.table(dict(zip(["m", "u", "b", "p", "q"], map(list, zip(*basis_rows)))))
-    con.execute("insert into cost_unit select 'H1', u, u, u, c, 'other', '2024-01-01', null from unit_t")
-    con.execute("insert into cost_ledger select 'H1', m::DATE, u, i, 'own', a::DECIMAL(16,2) / 100 from ledger_t")
-    con.execute("insert into cost_basis select 'H1', m::DATE, u, b, p, q::DECIMAL(18,4) / 10000 from basis_t")
+    con.execute(f"insert into cost_unit ({UNIT_COLS}) "
+                "select 'H1', u, u, u, c, 'other', '2024-01-01', null from unit_t")
+    con.execute(f"insert into cost_ledger ({LEDGER_COLS}) "
+                "select 'H1', m::DATE, u, i, 'own', a::DECIMAL(16,2) / 100 from ledger_t")
+    con.execute(f"insert into cost_basis ({BASIS_COLS}) "
+                "select 'H1', m::DATE, u, b, p, q::DECIMAL(18,4) / 10000 from basis_t")
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,

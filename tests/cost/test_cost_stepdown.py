@@ -8,7 +8,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from tests.cost.cost_fixtures import JAN, add_basis, add_ledger, add_units, mini_example, warehouse
+from tests.cost.cost_fixtures import JAN, REVENUE_COLS, add_basis, add_ledger, add_units, mini_example, warehouse
 from yunying.cost.plan import load_plan
 from yunying.cost.stepdown import run_stepdown
 
@@ -77,7 +77,7 @@ def test_revenue_steps_down_like_cost(con):
     # measure revenue: the lab executed 100 of lab revenue (charge category lab), IM executed 50 consult.
     # Step 3 moves the lab's 100 to IM/SUR by ordered revenue 60/40 → IM lab 60, SUR lab 40; IM consult stays 50.
     mini_example(con)
-    con.execute("""insert into cost_revenue values ('H1', '2025-01-01', 'lab', 'IM', 'LAB', 70),
+    con.execute(f"""insert into cost_revenue ({REVENUE_COLS}) values ('H1', '2025-01-01', 'lab', 'IM', 'LAB', 70),
         ('H1', '2025-01-01', 'lab', 'SUR', 'LAB', 30), ('H1', '2025-01-01', 'consult', 'IM', 'IM', 50)""")
     (r,) = run_stepdown(con, "2025-01", "2025-01", load_plan(), measure="revenue")
     got = con.execute("""select unit_code, cost_item, "full" from cost_unit_full where run_id = ? and "full" <> 0
