@@ -85,6 +85,12 @@ def test_revenue_steps_down_like_cost(con):
     assert got == [("IM", "consult", D("50.00")), ("IM", "lab", D("60.00")), ("SUR", "lab", D("40.00"))]
     assert con.execute("select measure, calibre from cost_run").fetchall() == [("revenue", None)]
     assert con.execute("select count(*) from cost_unit_cost").fetchall()[0][0] == 0
+    from yunying.cost.report import build_tables
+
+    _, sheets = build_tables(con, r.run_id)
+    assert [t for t, _, _ in sheets] == ["医院科室直接收入表", "医院临床服务类科室全收入表", "全收入构成", "医院科室收入分摊汇总表"]
+    full = {row[0]: row[-1] for row in sheets[1][2]}
+    assert full == {"IM": 110, "SUR": 40, "合计": 150}
 
 
 @pytest.mark.parametrize("calibre,im", [("medical_business", "500.00"), ("medical", "600.00"),

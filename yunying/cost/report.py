@@ -101,6 +101,8 @@ def build_tables(con, run_id: str) -> tuple[dict, list[tuple[str, list[str], lis
         sheets.append(("诊次床日成本表", ["指标", "核算单元", "科室", "成本", "服务量", "单位成本", "服务量来源"],
                        [[ms[m]["zh"], "全院" if d == "*" else ("科室合计" if u == "*" else u),
                          "" if d == "*" else d, c, v, x, src] for m, u, d, c, v, x, src in uc]))
+    if not cost:     # a revenue run: the same tables of revenue (收入), never labelled as cost
+        sheets = [(t.replace("成本", "收入"), [h.replace("成本", "收入") for h in hs], rows) for t, hs, rows in sheets]
     return run, sheets
 
 
