@@ -208,11 +208,14 @@ class CostBook:
         qs = np.bincount(inv, weights=q4).round().astype(np.int64)
         cs = np.bincount(inv, weights=amt).round().astype(np.int64)
         for (m, it, o, e), qq, cc in zip(uniq.tolist(), qs.tolist(), cs.tolist()):
-            v = self.vol.setdefault((year, m, it, o, e), [0, 0])
-            v[0] += qq
-            v[1] += cc
-            rk = (year, m, int(self.item_cat[it]), o, e)
-            self.rev[rk] = self.rev.get(rk, 0) + cc
+            self._add(year, m, it, o, e, qq, cc)
+
+    def _add(self, year: int, m: int, it: int, o: int, e: int, q4: int, cc: int) -> None:
+        v = self.vol.setdefault((year, m, it, o, e), [0, 0])
+        v[0] += q4
+        v[1] += cc
+        rk = (year, m, int(self.item_cat[it]), o, e)
+        self.rev[rk] = self.rev.get(rk, 0) + cc
 
     # ---- outpatient: monthly fee columns of each clinic ---------------------------------------------------
     def _add_outpatient(self, agg: dict) -> None:
@@ -227,16 +230,16 @@ class CostBook:
                     total = int(month_cents[m])
                     if total <= 0:
                         continue
-                    gsplit = _largest_remainder(total, np.array([g[0] for g in groups]))
+                    gsplit = [total] if len(groups) == 1 else \
+                        _largest_remainder(total, np.array([g[0] for g in groups]))
                     for (share, ix, w), gt in zip(groups, gsplit):
-                        for it, cc in zip(ix, _largest_remainder(int(gt), w)):
+                        for it, cc in zip(ix, [gt] if len(ix) == 1 else _largest_remainder(int(gt), w)):
                             if cc <= 0:
                                 continue
                             e = self.exec_op[it]
                             e = own if e < 0 else e
                             q4 = (int(cc) * E4 + int(self.item_price[it]) // 2) // int(self.item_price[it])
-                            self._collect(year, np.array([m]), np.array([it]), np.array([own]), np.array([e]),
-                                          np.array([q4]), np.array([int(cc)]))
+                            self._add(year, m, int(it), own, int(e), q4, int(cc))
 
     # ---- writing ------------------------------------------------------------------------------------------
     def write(self, agg: dict, kinds: set[str]) -> dict:
@@ -425,11 +428,12 @@ class CostBook:
                          "amount": _dec(np.array(rows["amount"], dtype=np.int64))})
 
     def _ordered(self, y: int, m: int, key: str) -> np.ndarray:
+        """Revenue of the key's charge categories ordered by each unit in the month."""
         if not key.startswith("ordered:"):
             raise ProfileError(f"yunying/synth/tables/cost.yaml: ledger key {key!r} unknown")
-        cats = {self.cats.index(c) for c in key.split(":", 1)[1].split("+")}
-        v = np.zeros(len(self.codes))
-        for (yy, mm, cat, o, _e), cc in self.rev.items():
-            if yy == y and mm == m and cat in cats:
-                v[o] += cc
-        return v
+        if not hasattr(self, "_by_order"):
+            self._by_order = np.zeros((len(self.years), 12, len(self.cats), len(self.codes)))
+            for (yy, mm, cat, o, _e), cc in self.rev.items():
+                self._by_order[self.years.index(yy), mm, cat, o] += cc
+        cats = [self.cats.index(c) for c in key.split(":", 1)[1].split("+")]
+        return self._by_order[self.years.index(y), m, cats].sum(axis=0)
