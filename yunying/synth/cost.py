@@ -414,6 +414,10 @@ class CostBook:
                         v = vec[key] if key in vec else self._ordered(y, m, key)
                         if v.sum() > 0:
                             w += share * v / v.sum()
+                    if w.sum() <= 0:            # no measured key this month (e.g. no revenue): by headcount
+                        w = vec["staff"]
+                    if w.sum() <= 0 and total:
+                        raise ProfileError(f"yunying/synth/tables/cost.yaml: no unit to carry {item} in {y}-{m + 1:02d}")
                     funds = lcfg["fund_source"][item]
                     fw = np.array(list(funds.values()))
                     cents = _largest_remainder(total, np.outer(w, fw).ravel()).reshape(nu, len(funds))
