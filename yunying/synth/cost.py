@@ -176,7 +176,7 @@ class CostBook:
         q4 = (amt * E4 + self.item_price[item] // 2) // self.item_price[item]
         disch = c["disch_date"].astype("datetime64[D]")
         tab = pa.table({
-            "hospital_id": pa.array([self.hid] * len(case)),
+            "hospital_id": pa.array([self.hid]).take(pa.array(np.zeros(len(case), dtype=np.int64))),
             "mrn": c["mrn"].take(pa.array(case)),
             "admission_no": pa.array(np.asarray(c["zycs"])[case]),
             "line_no": pa.array(line_no),
@@ -202,12 +202,15 @@ class CostBook:
                 self.surgeries[(year, m, d.code)] = self.surgeries.get((year, m, d.code), 0) + int(sm[m])
 
     def _collect(self, year, month, item, order, ex, q4, amt) -> None:
-        keys = np.stack([month, item, order, ex], axis=1)
-        uniq, inv = np.unique(keys, axis=0, return_inverse=True)
-        inv = inv.ravel()
+        ni, nu = len(self.items), len(self.codes)
+        key = ((month.astype(np.int64) * ni + item) * nu + order) * nu + ex
+        uniq, inv = np.unique(key, return_inverse=True)
         qs = np.bincount(inv, weights=q4).round().astype(np.int64)
         cs = np.bincount(inv, weights=amt).round().astype(np.int64)
-        for (m, it, o, e), qq, cc in zip(uniq.tolist(), qs.tolist(), cs.tolist()):
+        for k, qq, cc in zip(uniq.tolist(), qs.tolist(), cs.tolist()):
+            k, e = divmod(k, nu)
+            k, o = divmod(k, nu)
+            m, it = divmod(k, ni)
             self._add(year, m, it, o, e, qq, cc)
 
     def _add(self, year: int, m: int, it: int, o: int, e: int, q4: int, cc: int) -> None:
