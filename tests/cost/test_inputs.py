@@ -235,3 +235,15 @@ def test_a_file_without_the_unit_column_is_refused_naming_it(tmp_path, db, kind)
     code, out = imp(db, kind, f)
     assert code == 1 and out["files"][0]["error_code"] == "IMP-MISSING-COLUMN"
     assert "核算单元代码" in out["files"][0]["message"]
+
+
+def test_usual_export_headers_map_through_the_cost_profiles(tmp_path, db):
+    # headers of a finance-system export (yunying/ingest/profiles/cost-ledger.yaml): 2 rows, both stored
+    f = write(tmp_path / "export.csv", ["机构代码,月份,核算单元,成本项目,经费来源,本期金额",
+                                        "H1,2022-03-01,0301-IP,固定资产折旧,财政,5000",
+                                        "H1,2022-03-01,0301-IP,卫生材料费,自有资金,1200.40"], "gb18030")
+    code, out = imp(db, "cost_ledger", f)
+    assert code == 0 and out["inserted"] == 2 and out["files"][0]["unknown_columns"] == []
+    assert out["files"][0]["profile"] == "cost-ledger-headers"
+    assert q(db, "select cost_item, fund_source, amount::double from cost_ledger order by 1") == [
+        ("depreciation", "fiscal", 5000.0), ("material", "own", 1200.4)]
