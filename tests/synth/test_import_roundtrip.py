@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from yunying.synth.generator import generate
 
-ORDER = ["hospital", "department", "staff", "finance", "beds", "discharge", "outpatient"]
+ORDER = ["hospital", "department", "cost_unit", "charge_item", "staff", "finance", "beds", "discharge", "outpatient",
+         "cost_ledger", "cost_basis", "cost_revenue", "item_volume", "case_charge"]
 
 
 @pytest.mark.parametrize("profile", ["secondary-general", "tertiary-tcm"])

@@ -18,8 +18,9 @@ from yunying.model.catalogue import load_model
 from yunying.settings import load_settings
 
 
-# `import all`: dictionaries first, then facts
-IMPORT_ORDER = ["hospital", "department", "staff", "finance", "beds", "discharge", "outpatient"]
+# `import all`: dictionaries first (cost units and the charge-item dictionary too), then facts
+IMPORT_ORDER = ["hospital", "department", "cost_unit", "charge_item", "staff", "finance", "beds", "discharge",
+                "outpatient", "cost_ledger", "cost_basis", "cost_revenue", "item_volume", "case_charge"]
 DATA_SUFFIXES = (".csv", ".xlsx", ".parquet")
 
 
@@ -83,7 +84,8 @@ def import_folder(db: Path | None, folder: Path, *, quiet: bool = False, reject_
 
 def import_cmd(
     kind: Annotated[str, typer.Argument(help="数据类型 kind: discharge|outpatient|department|staff|finance|beds|hospital, "
-                                             "或 all（导入一个文件夹 / a whole folder）")],
+                                             "成本 cost_unit|cost_ledger|cost_basis|cost_revenue|charge_item|"
+                                             "item_volume|case_charge, 或 all（导入一个文件夹 / a whole folder）")],
     files: Annotated[list[Path], typer.Argument(help="CSV (UTF-8/GB18030) / .xlsx / .parquet 文件；all 时为一个文件夹")],
     db: DbOpt = None,
     hospital: Annotated[Optional[str], typer.Option(help="文件中无机构代码时使用的医疗机构代码 hospital_id")] = None,
@@ -95,7 +97,8 @@ def import_cmd(
     """导入数据文件（原子、幂等）/ Import files: bad rows quarantined and explained, the rest loaded atomically.
 
     `yunying import all FOLDER` imports every file of a folder in dictionary-first order (hospital, department,
-    staff, finance, beds, discharge, outpatient), by manifest.json or by file-name prefix."""
+    cost_unit, charge_item, staff, finance, beds, discharge, outpatient, cost_ledger, cost_basis, cost_revenue,
+    item_volume, case_charge), by manifest.json or by file-name prefix."""
     if kind == "all":
         if len(files) != 1:
             fail("import all 需要且只需要一个文件夹", "import all takes exactly one folder", 2)

@@ -46,6 +46,10 @@ def render() -> str:
                 notes.append(f"fee class {c.fee_class}")
             if c.subset_of:
                 notes.append(f"其中 ⊂ `{c.subset_of}`")
+            if c.closed:
+                notes.append("closed domain: other values rejected (IMP-CODE)")
+            if c.default is not None:
+                notes.append(f"default `{c.default}` when absent or empty")
             out.append(f"| `{c.name}` | {c.zh} | {c.code or ''} | {c.type} | {c.req or ''} | "
                        f"{c.domain or ''} | {'; '.join(notes)} |")
         out.append("")

@@ -207,7 +207,7 @@ class Importer:
 
     def _check_columns(self, binding: prof.Binding, path: Path) -> None:
         missing = [k for k in self.table.key if k not in binding.columns
-                   and not (k == "hospital_id" and self.hospital)]
+                   and not (k == "hospital_id" and self.hospital) and self.table.column(k).default is None]
         if missing:
             col = self.table.column(missing[0])
             accepted = [h.header for h in binding.profile.columns.values() if h.column == col.name]
@@ -267,6 +267,8 @@ class Importer:
             expr = convert_sql(col, q(header), self.model, convert)
             if col.name == "hospital_id" and alias == "hospital_id" and self.hospital:
                 expr = f"coalesce({expr}, {lit(self.hospital)})"
+            elif col.default is not None and alias == col.name:
+                expr = f"coalesce({expr}, {lit(col.default)})"
             inner.append(f"{expr} as {q(alias)}")
             outer.append(q(alias))
             if col.base_type != "VARCHAR" or convert:
@@ -275,6 +277,9 @@ class Importer:
         if "hospital_id" not in b.columns and self.hospital:
             inner.append(f"{lit(self.hospital)} as hospital_id")
             outer.append("hospital_id")
+        for c in self._defaulted(b):
+            inner.append(f"{lit(c.default)} as {q(c.name)}")
+            outer.append(q(c.name))
         parse_bad = " or ".join(bad) or "false"
         self.con.execute("drop table if exists reject_errors; drop table if exists reject_scans")
         self.con.execute(
@@ -283,17 +288,32 @@ class Importer:
         src.after_first_read()
         return self.con.execute("select count(*) from _typed").fetchall()[0][0]
 
+    def _defaulted(self, b: prof.Binding) -> list[Column]:
+        """Columns the file lacks that the catalogue gives a default (cost_basis.provider_unit = '*')."""
+        return [c for c in self.table.columns if c.default is not None and c.name not in b.columns]
+
     def _row_errors(self, b: prof.Binding, src: Source) -> None:
         """_err(row_no, field, header, value, code, extra): keys, row checks, structural rows; parse errors are
         detailed later from the raw rows (see _quarantine_raw)."""
         arms = [f"select _row_no, {lit(k)}, null, null, 'IMP-KEY', null from _typed where {q(k)} is null"
                 for k in self.table.key if k in b.columns or k == "hospital_id"]
-        present = set(b.columns) | ({"hospital_id"} if self.hospital else set())
+        present = set(b.columns) | ({"hospital_id"} if self.hospital else set()) | \
+            {c.name for c in self._defaulted(b)}
+        for col in self.table.columns:          # closed domains: a code outside the list cannot be stored
+            if col.closed and col.name in b.columns:
+                dom = self.model.domains[col.domain]
+                codes = ", ".join(lit(c) for c in dom.codes)
+                allowed = f"{col.domain}: " + ", ".join(f"{c} {lab}" for c, lab in dom.codes.items())
+                arms.append(f"select _row_no, {lit(col.name)}, {lit(b.columns[col.name].header)}, "
+                            f"cast({q(col.name)} as varchar), 'IMP-CODE', {lit(allowed)} from _typed "
+                            f"where {q(col.name)} is not null and {q(col.name)} not in ({codes})")
         for chk in self.model.row_checks:
             if chk.table == self.table.name and {chk.field, chk.extra or chk.field} <= present:
                 arms.append(
-                    f"select _row_no, {lit(chk.field)}, {lit(b.columns[chk.field].header)}, "
-                    f"cast({q(chk.field)} as varchar), {lit(chk.code)}, cast({q(chk.extra)} as varchar) "
+                    f"select _row_no, {lit(chk.field)}, "
+                    f"{lit(b.columns[chk.field].header if chk.field in b.columns else chk.field)}, "
+                    f"cast({q(chk.field)} as varchar), {lit(chk.code)}, "
+                    f"{f'cast({q(chk.extra)} as varchar)' if chk.extra else 'null'} "
                     f"from _typed where {chk.when}")
         self.con.execute(
             "create or replace temp table _err (row_no bigint, field varchar, header varchar, value varchar,"
@@ -408,7 +428,7 @@ class Importer:
               path: Path) -> None:
         con, key = self.con, [q(k) for k in self.table.key]
         loaded_cols = [c.name for c in self.table.columns if c.name in b.columns or
-                       (c.name == "hospital_id" and self.hospital)]
+                       (c.name == "hospital_id" and self.hospital) or c.default is not None]
         con.execute(f"create or replace temp table _keys as select distinct {', '.join(key)} from _good")
         fields = [(c.name, c.zh) for t in (self.table, *self.children) for c in t.columns]
         con.register("_fields_arrow", pa.table({"field": [f for f, _ in fields], "zh": [z for _, z in fields]}))

@@ -33,6 +33,20 @@ ROW_REASONS: dict[str, tuple[str, str]] = {
     "IMP-LINE-SIZE": ("本行过长（{extra}），通常是未闭合的引号或粘贴进来的大段文本，未导入；请检查并缩短该行后重新导入",
                       "line too long ({extra}): usually an unclosed quote or pasted bulk text; not loaded, check "
                       "and shorten the line"),
+    "IMP-CODE": ("字段【{field}】值 \"{value}\" 不是有效代码（{extra}），未导入；请改用这些代码或其中文名称后重新导入",
+                 "field {field}: \"{value}\" is not a valid code ({extra}); not loaded, use one of these codes or "
+                 "its Chinese name and re-import"),
+    "IMP-NEGATIVE": ("字段【{field}】值 {value} 为负数，金额与数量不能为负，未导入；请核对源数据（冲销请在源系统中轧差）后重新导入",
+                     "field {field}: {value} is negative; amounts and quantities cannot be negative, not loaded — "
+                     "check the source (net reversals there) and re-import"),
+    "IMP-VALUE-MISSING": ("字段【{field}】为空，没有数值无法核算成本，未导入；请填写数值（没有发生请填 0）后重新导入",
+                          "field {field} is empty; a cost figure needs a value, not loaded — fill it in (0 when "
+                          "nothing occurred) and re-import"),
+    "IMP-VALID-ORDER": ("失效日期 {value} 早于生效日期 {extra}，有效期不可能，未导入；请核对两个日期后重新导入",
+                        "valid_to {value} is before valid_from {extra}; check both dates and re-import"),
+    "IMP-MONTH": ("字段【{field}】值 {value} 不是月初日期，月份应写成该月 1 日（如 2022-03-01），未导入；请修正后重新导入",
+                  "field {field}: {value} is not the first day of a month (write 2022-03-01 for March 2022); not "
+                  "loaded, fix it and re-import"),
     "IMP-ROW": ("本行无法解析（{extra}），请检查引号与分隔符", "row could not be parsed ({extra}); check quotes and separators"),
 }
 

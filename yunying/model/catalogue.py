@@ -24,6 +24,8 @@ class Column(BaseModel):
     fee_class: int | None = None
     subset_of: str | None = None
     unit: str | None = None     # display unit (元 …): how its numbers print (yunying.reports.fmt.display)
+    closed: bool = False        # a value outside `domain` is rejected at import (IMP-CODE), not only flagged
+    default: str | None = None  # value stored when the file has no such column or the cell is empty
 
     @property
     def base_type(self) -> str:
@@ -136,6 +138,8 @@ def _check(model: Model) -> None:
                 problems.append(f"{t.name}.{c.name}: unknown type {c.type}")
             if c.domain and c.domain not in model.domains:
                 problems.append(f"{t.name}.{c.name}: unknown domain {c.domain}")
+            if c.closed and not c.domain:
+                problems.append(f"{t.name}.{c.name}: closed without a domain")
             if c.subset_of and c.subset_of not in names:
                 problems.append(f"{t.name}.{c.name}: subset_of {c.subset_of} not defined")
             if c.req == "key" and c.name not in t.key:

@@ -671,6 +671,7 @@ def _discharge_table(ctx: _Ctx, d, dept_no: int, year: int, c: dict, hospital: d
     mrn = fake.join(fake.digits(np.full(n, year % 100), 2), fake.digits(np.full(n, dept_no), 2),
                     fake.digits(ident + 1, 6))
     cols["BAH"] = mrn
+    c["mrn"], c["zycs"] = mrn, zycs            # the case keys of the cost tables' charge lines (synth/cost.py)
     sex = c["sex"].copy()
     xm = fake.names(rng, sex)
     cols["XM"] = xm
@@ -960,8 +961,15 @@ def generate(profile: str | Path = "tertiary-general", years: list[int] | tuple[
     ctx = _Ctx(prof, tables, Path(codes) if codes else None, seed)
     ctx.scale = scale
     ctx.first_year = min(int(y) for y in years)
-    all_kinds = {"discharge", "outpatient", "department", "staff", "finance", "beds", "hospital"}
+    from .cost import COST_KINDS, CostBook
+    all_kinds = {"discharge", "outpatient", "department", "staff", "finance", "beds", "hospital", *COST_KINDS}
     kinds = all_kinds if kinds is None else set(kinds)
+    book = None
+    if kinds & set(COST_KINDS):      # derived from the stays, visits, staff, wards and finance: all generated
+        needed = {"discharge", "outpatient", "staff", "finance", "beds"}
+        if not needed <= kinds:
+            raise ValueError(f"cost kinds need {sorted(needed - kinds)} generated too")
+        book = CostBook(ctx, out, years)
     res = GenerateResult(profile=prof.profile, seed=seed, scale=scale, years=years, out=out)
     truth: list[dict] = []
     agg: dict = {"ip": {}, "op": {}, "census": {}, "spill": {}}
@@ -972,7 +980,7 @@ def generate(profile: str | Path = "tertiary-general", years: list[int] | tuple[
             prof.per_year_at_scale_1["discharges"] * scale * (1 + prof.year_over_year.get("discharges", 0)) ** yi)
         if "discharge" in kinds or kinds & {"beds", "finance", "department", "staff"}:
             path = _write_discharges(ctx, y, yi, n_total, out, truth, agg, progress,
-                                     write="discharge" in kinds)
+                                     write="discharge" in kinds, book=book)
             if path:
                 res.files.setdefault("discharge", []).append(path)
         if "outpatient" in kinds:
@@ -987,6 +995,10 @@ def generate(profile: str | Path = "tertiary-general", years: list[int] | tuple[
     for k, (path, cnt) in other.items():
         res.files[k] = [path]
         res.counts[k] = cnt
+    if book is not None:
+        for k, (path, cnt) in book.write(agg, kinds).items():
+            res.files[k] = path if isinstance(path, list) else [path]
+            res.counts[k] = cnt
     tpath = out / "defects_truth.csv"
     _write_truth(tpath, truth)
     res.counts["defects"] = len(truth)
@@ -1022,7 +1034,7 @@ def _write_truth(path: Path, truth: list[dict]) -> None:
 
 
 def _write_discharges(ctx: _Ctx, year: int, yi: int, n_total: int, out: Path, truth: list, agg: dict,
-                      progress: Progress, write: bool = True) -> Path | None:
+                      progress: Progress, write: bool = True, book=None) -> Path | None:
     prof = ctx.p
     counts = _year_counts(ctx, year, yi, n_total)
     cs = []
@@ -1044,6 +1056,8 @@ def _write_discharges(ctx: _Ctx, year: int, yi: int, n_total: int, out: Path, tr
         _aggregate_ip(ctx, d, year, c, agg)
         if w:
             w.write(_discharge_table(ctx, d, i + 1, year, c, prof.hospital, truth))
+            if book is not None:
+                book.add_cases(d, year, c)
         cs[i] = {"n": c["n"]}        # free memory as we go
         if progress:
             progress(f"discharge {year}: write", i + 1, len(prof.departments))

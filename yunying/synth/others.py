@@ -55,6 +55,7 @@ def write_other_tables(ctx, years: list[int], out, agg: dict, kinds: set[str]) -
             bd = max(bd, float(a["bed_days"].sum()))
         beds[d.code] = max(int(round(bd / 365.0 / occ)), 1 if bd > 0 else 0)
     total_beds = int(sum(beds.values()))
+    agg["beds"] = beds                          # read by the cost tables (synth/cost.py)
 
     if "hospital" in kinds:
         h = p.hospital
@@ -91,6 +92,7 @@ def write_other_tables(ctx, years: list[int], out, agg: dict, kinds: set[str]) -
                     occd = agg["census"].get((y, m, d.code), 0)
                     if y == years[-1] and m == 11:        # stays running into next (not generated) year
                         occd += agg.get("spill", {}).get((y, d.code), 0)
+                    agg.setdefault("ward", {})[(y, m, d.code)] = int(occd)
                     rows.append({"hospital_id": hid, "month": _month(y, m), "dept_code": d.code, "open_beds": float(b),
                                  "open_bed_days": b * nd, "occupied_bed_days": int(occd),
                                  "inpatients_start": None, "inpatients_end": int(round(occd / nd))})
@@ -114,13 +116,16 @@ def write_other_tables(ctx, years: list[int], out, agg: dict, kinds: set[str]) -
                         split = _largest_remainder(hc, np.array(list(mix.values())))
                         for title, k in zip(mix, split):
                             if k > 0:
+                                cell = agg.setdefault("staff", {}).setdefault((y, m, code), {})
+                                cell[cat] = cell.get(cat, 0) + int(k)
                                 rows.append({"hospital_id": hid, "month": _month(y, m), "dept_code": code,
                                              "staff_category": cat, "title_level": title, "headcount": float(k)})
         cols = ["hospital_id", "month", "dept_code", "staff_category", "title_level", "headcount"]
         res["staff"] = _write(out / "staff.csv", rows, cols)
 
     if "finance" in kinds:
-        res["finance"] = _write(out / "finance.csv", _finance_rows(ctx, years, agg),
+        agg["finance"] = _finance_rows(ctx, years, agg)
+        res["finance"] = _write(out / "finance.csv", agg["finance"],
                                 ["hospital_id", "month", "dept_code", "item_code", "amount"])
     return res
 
