@@ -26,6 +26,7 @@ DEFAULTS = {
     "cases": {"method_preference": ["item_sum", "ccr"], "disease_code_length": None,
               "order_service_line": "inpatient"},
     "breakeven": {"fixed_items": ["personnel", "depreciation", "amortization"]},
+    "labels": {"method": {}, "method_en": {}},
 }
 
 
