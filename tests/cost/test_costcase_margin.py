@@ -96,3 +96,20 @@ def test_economics_hook_reads_the_primary_cost(priced):
     got = dict(con.execute("select mrn, margin_cost from econ_case_payment where run_id = ?",
                            [pay.run_id]).fetchall())
     assert got == {"c1": pytest.approx(1500), "c2": pytest.approx(-13400), "c3": pytest.approx(-800)}
+
+
+def test_disease_cost_by_principal_diagnosis(priced):
+    # 病种 = principal western diagnosis: c1 K35.8, c2 K35.1, c3 K40.9 (a secondary diagnosis of c3 is ignored).
+    # Full code: three groups; 类目 (3 characters): K35 = (6 500 + 23 400) / 2 = 14 950, K40 = 10 800.
+    con, _ = priced
+    con.execute("insert into discharge_diagnosis (hospital_id, mrn, admission_no, dx_type, seq, dx_code) values "
+                "('H1', 'c1', 1, 'W', 0, 'K35.8'), ('H1', 'c2', 1, 'W', 0, 'K35.1'), ('H1', 'c3', 1, 'W', 0, 'K40.9'),"
+                "('H1', 'c3', 1, 'W', 1, 'K35.8')")
+    full_code = {r["group_code"]: r["cases"] for r in group_costs(con, "cr1", "disease")}
+    assert full_code == {"K35.8": 1, "K35.1": 1, "K40.9": 1}
+    by3 = {r["group_code"]: r["mean_cost"] for r in group_costs(con, "cr1", "disease", "department",
+                                                                 disease_code_length=3)}
+    assert by3 == {"K35": pytest.approx(14950), "K40": pytest.approx(10800)}
+    teams = {(r["doctor_group"], r["group_code"]): r["cases"]
+             for r in group_costs(con, "cr1", "disease", "doctor_group", disease_code_length=3)}
+    assert teams == {("T1", "K35"): 1, ("T2", "K35"): 1, ("T1", "K40"): 1}

@@ -69,9 +69,12 @@ def write_case_cost_reports(con, run_id: str, target, *, scheme: str | None = No
             "单位成本(元)", "成本收入比"], rows, [14, 22, 12, 14, 24, 10, 14, 14, 14, 12])
     note = _primary_note(con, run_id, mlab)
     # 2 病种成本明细 / 构成 (病种 = principal western diagnosis)
-    dis = q(con, """
+    from yunying.cost.margin import disease_code_sql
+
+    code = disease_code_sql(load_methods()["cases"]["disease_code_length"], "d.dx_code")
+    dis = q(con, f"""
         with c as (
-          select c.*, d.dx_code, d.dx_name from cost_case c
+          select c.*, {code} as dx_code, d.dx_name from cost_case c
           left join discharge_diagnosis d on d.hospital_id = c.hospital_id and d.mrn = c.mrn
             and d.admission_no = c.admission_no and d.dx_type = 'W' and d.seq = 0
           where c.run_id = ? and c.is_primary
@@ -79,7 +82,7 @@ def write_case_cost_reports(con, run_id: str, target, *, scheme: str | None = No
         select coalesce(dx_code, '(无主要诊断)'), any_value(dx_name), count(*), avg(cost), avg(revenue), sum(cost),
                sum(drug_cost), sum(material_cost), sum(service_cost), sum(revenue)
         from c group by 1 order by 1""", [run_id]).fetchall()
-    _sheet(wb, "病种成本明细表", head + [note, "病种 = 主要诊断编码（首页西医主要诊断）"],
+    _sheet(wb, "病种成本明细表", head + [note, "病种 = 主要诊断编码（首页西医主要诊断；cost/case_methods.yaml cases.disease_code_length）"],
            ["主要诊断编码", "病种名称", "例数", "例均成本(元)", "例均费用(元)", "成本合计(元)", "药品成本(元)",
             "卫生材料成本(元)", "医疗服务成本(元)", "费用合计(元)"],
            [(*r[:9], r[9]) for r in dis], [14, 22, 8, 14, 14, 14, 14, 14, 14, 14])

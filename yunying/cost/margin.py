@@ -59,6 +59,11 @@ def margins(con, run_id: str, level: str = "drg", *, method: str = "primary", lo
     return [dict(zip(cols, r)) for r in cur.fetchall()]
 
 
+def disease_code_sql(length: int | None, column: str = "dx_code") -> str:
+    """病种 key: the principal diagnosis code, whole or its first `length` characters without the dot."""
+    return column if not length else f"substr(replace({column}, '.', ''), 1, {int(length)})"
+
+
 def group_cost_sql(kind: str, level: str, method: str, disease_code_length: int | None = None) -> str:
     """Mean case cost per 病种 (principal diagnosis) or DRG (latest grouping of $scheme) at hospital / department /
     doctor-group level, with the composition drug / material / service."""
@@ -66,8 +71,7 @@ def group_cost_sql(kind: str, level: str, method: str, disease_code_length: int 
         key_sql = ("join (select hospital_id, mrn, admission_no, arg_max(drg, grouped_at) as grp from drg_result "
                    "where scheme = $scheme group by all) g using (hospital_id, mrn, admission_no)")
     else:
-        code = "dx_code" if not disease_code_length else \
-            f"substr(replace(dx_code, '.', ''), 1, {int(disease_code_length)})"
+        code = disease_code_sql(disease_code_length)
         key_sql = (f"join (select hospital_id, mrn, admission_no, max({code}) as grp from discharge_diagnosis "
                    "where dx_type = 'W' and seq = 0 group by all) g using (hospital_id, mrn, admission_no)")
     lv = {"hospital": [], "department": ["dept_code"], "doctor_group": ["dept_code", "doctor_group"]}[level]
@@ -87,8 +91,15 @@ def group_cost_sql(kind: str, level: str, method: str, disease_code_length: int 
         group by all order by hospital_id{extra}, group_code"""
 
 
+_CONFIG = object()
+
+
 def group_costs(con, run_id: str, kind: str = "drg", level: str = "hospital", *, method: str = "primary",
-                scheme: str | None = None, disease_code_length: int | None = None) -> list[dict]:
+                scheme: str | None = None, disease_code_length=_CONFIG) -> list[dict]:
+    if disease_code_length is _CONFIG:
+        from yunying.cost.case_config import load_methods
+
+        disease_code_length = load_methods()["cases"]["disease_code_length"]
     params = {"run": run_id}
     if kind == "drg":
         if scheme is None:
