@@ -27,6 +27,10 @@ def test_cases_margin_breakeven_report(priced, tmp_path):  # noqa: F811
     r = CliRunner().invoke(_app(), ["margin", "--run", "cr1", "--db", db, "--losing", "--format", "json"])
     rows = json.loads(r.stdout)
     assert [(x["drg"], round(x["margin_cost"])) for x in rows] == [("GZ13", -11900), ("AB11", -800)]
+    r = CliRunner().invoke(_app(), ["group-cost", "--run", "cr1", "--db", db, "--kind", "drg", "--level",
+                                    "doctor_group", "--format", "json"])
+    got = {(x["doctor_group"], x["group_code"]): x["mean_cost"] for x in json.loads(r.stdout)}
+    assert got == {("T1", "AB11"): 10800, ("T1", "GZ13"): 6500, ("T2", "GZ13"): 23400}
     r = CliRunner().invoke(_app(), ["breakeven", "--run", "cr1", "--db", db, "--format", "csv"])
     assert r.stdout.splitlines()[1].startswith("H1,GS,21000")
     out = tmp_path / "c.xlsx"

@@ -92,6 +92,26 @@ def margin(run: RunOpt, db: DbOpt = None,
     _emit(rows, fmt)
 
 
+def group_cost(run: RunOpt, db: DbOpt = None,
+               kind: Annotated[str, typer.Option("--kind", help="drg | disease (病种 = 主要诊断)")] = "drg",
+               level: Annotated[str, typer.Option("--level", help="hospital | department | doctor_group")] = "hospital",
+               method: Annotated[str, typer.Option("--method", help="primary | item_sum | ccr")] = "primary",
+               scheme: Annotated[Optional[str], typer.Option("--scheme", help="DRG 方案（默认最近分组）")] = None,
+               fmt: FormatOpt = "text") -> None:
+    """病种 / DRG 成本：组内病例成本均值与构成 / disease or DRG cost: mean case cost and composition."""
+    from yunying.cost.margin import group_costs
+
+    if kind not in ("drg", "disease") or level not in ("hospital", "department", "doctor_group"):
+        fail(f"--kind {kind} / --level {level} 无效（drg|disease；hospital|department|doctor_group）",
+             f"invalid --kind {kind} / --level {level} (drg|disease; hospital|department|doctor_group)", 2)
+    with open_db(db, read_only=True) as con:
+        try:
+            rows = group_costs(con, run, kind, level, method=method, scheme=scheme)
+        except CostCaseError as e:
+            _err(e)
+    _emit(rows, fmt)
+
+
 def breakeven(run: RunOpt, db: DbOpt = None, fmt: FormatOpt = "text") -> None:
     """科室保本点 / break-even volume per department: Q* = F / (p − v)."""
     with open_db(db, read_only=True) as con:
@@ -118,5 +138,6 @@ def register(app: typer.Typer) -> None:
     """Add the cost-case commands to the `yunying cost` group."""
     app.command("cases")(cases)
     app.command("margin")(margin)
+    app.command("group-cost")(group_cost)
     app.command("breakeven")(breakeven)
     app.command("case-report")(case_report)

@@ -92,15 +92,19 @@ def write_case_cost_reports(con, run_id: str, target, *, scheme: str | None = No
            [(r[0], r[1], r[2], r[5], *(100 * x / r[5] if r[5] else None for x in r[6:9])) for r in dis],
            [14, 22, 8, 14, 16, 18, 18])
     # 3 DRG 成本明细 / 构成 (per hospital, department, doctor group; payment of the latest DRG payment run)
+    from yunying.cost.margin import default_scheme
+
+    scheme = scheme or default_scheme(con)
     drg = q(con, """
         with c as (
-          select c.*, coalesce(p.drg, g.drg) as drg, d.discharge_dept_code as dept_code,
+          select c.*, g.drg, d.discharge_dept_code as dept_code,
                  coalesce(d.doctor_group, d.attending_physician) as doctor_group, p.expected_payment, p.fee_total
           from cost_case c join discharge d using (hospital_id, mrn, admission_no)
-          left join v_drg_pay p using (hospital_id, mrn, admission_no)
+          left join v_drg_pay p on p.hospital_id = c.hospital_id and p.mrn = c.mrn
+            and p.admission_no = c.admission_no and p.scheme = $scheme
           left join (select hospital_id, mrn, admission_no, arg_max(drg, grouped_at) as drg from drg_result
-                     group by all) g using (hospital_id, mrn, admission_no)
-          where c.run_id = ? and c.is_primary
+                     where scheme = $scheme group by all) g using (hospital_id, mrn, admission_no)
+          where c.run_id = $run and c.is_primary
         )
         select case when grouping(dept_code) = 1 then '全院' when grouping(doctor_group) = 1 then '科室'
                     else '医疗组' end as lvl,
@@ -110,8 +114,10 @@ def write_case_cost_reports(con, run_id: str, target, *, scheme: str | None = No
                sum(cost), sum(drug_cost), sum(material_cost), sum(service_cost)
         from c group by grouping sets ((drg), (dept_code, drg), (dept_code, doctor_group, drg))
         order by grouping(dept_code) desc, grouping(doctor_group) desc, dept_code, doctor_group, 4""",
-             [run_id]).fetchall()
-    _sheet(wb, "DRG成本明细表", head + [note, "DRG 成本 = 组内病例成本均值；支付标准取最近一次 DRG 支付测算（v_drg_pay）"],
+             {"run": run_id, "scheme": scheme}).fetchall()
+    _sheet(wb, "DRG成本明细表",
+           head + [note, f"DRG 成本 = 组内病例成本均值；DRG 取方案 {scheme} 的最近分组，"
+                         "支付标准取该方案最近一次 DRG 支付测算（v_drg_pay）"],
            ["层级", "科室", "医疗组", "DRG", "例数", "例均成本(元)", "例均支付标准(元)", "例均费用(元)",
             "成本口径盈亏(元)", "费用口径盈亏(元)"], [r[:10] for r in drg], [8, 10, 12, 10, 8, 14, 16, 14, 16, 16])
     _sheet(wb, "DRG成本构成表", head + [note],

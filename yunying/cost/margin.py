@@ -94,6 +94,12 @@ def group_cost_sql(kind: str, level: str, method: str, disease_code_length: int 
 _CONFIG = object()
 
 
+def default_scheme(con) -> str | None:
+    """The DRG scheme of the latest grouping in the warehouse (DRG cost groups cases by it unless one is given)."""
+    rows = q(con, "select arg_max(scheme, grouped_at) from drg_result having count(*) > 0").fetchall()
+    return rows[0][0] if rows else None
+
+
 def group_costs(con, run_id: str, kind: str = "drg", level: str = "hospital", *, method: str = "primary",
                 scheme: str | None = None, disease_code_length=_CONFIG) -> list[dict]:
     if disease_code_length is _CONFIG:
@@ -102,11 +108,9 @@ def group_costs(con, run_id: str, kind: str = "drg", level: str = "hospital", *,
         disease_code_length = load_methods()["cases"]["disease_code_length"]
     params = {"run": run_id}
     if kind == "drg":
+        scheme = scheme or default_scheme(con)
         if scheme is None:
-            rows = q(con, "select scheme from drg_run order by started_at desc limit 1").fetchall()
-            if not rows:
-                return []
-            scheme = rows[0][0]
+            return []
         params["scheme"] = scheme
     cur = con.execute(group_cost_sql(kind, level, method, disease_code_length), params)
     cols = [d[0] for d in cur.description]
