@@ -175,5 +175,8 @@ def run_case_costing(con, run_id: str, *, config_path=None, charge_map_path=None
         n_ccr = cost_ccr_method(con, run, cfg, cmap)
         _mark_primary(con, run, cfg)
         be = compute_breakeven(con, run, cfg)
+    for (t,) in con.execute("select table_name from duckdb_tables() where temporary and table_name like '\\_cc\\_%' "
+                            "escape '\\'").fetchall():
+        con.execute(f"drop table if exists {t}")
     return {"run_id": run_id, "period": run.label, "config_hash": cfg["_hash"], "ratios": ratios,
             "items": items, "cases": {"item_sum": n_item, "ccr": n_ccr}, "breakeven_departments": be}
