@@ -13,7 +13,7 @@ LAYERS = [
     {"warehouse"},
     {"ingest", "synth"},
     {"drg", "qc"},
-    {"economics", "indicators"},
+    {"economics", "indicators", "cost"},
     {"reports"},
     {"web"},
     {"cli"},
