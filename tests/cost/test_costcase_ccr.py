@@ -59,6 +59,10 @@ def test_spec_ccr_example(tmp_path):
     assert got["c1"][1:4] == pytest.approx((2500, 2000, 8425))
     assert got["c1"][4] == pytest.approx(12000) and got["c1"][5] is None
     assert got["c1"][6] is True                      # no item lines → ccr is the primary figure
+    # by 成本项目: every service unit's pool is personnel only → 8 425 personnel, drugs 2 500, materials 2 000
+    comp = dict(con.execute("select cost_item, cost from cost_case_item where mrn = 'c1' and method = 'ccr'")
+                .fetchall())
+    assert comp == pytest.approx({"personnel": 8425, "drug": 2500, "material": 2000})
     assert got["c2"][0] == pytest.approx(12925)
     assert "ccr_hospital_mix:fee_nursing" in got["c2"][5]
 
@@ -78,3 +82,6 @@ def test_blended_fee_column_and_residual(tmp_path):
     cost, fb = con.execute("select cost, fallback from cost_case where method = 'ccr'").fetchall()[0]
     assert cost == pytest.approx(700 + 87.5)
     assert fb == "ccr_hospital_overall:(residual)"
+    # the composition by 成本项目 adds up to the cost on every fallback level (all pools are personnel here)
+    assert dict(con.execute("select cost_item, sum(cost) from cost_case_item where method = 'ccr' group by 1")
+                .fetchall()) == {"personnel": pytest.approx(787.5)}

@@ -82,6 +82,24 @@ def test_item_costs_by_method_and_item_sum_case(tmp_path):
         "where mrn = 'c1'").fetchall()}
     assert cc["item_sum"][:4] == pytest.approx((1822.5, 1362.5, 360, 100))
     assert cc["item_sum"][4] is True and cc["ccr"][4] is False and cc["item_sum"][5] is None
+    # composition by 成本项目: L1 76 = personnel 76×2 800/3 800 = 56 + other 20; L2 124 = 84 + 40;
+    # B1 775 = personnel 775×3 000/3 100 = 750 + material 25; N1 387.5 = 375 + 12.5; drugs 360; materials 100
+    # → personnel 1 265, other 60, material 137.5, drug 360 (Σ 1 822.5)
+    comp = _composition(con)
+    assert comp["item_sum"] == pytest.approx({"personnel": 1265, "other": 60, "material": 137.5, "drug": 360})
+    # CCR: lab 200 × (10 000/8 000 = 1.25) = 250 (LAB item mix: personnel 70 %, other 30 %);
+    # 一般医疗服务费 500 × bed (B1 3 100 / 2 000 = 1.55) = 775 (B1 mix: personnel 3 000/3 100, material 100/3 100);
+    # nursing 250 × 1.55 = 387.5 (same mix); drugs 300 × 1.2 = 360; materials 100 → 1 872.5
+    assert cc["ccr"][0] == pytest.approx(1872.5)
+    assert comp["ccr"] == pytest.approx({"personnel": 175 + 750 + 375, "other": 75, "material": 37.5 + 100,
+                                         "drug": 360})
+
+
+def _composition(con, mrn="c1"):
+    out: dict = {}
+    for m, ci, c in con.execute("select method, cost_item, cost from cost_case_item where mrn = ?", [mrn]).fetchall():
+        out.setdefault(m, {})[ci] = c
+    return out
 
 
 def test_configured_ratio_methods(tmp_path):
@@ -121,6 +139,7 @@ def test_item_sum_period_fallback_and_uncosted(tmp_path):
                                 "where method = 'item_sum'").fetchall()[0]
     assert cost == pytest.approx(1822.5 + 38) and unc == pytest.approx(99)
     assert fb == "item_period_cost;uncosted_lines"
+    assert sum(_composition(con)["item_sum"].values()) == pytest.approx(1822.5 + 38)
 
 
 def test_unknown_and_revenue_runs_refused(tmp_path):

@@ -20,7 +20,7 @@ def _has(con, table: str) -> bool:
                             [table]).fetchall()[0][0])
 
 
-def cost_item_sum(con, run: Run, ratios: dict) -> int:
+def cost_item_sum(con, run: Run, ratios: dict, cfg: dict) -> int:
     if not _has(con, "case_item_charge"):
         return 0
     p = {"run": run.run_id, "h": run.hospital_id, "d0": run.month_from, "d1": run.end,
@@ -69,6 +69,36 @@ def cost_item_sum(con, run: Run, ratios: dict) -> int:
                  || case when count(*) filter (where cost is null) > 0 then ['uncosted_lines'] else [] end)),
                  ';'), '')
         from _cc_case_items group by mrn, admission_no""", {"run": run.run_id, "h": run.hospital_id})
+    li = cfg["items"]["ledger_items"]
+    q(con, """
+        insert into cost_case_item (run_id, hospital_id, mrn, admission_no, method, cost_item, cost)
+        with sh as (
+          select item_code, exec_unit, cost_item,
+                 sum(cost) / nullif(sum(sum(cost)) over (partition by item_code, exec_unit), 0) as share
+          from _cc_item_ci group by item_code, exec_unit, cost_item
+        ), shi as (
+          select item_code, cost_item,
+                 sum(cost) / nullif(sum(sum(cost)) over (partition by item_code), 0) as share
+          from _cc_item_ci group by item_code, cost_item
+        ), parts as (
+          select mrn, admission_no, case cost_kind when 'drug' then $drug else $mat end as cost_item, cost
+          from _cc_case_items where cost_kind in ('drug', 'material')
+          union all
+          select l.mrn, l.admission_no, s.cost_item, l.cost * s.share from _cc_case_items l
+          join sh s on s.item_code = l.item_code and s.exec_unit = l.exec_unit
+          where l.cost_kind = 'service' and l.fb is null
+          union all
+          select l.mrn, l.admission_no, s.cost_item, l.cost * s.share from _cc_case_items l
+          join sh s on s.item_code = l.item_code and s.exec_unit = l.exec_unit
+          where l.cost_kind = 'service' and l.fb = 'item_period_cost'
+          union all
+          select l.mrn, l.admission_no, s.cost_item, l.cost * s.share from _cc_case_items l
+          join shi s on s.item_code = l.item_code
+          where l.cost_kind = 'service' and l.fb = 'item_any_unit_cost'
+        )
+        select $run, $h, mrn, admission_no, 'item_sum', cost_item, sum(cost) from parts
+        where cost is not null and cost_item is not null group by all having sum(cost) <> 0""",
+      {"run": run.run_id, "h": run.hospital_id, "drug": li["drug"], "mat": li["material"]})
     return q(con, "select count(*) from cost_case where run_id = ? and method = 'item_sum'",
                        [run.run_id]).fetchall()[0][0]
 
@@ -98,7 +128,7 @@ def cost_ccr_method(con, run: Run, cfg: dict, cmap: dict) -> int:
         where amount <> 0""", p)
     # revenue ordered by each department's inpatient units (and hospital-wide), × CCR of the executing unit
     q(con, """
-        create or replace temp table _cc_eff as
+        create or replace temp table _cc_priced as
         with units as (
           select distinct unit_code, dept_code from cost_unit
           where hospital_id = $h and service_line = $line and valid_from < $d1
@@ -107,25 +137,41 @@ def cost_ccr_method(con, run: Run, cfg: dict, cmap: dict) -> int:
           select u.dept_code, r.charge_category, r.exec_unit, sum(r.amount) as rev
           from cost_revenue r left join units u on u.unit_code = r.order_unit
           where r.hospital_id = $h and r.month >= $d0 and r.month < $d1 group by all
-        ), priced as (
-          select rev.*, coalesce(c.ccr, s.ccr) as ccr
-          from rev left join cost_ccr c on c.run_id = $run and c.exec_unit = rev.exec_unit
-            and c.charge_category = rev.charge_category
-          left join cost_ccr s on s.run_id = $run and s.exec_unit = '*' and s.charge_category = rev.charge_category
-          where coalesce(c.ccr, s.ccr) is not null
         )
+        select rev.*, coalesce(c.ccr, s.ccr) as ccr, case when c.ccr is not null then c.exec_unit else '*' end
+               as src_unit
+        from rev left join cost_ccr c on c.run_id = $run and c.exec_unit = rev.exec_unit
+          and c.charge_category = rev.charge_category
+        left join cost_ccr s on s.run_id = $run and s.exec_unit = '*' and s.charge_category = rev.charge_category
+        where coalesce(c.ccr, s.ccr) is not null""", p)
+    q(con, """
+        create or replace temp table _cc_eff as
         select f.fee_column, p.dept_code, grouping(p.dept_code) = 1 as hospital_wide,
                sum(p.rev * p.ccr) / nullif(sum(p.rev), 0) as ccr
-        from priced p join _cc_fee_cat f using (charge_category)
-        group by grouping sets ((f.fee_column, p.dept_code), (f.fee_column))""", p)
+        from _cc_priced p join _cc_fee_cat f using (charge_category)
+        group by grouping sets ((f.fee_column, p.dept_code), (f.fee_column))""")
+    # composition of each effective ratio by 成本项目 (shares summing to 1)
+    q(con, """
+        create or replace temp table _cc_comp as
+        with v as (
+          select f.fee_column, p.dept_code, grouping(p.dept_code) = 1 as hospital_wide, m.cost_item,
+                 sum(p.rev * p.ccr * m.share) as v
+          from _cc_priced p join _cc_fee_cat f using (charge_category)
+          join _cc_ccr_mix m on m.exec_unit = p.src_unit and m.charge_category = p.charge_category
+          group by grouping sets ((f.fee_column, p.dept_code, m.cost_item), (f.fee_column, m.cost_item))
+        )
+        select fee_column, dept_code, hospital_wide, cost_item,
+               v / nullif(sum(v) over (partition by fee_column, dept_code, hospital_wide), 0) as share
+        from v""")
     overall = q(con, """
         select sum(cost) / nullif(sum(revenue), 0) from cost_ccr
         where run_id = ? and exec_unit <> '*' and revenue > 0""", [run.run_id]).fetchall()[0][0]
     q(con, """
-        insert into cost_case (run_id, hospital_id, mrn, admission_no, method, cost, drug_cost, material_cost,
-                               service_cost, revenue, uncosted_amount, fallback)
+        create or replace temp table _cc_case_fees as
         with priced as (
           select f.*, k.cost_kind, coalesce(ed.ccr, eh.ccr, $overall) as ccr,
+                 case when ed.ccr is not null then 'dept' when eh.ccr is not null then 'hospital'
+                      when $overall is not null then 'overall' end as lvl,
                  case when ed.ccr is not null then null
                       when eh.ccr is not null then 'ccr_hospital_mix:' || f.fee_column
                       when $overall is not null then 'ccr_hospital_overall:' || f.fee_column end as fb
@@ -134,6 +180,10 @@ def cost_ccr_method(con, run: Run, cfg: dict, cmap: dict) -> int:
             and not ed.hospital_wide
           left join _cc_eff eh on eh.fee_column = f.fee_column and eh.hospital_wide
         )
+        select * from priced""", {"overall": overall})
+    q(con, """
+        insert into cost_case (run_id, hospital_id, mrn, admission_no, method, cost, drug_cost, material_cost,
+                               service_cost, revenue, uncosted_amount, fallback)
         select $run, $h, mrn, admission_no, 'ccr',
                coalesce(sum(amount * ccr), 0),
                coalesce(sum(amount * ccr) filter (where cost_kind = 'drug'), 0),
@@ -144,7 +194,24 @@ def cost_ccr_method(con, run: Run, cfg: dict, cmap: dict) -> int:
                  list(fb) filter (where fb is not null)
                  || case when count(*) filter (where ccr is null) > 0 then ['uncosted_fees'] else [] end)),
                  ';'), '')
-        from priced group by mrn, admission_no""", {"run": run.run_id, "h": run.hospital_id, "overall": overall})
+        from _cc_case_fees group by mrn, admission_no""", {"run": run.run_id, "h": run.hospital_id})
+    q(con, """
+        insert into cost_case_item (run_id, hospital_id, mrn, admission_no, method, cost_item, cost)
+        with overall as (
+          select m.cost_item, sum(c.cost * m.share) / sum(sum(c.cost * m.share)) over () as share
+          from cost_ccr c join _cc_ccr_mix m on m.exec_unit = c.exec_unit and m.charge_category = c.charge_category
+          where c.run_id = $run and c.exec_unit <> '*' and c.revenue > 0 group by m.cost_item
+        ), parts as (
+          select f.mrn, f.admission_no, m.cost_item, f.amount * f.ccr * m.share as cost
+          from _cc_case_fees f join _cc_comp m on m.fee_column = f.fee_column
+            and ((f.lvl = 'dept' and not m.hospital_wide and m.dept_code = f.dept_code)
+                 or (f.lvl = 'hospital' and m.hospital_wide))
+          union all
+          select f.mrn, f.admission_no, o.cost_item, f.amount * f.ccr * o.share
+          from _cc_case_fees f cross join overall o where f.lvl = 'overall'
+        )
+        select $run, $h, mrn, admission_no, 'ccr', cost_item, sum(cost) from parts
+        where cost is not null group by all having sum(cost) <> 0""", {"run": run.run_id, "h": run.hospital_id})
     return q(con, "select count(*) from cost_case where run_id = ? and method = 'ccr'",
                        [run.run_id]).fetchall()[0][0]
 
@@ -171,7 +238,8 @@ def run_case_costing(con, run_id: str, *, config_path=None, charge_map_path=None
         ratios = prepare(con, run, cfg, cmap)
         items = compute_items(con, run, cfg, ratios)
         q(con, "delete from cost_case where run_id = ?", [run_id])
-        n_item = cost_item_sum(con, run, ratios)
+        q(con, "delete from cost_case_item where run_id = ?", [run_id])
+        n_item = cost_item_sum(con, run, ratios, cfg)
         n_ccr = cost_ccr_method(con, run, cfg, cmap)
         _mark_primary(con, run, cfg)
         be = compute_breakeven(con, run, cfg)

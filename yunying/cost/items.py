@@ -170,25 +170,30 @@ def compute_items(con, run: Run, cfg: dict, ratios: dict) -> dict:
                for u, m in methods.items() for ci in items]
     _temp(con, "_cc_driver", "exec_unit varchar, cost_item varchar, driver varchar", drivers)
     q(con, """
-        create or replace temp table _cc_item as
-        with agg as (
-          select month, exec_unit, item_code, any_value(charge_category) as charge_category,
-                 sum(quantity) as quantity, sum(amount) as amount, sum(quantity * std_minutes) as minutes,
-                 sum(quantity * workload_eq) as workload
-          from _cc_lines group by all
-        ), d as (
-          select a.*, u.cost_item,
+        create or replace temp table _cc_agg as
+        select month, exec_unit, item_code, any_value(charge_category) as charge_category,
+               sum(quantity) as quantity, sum(amount) as amount, sum(quantity * std_minutes) as minutes,
+               sum(quantity * workload_eq) as workload
+        from _cc_lines group by all""")
+    # item cost per cost item (kept for the case cost composition by 成本项目)
+    q(con, """
+        create or replace temp table _cc_item_ci as
+        with d as (
+          select a.month, a.exec_unit, a.item_code, a.charge_category, u.cost_item,
                  case u.driver when 'amount' then a.amount when 'minutes' then a.minutes else a.workload end as drv
-          from agg a join _cc_driver u on u.exec_unit = a.exec_unit
+          from _cc_agg a join _cc_driver u on u.exec_unit = a.exec_unit
         ), tot as (
           select month, exec_unit, cost_item, sum(drv) as t from d group by all
         )
-        select d.month, d.exec_unit, d.item_code, any_value(d.charge_category) as charge_category,
-               any_value(d.quantity) as quantity, any_value(d.amount) as amount,
-               coalesce(sum(pl.amount * d.drv / tot.t) filter (where tot.t > 0), 0) as cost
+        select d.month, d.exec_unit, d.item_code, d.charge_category, d.cost_item,
+               case when tot.t > 0 then coalesce(pl.amount, 0) * d.drv / tot.t else 0 end as cost
         from d join tot using (month, exec_unit, cost_item)
-        left join _cc_pool pl using (month, exec_unit, cost_item)
-        group by d.month, d.exec_unit, d.item_code""")
+        left join _cc_pool pl using (month, exec_unit, cost_item)""")
+    q(con, """
+        create or replace temp table _cc_item as
+        select a.month, a.exec_unit, a.item_code, a.charge_category, a.quantity, a.amount, coalesce(c.cost, 0) as cost
+        from _cc_agg a left join (select month, exec_unit, item_code, sum(cost) as cost from _cc_item_ci
+                                  group by all) c using (month, exec_unit, item_code)""")
     q(con, "delete from cost_item_unit where run_id = ?", [run.run_id])
     q(con, """
         insert into cost_item_unit (run_id, hospital_id, month, item_code, exec_unit, method, unit_cost, quantity,
@@ -237,6 +242,28 @@ def compute_items(con, run: Run, cfg: dict, ratios: dict) -> dict:
                     [run.run_id, run.hospital_id, run.label, cat,
                      None if ratio is None or rev is None else ratio * float(rev), rev, ratio,
                      ratios["basis"][kind]])
+    # composition by 成本项目 of each CCR cell: the category's item-cost mix (basis item_cost), else the unit's
+    # pool mix; drugs / materials are wholly their ledger cost item
+    q(con, """
+        create or replace temp table _cc_ccr_mix as
+        with icc as (select exec_unit, charge_category, cost_item, sum(cost) as c from _cc_item_ci group by all),
+        ict as (select exec_unit, charge_category, sum(cost) as c from _cc_item_ci group by all having sum(cost) > 0),
+        pm as (select exec_unit, cost_item, sum(amount) as a from _cc_pool group by all),
+        pt as (select exec_unit, sum(amount) as a from _cc_pool group by all having sum(amount) <> 0),
+        cells as (
+          select c.exec_unit, c.charge_category, c.basis = 'item_cost' and ict.c is not null as by_items
+          from _cc_ccr c left join ict using (exec_unit, charge_category)
+        )
+        select c.exec_unit, c.charge_category, icc.cost_item, icc.c / ict.c as share
+        from cells c join ict using (exec_unit, charge_category) join icc using (exec_unit, charge_category)
+        where c.by_items
+        union all
+        select c.exec_unit, c.charge_category, pm.cost_item, pm.a / pt.a
+        from cells c join pt using (exec_unit) join pm using (exec_unit)
+        where not c.by_items""")
+    li = cfg["items"]["ledger_items"]
+    con.executemany("insert into _cc_ccr_mix values ('*', ?, ?, 1.0)",
+                    [(cat, li[kind]) for cat, kind, _ in rows])
     pool_total, assigned = con.execute(
         "select (select sum(amount) from _cc_pool), (select sum(cost) from _cc_item)").fetchall()[0]
     return {"units": methods, "items": q(con, "select count(*) from _cc_item").fetchall()[0][0],

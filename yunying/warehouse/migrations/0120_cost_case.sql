@@ -49,6 +49,18 @@ create table if not exists cost_case (
   computed_at TIMESTAMP             -- (added) when the run's case costs were written (latest run per case wins)
 );
 
+-- case cost by 成本项目 (cost_item) per method: drugs / chargeable materials are their ledger items; the service
+-- part follows the cost-item mix of the item costs (item_sum) or of the CCR cells (ccr). Σ over items = cost_case.cost
+create table if not exists cost_case_item (
+  run_id VARCHAR not null,
+  hospital_id VARCHAR not null,
+  mrn VARCHAR not null,
+  admission_no INTEGER not null,
+  method VARCHAR not null,
+  cost_item VARCHAR not null,
+  cost DOUBLE
+);
+
 -- 保本点 per department (inpatient units) and run
 create table if not exists cost_breakeven (
   run_id VARCHAR not null,
