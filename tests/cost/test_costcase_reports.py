@@ -40,6 +40,14 @@ def test_drg_and_disease_sheets(priced, tmp_path):  # noqa: F811
     _, _, comp = _table(wb["DRG成本构成表"])
     gz = next(r for r in comp if r[0] == "全院" and r[3] == "GZ13")
     assert gz[6] == pytest.approx(200 / 29900 * 100) and gz[8] == pytest.approx(29700 / 29900 * 100)
+    # composition by 成本项目 (pools: WARD personnel 9 000 + OR personnel 12 000; drugs at cost): drug 200,
+    # personnel 29 700 → the same split in the cost-item columns
+    heads = _table(wb["DRG成本构成表"])[1]
+    by_head = dict(zip(heads[9:], gz[9:]))
+    assert sum(v for v in by_head.values() if v) == pytest.approx(100)
+    assert sorted(v for v in by_head.values() if v) == [pytest.approx(200 / 29900 * 100),
+                                                        pytest.approx(29700 / 29900 * 100)]
+    assert len(by_head) == 2                    # only the cost items present (drug, personnel), labelled
     _, _, dis = _table(wb["病种成本明细表"])
     k = next(r for r in dis if r[0] == "K35.8")
     assert k[1] == "'=HYPERLINK(\"x\")"                               # text never becomes a formula

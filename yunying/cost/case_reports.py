@@ -42,6 +42,17 @@ def _primary_note(con, run_id: str, mlab: dict) -> str:
         "（有收费明细的病例用项目叠加法，否则成本收入比法；cost/case_methods.yaml）"
 
 
+def _cost_items(con, run_id: str) -> tuple[list[str], dict]:
+    """The cost items present in the run's case composition (domain order when the domain is known) and labels."""
+    from yunying.model.catalogue import load_model
+
+    dom = load_model().domains.get("cost_item")
+    present = {r[0] for r in q(con, "select distinct cost_item from cost_case_item where run_id = ?",
+                               [run_id]).fetchall()}
+    order = [c for c in (dom.codes if dom else {}) if c in present] + sorted(present - set(dom.codes if dom else {}))
+    return order, (dom.codes if dom else {})
+
+
 def write_case_cost_reports(con, run_id: str, target, *, scheme: str | None = None):
     from openpyxl import Workbook
 
@@ -86,20 +97,44 @@ def write_case_cost_reports(con, run_id: str, target, *, scheme: str | None = No
            ["主要诊断编码", "病种名称", "例数", "例均成本(元)", "例均费用(元)", "成本合计(元)", "药品成本(元)",
             "卫生材料成本(元)", "医疗服务成本(元)", "费用合计(元)"],
            [(*r[:9], r[9]) for r in dis], [14, 22, 8, 14, 14, 14, 14, 14, 14, 14])
-    _sheet(wb, "病种成本构成表", head + [note],
+    items, ilab = _cost_items(con, run_id)
+    pivot = ", ".join(f"sum(ci.cost) filter (where ci.cost_item = '{c.replace(chr(39), chr(39) * 2)}')"
+                      for c in items) or "null"
+    dis_ci = {r[0]: r[1:] for r in q(con, f"""
+        select coalesce({code}, '(无主要诊断)'), {pivot}
+        from cost_case_item ci join cost_case c using (run_id, hospital_id, mrn, admission_no, method)
+        left join discharge_diagnosis d on d.hospital_id = c.hospital_id and d.mrn = c.mrn
+          and d.admission_no = c.admission_no and d.dx_type = 'W' and d.seq = 0
+        where ci.run_id = ? and c.is_primary group by 1""", [run_id]).fetchall()}
+    ci_heads = [f"{ilab.get(c, c)}占比(%)" for c in items]
+
+    def ci_shares(vals, total):
+        return [100 * (v or 0) / total if total else None for v in (vals or [None] * len(items))][:len(items)]
+
+    _sheet(wb, "病种成本构成表", head + [note, "成本项目构成：药品、单独收费卫生材料按成本价计入其台账成本项目，医疗服务部分按"
+                                           "项目成本（或成本收入比单元）的成本项目构成分解"],
            ["主要诊断编码", "病种名称", "例数", "成本合计(元)", "药品成本占比(%)", "卫生材料成本占比(%)",
-            "医疗服务成本占比(%)"],
-           [(r[0], r[1], r[2], r[5], *(100 * x / r[5] if r[5] else None for x in r[6:9])) for r in dis],
-           [14, 22, 8, 14, 16, 18, 18])
+            "医疗服务成本占比(%)"] + ci_heads,
+           [(r[0], r[1], r[2], r[5], *(100 * x / r[5] if r[5] else None for x in r[6:9]),
+             *ci_shares(dis_ci.get(r[0]), r[5])) for r in dis],
+           [14, 22, 8, 14, 16, 18, 18] + [16] * len(items))
     # 3 DRG 成本明细 / 构成 (per hospital, department, doctor group; payment of the latest DRG payment run)
     from yunying.cost.margin import default_scheme
 
     scheme = scheme or default_scheme(con)
-    drg = q(con, """
-        with c as (
-          select c.*, g.drg, d.discharge_dept_code as dept_code,
+    ci_cols = "".join(f", sum(ci_{i})" for i in range(len(items)))
+    ci_pivot = "".join(f", sum(cost) filter (where cost_item = '{it.replace(chr(39), chr(39) * 2)}') as ci_{i}"
+                       for i, it in enumerate(items))
+    drg = q(con, f"""
+        with ci as (
+          select hospital_id, mrn, admission_no, method{ci_pivot}
+          from cost_case_item where run_id = $run group by all
+        ), c as (
+          select c.*, ci.* exclude (hospital_id, mrn, admission_no, method), g.drg,
+                 d.discharge_dept_code as dept_code,
                  coalesce(d.doctor_group, d.attending_physician) as doctor_group, p.expected_payment, p.fee_total
           from cost_case c join discharge d using (hospital_id, mrn, admission_no)
+          left join ci using (hospital_id, mrn, admission_no, method)
           left join v_drg_pay p on p.hospital_id = c.hospital_id and p.mrn = c.mrn
             and p.admission_no = c.admission_no and p.scheme = $scheme
           left join (select hospital_id, mrn, admission_no, arg_max(drg, grouped_at) as drg from drg_result
@@ -111,7 +146,7 @@ def write_case_cost_reports(con, run_id: str, target, *, scheme: str | None = No
                dept_code, doctor_group, coalesce(drg, '(未分组)'), count(*), avg(cost), avg(expected_payment),
                avg(revenue), sum(expected_payment) - sum(cost) filter (where expected_payment is not null),
                sum(expected_payment) - sum(fee_total) filter (where expected_payment is not null),
-               sum(cost), sum(drug_cost), sum(material_cost), sum(service_cost)
+               sum(cost), sum(drug_cost), sum(material_cost), sum(service_cost){ci_cols}
         from c group by grouping sets ((drg), (dept_code, drg), (dept_code, doctor_group, drg))
         order by grouping(dept_code) desc, grouping(doctor_group) desc, dept_code, doctor_group, 4""",
              {"run": run_id, "scheme": scheme}).fetchall()
@@ -122,9 +157,10 @@ def write_case_cost_reports(con, run_id: str, target, *, scheme: str | None = No
             "成本口径盈亏(元)", "费用口径盈亏(元)"], [r[:10] for r in drg], [8, 10, 12, 10, 8, 14, 16, 14, 16, 16])
     _sheet(wb, "DRG成本构成表", head + [note],
            ["层级", "科室", "医疗组", "DRG", "例数", "成本合计(元)", "药品成本占比(%)", "卫生材料成本占比(%)",
-            "医疗服务成本占比(%)"],
-           [(*r[:5], r[10], *(100 * x / r[10] if r[10] else None for x in r[11:14])) for r in drg],
-           [8, 10, 12, 10, 8, 14, 16, 18, 18])
+            "医疗服务成本占比(%)"] + ci_heads,
+           [(*r[:5], r[10], *(100 * x / r[10] if r[10] else None for x in r[11:14]), *ci_shares(r[14:], r[10]))
+            for r in drg],
+           [8, 10, 12, 10, 8, 14, 16, 18, 18] + [16] * len(items))
     be = q(con, """select dept_code, fixed_cost, variable_cost, cases, variable_per_case, payment_per_case,
                           breakeven_cases, fee_per_case, breakeven_cases_charges, fixed_items
                    from cost_breakeven where run_id = ? order by dept_code""", [run_id]).fetchall()
