@@ -64,11 +64,12 @@ def cost_item_sum(con, run: Run, ratios: dict, cfg: dict) -> int:
                coalesce(sum(cost) filter (where cost_kind = 'material'), 0),
                coalesce(sum(cost) filter (where cost_kind = 'service'), 0),
                sum(amount), coalesce(sum(amount) filter (where cost is null), 0),
-               nullif(array_to_string(list_sort(list_distinct(
-                 list(fb) filter (where fb is not null)
-                 || case when count(*) filter (where cost is null) > 0 then ['uncosted_lines'] else [] end)),
-                 ';'), '')
-        from _cc_case_items group by mrn, admission_no""", {"run": run.run_id, "h": run.hospital_id})
+               nullif(concat_ws(';', any_value(fbs.s),
+                                case when count(*) filter (where cost is null) > 0 then 'uncosted_lines' end), '')
+        from _cc_case_items l left join (select mrn, admission_no, string_agg(fb, ';' order by fb) as s
+                                from (select distinct mrn, admission_no, fb from _cc_case_items where fb is not null)
+                                group by all) fbs using (mrn, admission_no)
+        group by mrn, admission_no""", {"run": run.run_id, "h": run.hospital_id})
     li = cfg["items"]["ledger_items"]
     q(con, """
         insert into cost_case_item (run_id, hospital_id, mrn, admission_no, method, cost_item, cost)
@@ -147,6 +148,7 @@ def cost_ccr_method(con, run: Run, cfg: dict, cmap: dict) -> int:
     q(con, """
         create or replace temp table _cc_eff as
         select f.fee_column, p.dept_code, grouping(p.dept_code) = 1 as hospital_wide,
+               case when grouping(p.dept_code) = 1 then '*' else 'd:' || p.dept_code end as scope,
                sum(p.rev * p.ccr) / nullif(sum(p.rev), 0) as ccr
         from _cc_priced p join _cc_fee_cat f using (charge_category)
         group by grouping sets ((f.fee_column, p.dept_code), (f.fee_column))""")
@@ -160,7 +162,7 @@ def cost_ccr_method(con, run: Run, cfg: dict, cmap: dict) -> int:
           join _cc_ccr_mix m on m.exec_unit = p.src_unit and m.charge_category = p.charge_category
           group by grouping sets ((f.fee_column, p.dept_code, m.cost_item), (f.fee_column, m.cost_item))
         )
-        select fee_column, dept_code, hospital_wide, cost_item,
+        select fee_column, case when hospital_wide then '*' else 'd:' || dept_code end as scope, cost_item,
                v / nullif(sum(v) over (partition by fee_column, dept_code, hospital_wide), 0) as share
         from v""")
     overall = q(con, """
@@ -170,15 +172,14 @@ def cost_ccr_method(con, run: Run, cfg: dict, cmap: dict) -> int:
         create or replace temp table _cc_case_fees as
         with priced as (
           select f.*, k.cost_kind, coalesce(ed.ccr, eh.ccr, $overall) as ccr,
-                 case when ed.ccr is not null then 'dept' when eh.ccr is not null then 'hospital'
+                 case when ed.ccr is not null then 'd:' || f.dept_code when eh.ccr is not null then '*'
                       when $overall is not null then 'overall' end as lvl,
                  case when ed.ccr is not null then null
                       when eh.ccr is not null then 'ccr_hospital_mix:' || f.fee_column
                       when $overall is not null then 'ccr_hospital_overall:' || f.fee_column end as fb
           from _cc_fees f join _cc_fee_kind k using (fee_column)
-          left join _cc_eff ed on ed.fee_column = f.fee_column and ed.dept_code = f.dept_code
-            and not ed.hospital_wide
-          left join _cc_eff eh on eh.fee_column = f.fee_column and eh.hospital_wide
+          left join _cc_eff ed on ed.fee_column = f.fee_column and ed.scope = 'd:' || f.dept_code
+          left join _cc_eff eh on eh.fee_column = f.fee_column and eh.scope = '*'
         )
         select * from priced""", {"overall": overall})
     q(con, """
@@ -190,11 +191,12 @@ def cost_ccr_method(con, run: Run, cfg: dict, cmap: dict) -> int:
                coalesce(sum(amount * ccr) filter (where cost_kind = 'material'), 0),
                coalesce(sum(amount * ccr) filter (where cost_kind = 'service'), 0),
                sum(amount), coalesce(sum(amount) filter (where ccr is null), 0),
-               nullif(array_to_string(list_sort(list_distinct(
-                 list(fb) filter (where fb is not null)
-                 || case when count(*) filter (where ccr is null) > 0 then ['uncosted_fees'] else [] end)),
-                 ';'), '')
-        from _cc_case_fees group by mrn, admission_no""", {"run": run.run_id, "h": run.hospital_id})
+               nullif(concat_ws(';', any_value(fbs.s),
+                                case when count(*) filter (where ccr is null) > 0 then 'uncosted_fees' end), '')
+        from _cc_case_fees l left join (select mrn, admission_no, string_agg(fb, ';' order by fb) as s
+                                from (select distinct mrn, admission_no, fb from _cc_case_fees where fb is not null)
+                                group by all) fbs using (mrn, admission_no)
+        group by mrn, admission_no""", {"run": run.run_id, "h": run.hospital_id})
     q(con, """
         insert into cost_case_item (run_id, hospital_id, mrn, admission_no, method, cost_item, cost)
         with overall as (
@@ -203,9 +205,7 @@ def cost_ccr_method(con, run: Run, cfg: dict, cmap: dict) -> int:
           where c.run_id = $run and c.exec_unit <> '*' and c.revenue > 0 group by m.cost_item
         ), parts as (
           select f.mrn, f.admission_no, m.cost_item, f.amount * f.ccr * m.share as cost
-          from _cc_case_fees f join _cc_comp m on m.fee_column = f.fee_column
-            and ((f.lvl = 'dept' and not m.hospital_wide and m.dept_code = f.dept_code)
-                 or (f.lvl = 'hospital' and m.hospital_wide))
+          from _cc_case_fees f join _cc_comp m on m.fee_column = f.fee_column and m.scope = f.lvl
           union all
           select f.mrn, f.admission_no, o.cost_item, f.amount * f.ccr * o.share
           from _cc_case_fees f cross join overall o where f.lvl = 'overall'
@@ -220,12 +220,10 @@ def _mark_primary(con, run: Run, cfg: dict) -> None:
     pref = cfg["cases"]["method_preference"]
     order = "case method " + " ".join(f"when '{m}' then {i}" for i, m in enumerate(pref)) + " else 99 end"
     q(con, f"""
-        update cost_case c set is_primary = (c.method = k.method), computed_at = now()
-        from (select mrn, admission_no, arg_min(method, {order}) as method from cost_case
-              where run_id = $run and ({order}) < 99 group by all) k
+        update cost_case c set is_primary = (c.method = k.method and k.ord < 99), computed_at = now()
+        from (select mrn, admission_no, arg_min(method, {order}) as method, min({order}) as ord from cost_case
+              where run_id = $run group by all) k
         where c.run_id = $run and c.mrn = k.mrn and c.admission_no = k.admission_no""", {"run": run.run_id})
-    q(con, "update cost_case set is_primary = coalesce(is_primary, false), computed_at = coalesce("
-                "computed_at, now()) where run_id = ?", [run.run_id])
 
 
 def run_case_costing(con, run_id: str, *, config_path=None, charge_map_path=None) -> dict:
