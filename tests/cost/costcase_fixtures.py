@@ -25,7 +25,7 @@ CONTRACT_DDL = [
     """create table if not exists cost_unit_full (run_id VARCHAR, hospital_id VARCHAR, month DATE,
        unit_code VARCHAR, dept_code VARCHAR, cost_class VARCHAR, service_line VARCHAR, cost_item VARCHAR,
        direct DECIMAL(16,2), step1_in DECIMAL(16,2), step2_in DECIMAL(16,2), step3_in DECIMAL(16,2),
-       allocated_out DECIMAL(16,2), "full" DECIMAL(16,2))""",
+       allocated_out DECIMAL(16,2), "full" DECIMAL(16,2), shared_in DECIMAL(16,2) default 0)""",
 ]
 
 H = "H1"
@@ -38,39 +38,47 @@ def create_contract_tables(con) -> None:
 
 
 def run(con, run_id="cr1", month_from=M, month_to=M, measure="cost", at="2023-01-01 08:00:00"):
-    con.execute("insert into cost_run (run_id, hospital_id, month_from, month_to, plan_id, measure, created_at) "
-                "values (?, ?, ?, ?, 'default', ?, ?)", [run_id, H, month_from, month_to, measure, at])
+    con.execute("insert into cost_run (run_id, hospital_id, month_from, month_to, plan_id, plan_hash, measure, "
+                "created_at) values (?, ?, ?, ?, 'default', 'test', ?, ?)", [run_id, H, month_from, month_to, measure, at])
 
 
 def unit(con, code, dept, cls, line="inpatient"):
-    con.execute("insert into cost_unit values (?, ?, ?, ?, ?, ?, date '2020-01-01', null)",
+    con.execute("insert into cost_unit (hospital_id, unit_code, unit_name, dept_code, cost_class, service_line, "
+                "valid_from, valid_to) values (?, ?, ?, ?, ?, ?, date '2020-01-01', null)",
                 [H, code, code, dept, cls, line])
 
 
-def full(con, code, dept, cls, item, *, direct=0, s1=0, s2=0, s3=0, out=0, run_id="cr1", month=M,
+def full(con, code, dept, cls, item, *, direct=0, s0=0, s1=0, s2=0, s3=0, out=0, run_id="cr1", month=M,
          line="inpatient"):
-    """One cost_unit_full row; full = direct + inflows − allocated_out (as the step-down writes it)."""
-    con.execute("insert into cost_unit_full values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    """One cost_unit_full row; full = direct + shared_in + inflows − allocated_out (as the step-down writes it)."""
+    con.execute("insert into cost_unit_full (run_id, hospital_id, month, unit_code, dept_code, cost_class, "
+                "service_line, cost_item, direct, step1_in, step2_in, step3_in, allocated_out, \"full\", shared_in) "
+                "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [run_id, H, month, code, dept, cls, line, item, direct, s1, s2, s3, out,
-                 direct + s1 + s2 + s3 - out])
+                 direct + s0 + s1 + s2 + s3 - out, s0])
 
 
 def revenue(con, cat, order_unit, exec_unit, amount, month=M):
-    con.execute("insert into cost_revenue values (?, ?, ?, ?, ?, ?)", [H, month, cat, order_unit, exec_unit, amount])
+    con.execute("insert into cost_revenue (hospital_id, month, charge_category, order_unit, exec_unit, "
+                "amount) values (?, ?, ?, ?, ?, ?)", [H, month, cat, order_unit, exec_unit, amount])
 
 
 def item(con, code, cat, *, minutes=None, weq=None, price=None):
-    con.execute("insert into charge_item values (?, ?, ?, ?, '次', ?, ?, ?, null, date '2020-01-01', null)",
+    con.execute("insert into charge_item (hospital_id, item_code, item_name, charge_category, unit, price, "
+                "std_minutes, workload_eq, exec_unit, valid_from, valid_to) "
+                "values (?, ?, ?, ?, '次', ?, ?, ?, null, date '2020-01-01', null)",
                 [H, code, code, cat, price, minutes, weq])
 
 
 def volume(con, code, order_unit, exec_unit, qty, amount, month=M):
-    con.execute("insert into item_volume values (?, ?, ?, ?, ?, ?, ?)", [H, month, code, order_unit, exec_unit,
+    con.execute("insert into item_volume (hospital_id, month, item_code, order_unit, exec_unit, quantity, "
+                "amount) values (?, ?, ?, ?, ?, ?, ?)", [H, month, code, order_unit, exec_unit,
                                                                          qty, amount])
 
 
 def line(con, mrn, no, code, exec_unit, qty, amount, day=date(2022, 3, 10)):
-    con.execute("insert into case_item_charge values (?, ?, 1, ?, ?, ?, ?, ?, ?)",
+    con.execute("insert into case_item_charge (hospital_id, mrn, admission_no, line_no, item_code, exec_unit, "
+                "charge_date, quantity, amount) values (?, ?, 1, ?, ?, ?, ?, ?, ?)",
                 [H, mrn, no, code, exec_unit, day, qty, amount])
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from costcase_fixtures import create_contract_tables, discharge, full, revenue, run, unit
+from tests.cost.costcase_fixtures import create_contract_tables, discharge, full, revenue, run, unit
 
 from yunying.cost.cases import run_case_costing
 from yunying.warehouse.db import connect
@@ -85,3 +85,16 @@ def test_blended_fee_column_and_residual(tmp_path):
     # the composition by 成本项目 adds up to the cost on every fallback level (all pools are personnel here)
     assert dict(con.execute("select cost_item, sum(cost) from cost_case_item where method = 'ccr' group by 1")
                 .fetchall()) == {"personnel": pytest.approx(787.5)}
+
+
+def test_step0_shared_costs_are_in_the_pool(tmp_path):
+    # the step-down's step 0 (shared costs received, cost_unit_full.shared_in) is part of the unit's cost before
+    # step 3: WARD receives 2 000 → pool 16 000 / nursing 10 000 → CCR 1.60; the spec case's nursing 2 000 now
+    # costs 3 200 instead of 2 800 → 12 925 + 400 = 13 325.
+    con = connect(tmp_path / "w.duckdb")
+    _spec_hospital(con)
+    full(con, "WARD", "GS", "clinical", "other", s0=2000)
+    discharge(con, "c1", "GS", SPEC_FEES)
+    run_case_costing(con, "cr1")
+    assert con.execute("select ccr from cost_ccr where exec_unit = 'WARD'").fetchall() == [(pytest.approx(1.6),)]
+    assert con.execute("select cost from cost_case where method = 'ccr'").fetchall() == [(pytest.approx(13325),)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import typer
-from test_costcase_margin import priced  # noqa: F401  (fixture)
+from tests.cost.test_costcase_margin import priced  # noqa: F401  (fixture)
 from typer.testing import CliRunner
 
 from yunying.cli import cost_cases

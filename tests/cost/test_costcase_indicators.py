@@ -4,7 +4,7 @@ warehouse of test_costcase_margin.py, and 'not computable' without a cost run.""
 from __future__ import annotations
 
 import pytest
-from test_costcase_margin import priced  # noqa: F401  (fixture)
+from tests.cost.test_costcase_margin import priced  # noqa: F401  (fixture)
 
 from tests.economics.econ_fixtures import build, case
 from yunying.indicators import compute

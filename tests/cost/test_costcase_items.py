@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from costcase_fixtures import create_contract_tables, discharge, full, item, line, revenue, run, unit, volume
+from tests.cost.costcase_fixtures import (create_contract_tables, discharge, full, item, line, revenue, run, unit,
+                                         volume)
 
 from yunying.cost.case_errors import CostCaseError
 from yunying.cost.cases import run_case_costing

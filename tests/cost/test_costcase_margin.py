@@ -4,7 +4,7 @@ v_cost_case_margin, group margins, losing groups, 保本点, and the economics h
 from __future__ import annotations
 
 import pytest
-from costcase_fixtures import create_contract_tables, full, revenue, run, unit
+from tests.cost.costcase_fixtures import create_contract_tables, full, revenue, run, unit
 
 from tests.economics.econ_fixtures import build, case, write
 from yunying.cost.cases import run_case_costing

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from openpyxl import Workbook, load_workbook
-from test_costcase_items import _hospital
-from test_costcase_margin import priced  # noqa: F401  (fixture)
+from tests.cost.test_costcase_items import _hospital
+from tests.cost.test_costcase_margin import priced  # noqa: F401  (fixture)
 
 from yunying.cost.case_reports import write_case_cost_reports
 from yunying.cost.cases import run_case_costing

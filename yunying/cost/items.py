@@ -82,7 +82,7 @@ def prepare(con, run: Run, cfg: dict, cmap: dict) -> dict:
          "drug": li["drug"], "mat": li["material"]}
     # ledger cost of drugs / materials (before step 3, service units) and revenue by kind
     led = dict(q(con, """
-        select cost_item, sum(direct + step1_in + step2_in) from cost_unit_full f
+        select cost_item, sum(direct + shared_in + step1_in + step2_in) from cost_unit_full f
         where run_id = $run and hospital_id = $h and cost_class in (select cost_class from _cc_class)
           and cost_item in ($drug, $mat) group by cost_item""", p).fetchall())
     rev = dict(q(con, """
@@ -107,7 +107,7 @@ def prepare(con, run: Run, cfg: dict, cmap: dict) -> dict:
     q(con, """
         create or replace temp table _cc_pool as
         select month, unit_code as exec_unit, cost_item,
-               sum((direct + step1_in + step2_in)
+               sum((direct + shared_in + step1_in + step2_in)
                    * case when cost_item = $drug then 0 when cost_item = $mat then 1 - $phi else 1 end) as amount
         from cost_unit_full
         where run_id = $run and hospital_id = $h and cost_class in (select cost_class from _cc_class)
