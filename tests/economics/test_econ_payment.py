@@ -184,12 +184,16 @@ def test_parameter_errors(tiny, tmp_path):
 
 
 def test_cost_hook(tiny, tmp_path):
-    # when cost accounting provides cost_case(hospital_id, mrn, admission_no, case_cost), margin_cost is filled:
+    # when cost accounting stored case costs (cost_case, migration 0120), margin_cost is filled from the primary
+    # method's cost of the latest cost run (v_cost_case_primary), one row per case whatever the methods/runs:
     # spec §2.3: Std 8 000, case cost 6 500 → cost margin +1 500.
     con = tiny([case("c1", "GZ13", 7200)])
     _weights(con, tmp_path)
-    con.execute("create table cost_case (hospital_id varchar, mrn varchar, admission_no integer, case_cost double)")
-    con.execute("insert into cost_case values ('H1', 'c1', 1, 6500)")
+    con.execute("""insert into cost_case (run_id, hospital_id, mrn, admission_no, method, cost, is_primary,
+                   computed_at) values
+                   ('old', 'H1', 'c1', 1, 'item_sum', 9999, true, '2023-01-01'),
+                   ('new', 'H1', 'c1', 1, 'item_sum', 6500, true, '2023-02-01'),
+                   ('new', 'H1', 'c1', 1, 'ccr', 7000, false, '2023-02-01')""")
     res = simulate(con, "t", overrides={"rate": 10000}, year=2022)
     got = con.execute("select case_cost, margin_cost from econ_case_payment where run_id = ?",
                       [res.run_id]).fetchall()

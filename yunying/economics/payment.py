@@ -246,9 +246,10 @@ def simulate(con: duckdb.DuckDBPyConnection, scheme: str, *, method: str | None 
         ptext, phash = canonical(p)
         run_id = "pay-" + hashlib.sha256(json.dumps([kind, scheme, year, wyear, whash, phash, list(data_fp)],
                                                     default=str).encode()).hexdigest()[:12]
+        # cost accounting (migration 0120): one row per case, the primary method's cost of the latest cost run
         has_cost = bool(con.execute("select count(*) from information_schema.tables where table_name = "
-                                    "'cost_case'").fetchall()[0][0])
-        cost_join = ("left join cost_case cc on cc.hospital_id = o.hospital_id and cc.mrn = o.mrn and "
+                                    "'v_cost_case_primary'").fetchall()[0][0])
+        cost_join = ("left join v_cost_case_primary cc on cc.hospital_id = o.hospital_id and cc.mrn = o.mrn and "
                      "cc.admission_no = o.admission_no") if has_cost else ""
         cost_col = "cast(cc.case_cost as double)" if has_cost else "cast(null as double)"
         pay_expr = f"o.units * {'$money' if money is not None else 'o.money_given'} + o.money"

@@ -19,11 +19,18 @@ from sqlglot import exp
 BASE_TABLES = ["hospital", "department", "discharge", "discharge_diagnosis", "discharge_procedure",
                "outpatient_visit", "staff_count", "finance_month", "ward_month", "drg_result", "ind_px_dict",
                "ind_code_list", "ind_target", "ind_manual_value", "econ_weight_set", "econ_weight", "econ_benchmark",
-               "qc_record", "econ_run", "econ_case_payment"]
+               "qc_record", "econ_run", "econ_case_payment", "cost_case"]
 
 
 def to_spark(sql: str) -> str:
-    return sqlglot.transpile(sql, read="duckdb", write="spark")[0]
+    def fix(node):
+        # DuckDB list_reduce(list, lambda a, b: …) → Spark aggregate(list, 0D, (a, b) -> …) (DRG-C02)
+        if isinstance(node, exp.Anonymous) and str(node.this).lower() == "list_reduce":
+            arr, lam = node.expressions
+            return exp.Anonymous(this="AGGREGATE", expressions=[arr, exp.cast(exp.Literal.number(0), "double"),
+                                                                 lam])
+        return node
+    return sqlglot.parse_one(sql, read="duckdb").transform(fix).sql(dialect="spark")
 
 
 # SQL migrations defining the semantic views (0050's v_drg_case: economics_view_definitions)
@@ -91,12 +98,13 @@ def economics_view_definitions() -> list[tuple[str, str]]:
            ("drg_metric_case", _spark_sql(macro("drg_metric_case_for"))),
            ("drg_reference_size", _spark_sql(macro("drg_reference_size_for")))]
     latest: dict[str, str] = {}          # the last migration defining a view wins (0050 → 0075 for v_drg_case)
-    for mig in ("0050_indicator_drg.sql", "0075_drg_reference_size.sql", "0076_indicator_drg_pay.sql"):
+    for mig in ("0050_indicator_drg.sql", "0075_drg_reference_size.sql", "0076_indicator_drg_pay.sql",
+                "0120_cost_case.sql"):
         text = resources.files("yunying.warehouse.migrations").joinpath(mig).read_text(encoding="utf-8")
         for st in sqlglot.parse(text, read="duckdb"):
             if isinstance(st, exp.Create) and (st.args.get("kind") or "").upper() == "VIEW":
                 name = st.this.name if isinstance(st.this, exp.Table) else st.this.this.name
-                if name in ("v_drg_case", "v_drg_pay"):
+                if name in ("v_drg_case", "v_drg_pay", "v_cost_case_latest", "v_cost_case_margin"):
                     latest[name] = _spark_sql(st.expression.sql(dialect="duckdb"))
     return out + list(latest.items())
 

@@ -39,10 +39,13 @@ VIEWS: dict[str, View] = {v.name: v for v in [
     # migration 0076: per-case expected payment of the latest stored DRG payment run (yunying drg pay)
     View("drg_pay", "v_drg_pay", "DRG支付测算（病例）", ("hospital_id", "mrn", "admission_no", "scheme"),
          has_doctor=True),
+    # migration 0120: case cost of the latest cost run (each method) beside the latest DRG payment (issue 17)
+    View("cost_margin", "v_cost_case_margin", "病例成本与DRG支付（成本核算）",
+         ("hospital_id", "mrn", "admission_no", "scheme", "method"), has_doctor=True),
 ]}
 
 # views read through the DRG scheme filter (--scheme, else the latest grouped scheme with weights)
-SCHEME_VIEWS = ("drg", "drg_case", "drg_pay")
+SCHEME_VIEWS = ("drg", "drg_case", "drg_pay", "cost_margin")
 
 # Chinese labels for columns named in `needs` (used in "not computable: missing …" reasons)
 COLUMN_LABELS_ZH: dict[str, str] = {
@@ -91,6 +94,8 @@ COLUMN_LABELS_ZH: dict[str, str] = {
     "drg_case.risk_level": "DRG 风险分级（标杆死亡率或本院数据计算）",
     "qc.period_month": "病案首页质控结果（请先运行 yunying qc run）",
     "drg_pay.period_month": "DRG 支付测算结果（请先运行 yunying drg pay，需医保费率/点值参数）",
+    "cost_margin.period_month": "病例成本核算结果（请先运行 yunying cost run 与 yunying cost cases），"
+                                "及其病例的 DRG 支付测算（yunying drg pay）",
 }
 
 FINANCE_ITEM_LABELS_ZH = {
