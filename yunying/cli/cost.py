@@ -44,6 +44,8 @@ def run_cmd(
                           "(默认 default hospital_full)")] = None,
     hospital: Annotated[Optional[list[str]], typer.Option("--hospital", help="医疗机构代码（默认全部）/ hospital id")] = None,
     note: Annotated[Optional[str], typer.Option("--note", help="备注 / note stored with the run")] = None,
+    cases: Annotated[bool, typer.Option("--cases/--no-cases", help="同时核算项目/病种/DRG成本（成本运行）/ also cost "
+                                        "items, cases and DRGs (cost runs)")] = True,
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -63,6 +65,11 @@ def run_cmd(
                 results = run_stepdown(con, month_from, month_to, p, measure=measure, calibre=calibre,
                                        hospitals=hospital, created_by=getpass.getuser(), note=note,
                                        progress=lambda stage, done, total: progress(STAGES[stage], done, total))
+                if cases and measure == "cost":
+                    from yunying.cost.cases import run_case_costing
+
+                    for r in results:
+                        run_case_costing(con, r.run_id)
         except CostError as exc:
             _cost_fail(exc)
     if json_out:
@@ -89,11 +96,25 @@ def report_cmd(
     try:
         with open_db(db, read_only=True) as con:
             path = write_report(con, run, out)
+            _add_case_sheets(con, run, path)
     except CostError as exc:
         _cost_fail(exc)
     except OSError as exc:
         fail(f"写出报表失败：{exc}", f"writing the report failed: {exc}")
     print(path)
+
+
+def _add_case_sheets(con, run_id: str, path: Path) -> None:
+    """Append the item/病种/DRG cost tables when the run has case costs (yunying cost run --cases)."""
+    if not con.execute("select count(*) from cost_case where run_id = ?", [run_id]).fetchone()[0]:
+        return
+    from openpyxl import load_workbook
+
+    from yunying.cost.case_reports import write_case_cost_reports
+
+    wb = load_workbook(path)
+    write_case_cost_reports(con, run_id, wb)
+    wb.save(path)
 
 
 @app.command("explain")
@@ -153,8 +174,12 @@ def demo_stage(db: Path) -> None:
             return
         m0, m1 = f"{span[0]:%Y-%m}", f"{span[1]:%Y-%m}"
         out = Path(db).parent / "reports"
+        from yunying.cost.cases import run_case_costing
+
         for r in run_stepdown(con, m0, m1, load_plan(), created_by="demo", note="yunying demo run"):
+            run_case_costing(con, r.run_id)
             path = write_report(con, r.run_id, out / f"cost-{r.hospital_id}-{m0}-{m1}.xlsx")
+            _add_case_sheets(con, r.run_id, path)
             figs = con.execute("""select measure, case when bool_or(volume_source in ('incomplete', 'none')
                     and cost > 0) then null else sum(cost) / nullif(sum(volume), 0) end,
                     string_agg(distinct volume_source, ',' order by volume_source)
@@ -164,3 +189,8 @@ def demo_stage(db: Path) -> None:
                               for m, v, src in figs if v is not None)
             console.print(f"  成本 cost: {r.hospital_id} {m0}—{m1} 全成本 {r.total:,.2f}  {shown}  run {r.run_id}")
             console.print(f"    {path}")
+
+
+from yunying.cli import cost_cases  # noqa: E402 — cases|margin|group-cost|breakeven|case-report on the same group
+
+cost_cases.register(app)

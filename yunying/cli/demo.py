@@ -154,11 +154,11 @@ def _serve(db: Path, port: int) -> None:
 
 def _later_stages():
     """Pipeline stages after import, in data-flow order: enrich (DRG grouping, record QC) → marts (DRG economics,
-    indicators) → reports. Each capability provides its own `demo_stage(db)`."""
-    from yunying.cli import drg_economics, indicators, qc, report
+    cost, indicators) → reports. Each capability provides its own `demo_stage(db)`."""
+    from yunying.cli import cost, drg_economics, indicators, qc, report
 
     return [("drg", _drg_stage), ("qc", qc.demo_stage), ("economics", drg_economics.demo_stage),
-            ("indicators", indicators.demo_stage), ("reports", report.demo_stage)]
+            ("cost", cost.demo_stage), ("indicators", indicators.demo_stage), ("reports", report.demo_stage)]
 
 
 def _drg_stage(db: Path) -> None:
