@@ -9,9 +9,9 @@ Codes (cost items, classes, bases, methods) stay codes here; templates decode th
 
 from __future__ import annotations
 
-from collections import defaultdict
 
 from yunying.model.privacy import mask_rows
+from yunying.reports import cost as figures
 from yunying.web.errors import WebError, not_found
 from yunying.web.scope import Scope
 
@@ -19,10 +19,10 @@ STEPS = (1, 2, 3)                 # step-down steps of cost_unit_full (step1_in 
 HOP_LIMIT = 500                   # hops listed on the 分摊流向 page (the filters narrow them)
 CASE_LIMIT = 200                  # cases listed on a DRG drill-down
 SANKEY_DIRECT, SANKEY_FULL = "__direct__", "__full__"     # the two end nodes of the Sankey (names, not unit codes)
-YM = "left(cast({col} as varchar), 7)"                    # a month column as 'YYYY-MM' (DATE or text)
+YM = figures.YM                                          # a month column as 'YYYY-MM' (DATE or text)
 
 
-def no_run(tables: set[str] | None = None) -> dict:
+def no_run() -> dict:
     """The empty state: no cost run exists (or none this account may see)."""
     return {"computed": False, "reason_zh": "尚未运行成本核算：yunying cost run …（导入成本台账与分摊参数后运行，见 docs/cost.md）",
             "reason_en": "no cost run yet: yunying cost run … (import the ledger and bases, then run; docs/cost.md)"}
@@ -46,15 +46,6 @@ def _f(v) -> float | None:
     return None if v is None else float(v)
 
 
-def _months(a: str, b: str) -> list[str]:
-    y, m = int(a[:4]), int(a[5:7])
-    out = []
-    while f"{y:04d}-{m:02d}" <= b[:7]:
-        out.append(f"{y:04d}-{m:02d}")
-        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-    return out
-
-
 RUN_COLS = ["run_id", "hospital_id", "month_from", "month_to", "plan_id", "plan_version", "plan_hash", "measure",
             "created_at", "created_by", "note"]
 
@@ -70,7 +61,7 @@ def runs(wh, cur, scope: Scope, hospital: str | None = None, measure: str = "cos
     out = []
     for r in rows:
         d = dict(zip(RUN_COLS, r[:len(RUN_COLS)]))
-        d["months"] = _months(r[-2], r[-1])
+        d["months"] = figures.months_between(r[-2], r[-1])
         d["period"] = r[-2] if r[-2] == r[-1] else f"{r[-2]} – {r[-1]}"
         out.append(d)
     return out
@@ -142,18 +133,8 @@ FULL_KEYS = ["direct", "step1_in", "step2_in", "step3_in", "allocated_out", "ful
 
 
 def _unit_costs(cur, run: dict, months: list[str], dept: str | None, by: str) -> dict:
-    """诊次/床日成本 = Σ cost ÷ Σ volume over the months shown, by `by` (dept_code | unit_code | '' hospital)."""
-    mw, mp = _in(YM.format(col="c.month"), months)
-    dw, dp = ("c.dept_code = ?", [dept]) if dept else ("true", [])
-    key = f"c.{by}" if by else "''"
-    out: dict = defaultdict(dict)
-    for k, measure, cost, vol in cur.execute(
-            f"""select {key}, c.measure, sum(c.cost), sum(c.volume) from cost_unit_cost c
-                where c.run_id = ? and c.hospital_id = ? and {mw} and {dw} group by 1, 2""",
-            [run["run_id"], run["hospital_id"]] + mp + dp).fetchall():
-        out[k][measure] = {"cost": _f(cost), "volume": _f(vol),
-                           "unit_cost": round(float(cost) / float(vol), 2) if vol else None}
-    return out
+    """诊次/床日成本 = Σ cost ÷ Σ volume over the months shown (yunying.reports.cost.unit_costs: one definition)."""
+    return figures.unit_costs(cur, run["run_id"], run["hospital_id"], months, dept=dept, by=by)
 
 
 def dept_cost(wh, cur, scope: Scope, *, run=None, month=None, hospital=None, dept_names=None) -> dict:
@@ -349,44 +330,17 @@ def drg_cost(wh, cur, scope: Scope, *, run=None, month=None, hospital=None, dept
     if not head["computed"]:
         return head
     src = _margin_source(wh, cur, scope, head, dept)
-    methods = [x[0] for x in cur.execute(f"select m.method, count(*) {src[0]} group by 1 "
-                                         f"order by 2 desc, 1", src[1]).fetchall()] if src else []
-    if not methods:
+    if src is None:
         return {**head, "cases_computed": False, "reason_zh": NO_CASE_COST_ZH, "reason_en": NO_CASE_COST_EN}
-    if method and method not in methods:
+    try:
+        got = figures.drg_groups(cur, src[0], src[1], method, drg_names)
+    except ValueError:
+        methods = figures.drg_groups(cur, src[0], src[1])["methods"]
         raise WebError(422, "WEB-PARAM", f"成本方法 {method} 在本期没有结果（可选：{'、'.join(methods)}）",
-                       f"no results for cost method {method} (available: {', '.join(methods)})")
-    method = method or methods[0]          # default: the method with the most cases (ties: by code)
-    sql, p = src
-    per_method = defaultdict(dict)
-    for g, m, n, cost, mc in cur.execute(f"""select m.drg, m.method, count(*), avg(m.cost), sum(m.margin_cost)
-                                             {sql} group by 1, 2""", p).fetchall():
-        per_method[g][m] = {"cases": n, "mean_cost": _f(cost), "margin_cost": _f(mc)}
-    # payment and charges once per case (the same on every method's row)
-    cases = cur.execute(f"""select drg, count(*), avg(expected_payment), avg(fee_total), sum(expected_payment),
-                                   sum(margin_charges)
-                            from (select distinct m.hospital_id, m.mrn, m.admission_no, m.drg, m.expected_payment,
-                                         m.fee_total, m.margin_charges {sql}) group by 1""", p).fetchall()
-    names = drg_names or {}
-    groups = []
-    for g, n, pay, fee, pay_sum, mch in cases:
-        pm = per_method.get(g, {})
-        sel = pm.get(method, {})
-        groups.append({"drg": g, "name": names.get(g, ""), "cases": n, "mean_payment": _f(pay), "mean_fee": _f(fee),
-                       "payment": _f(pay_sum), "margin_charges": _f(mch), "methods": pm,
-                       "margin_cost": sel.get("margin_cost"),
-                       "losing": sel.get("margin_cost") is not None and sel["margin_cost"] < 0,
-                       "losing_charges": mch is not None and mch < 0})
-    groups.sort(key=lambda x: (x["margin_cost"] if x["margin_cost"] is not None else float("inf"), x["drg"] or ""))
-    losing = [g for g in groups if g["losing"]]
-    return {**head, "cases_computed": True, "methods": methods, "method": method, "groups": groups,
-            "dept": dept if not scope.is_dept_head else scope.dept,
-            "total": {"cases": sum(g["cases"] for g in groups),
-                      "margin_cost": round(sum(g["margin_cost"] or 0 for g in groups), 2),
-                      "margin_charges": round(sum(g["margin_charges"] or 0 for g in groups), 2),
-                      "losing_groups": len(losing),
-                      "losing_share": round(100 * len(losing) / len(groups), 2) if groups else None,
-                      "loss": round(sum(g["margin_cost"] for g in losing), 2)}}
+                       f"no results for cost method {method} (available: {', '.join(methods)})") from None
+    if not got["methods"]:
+        return {**head, "cases_computed": False, "reason_zh": NO_CASE_COST_ZH, "reason_en": NO_CASE_COST_EN}
+    return {**head, "cases_computed": True, **got, "dept": dept if not scope.is_dept_head else scope.dept}
 
 
 CASE_COLS = ["hospital_id", "mrn", "admission_no", "patient_name", "period_month", "dept_code", "doctor_group",
