@@ -37,6 +37,7 @@ def app(demo_folder, tmp_path_factory):
     from yunying.web.appdb import add_user
     with a.state.ctx.sessions() as s:
         add_user(s, "finance", PASSWORD, "office", office="finance", hospital="H001")
+        add_user(s, "labhead", PASSWORD, "dept_head", dept="LAB", hospital="H001")      # head of a 医技 department
     yield a
     close_app(a)
 
@@ -44,7 +45,7 @@ def app(demo_folder, tmp_path_factory):
 @pytest.fixture(scope="module")
 def c(app):
     return {n: login(app, n) for n in ("admin", "leader_a", "leader_b", "card1", "qc", "insurance", "records", "ops",
-                                       "finance")}
+                                       "finance", "labhead")}
 
 
 def _row(page: str, attr: str, value: str) -> list[str]:
@@ -187,6 +188,20 @@ def test_dept_head_sees_only_own_department(c):
     assert h.get(f"/cost/drg?dept={OTHER_DEPT}").status_code == 403
     cases = h.get("/cost/drg/ZZ13?month=2022-06").text
     assert "5,300.00" not in cases and "5,600.00" in cases            # x2 (other dept) absent, o3 present
+
+
+def test_medtech_head_sees_what_left_as_one_total(c):
+    """检验科 passes its 227,000 on to clinical units: its head sees the total out, not other departments' shares."""
+    page = c["labhead"].get("/cost/flow?month=2022-06").text
+    sk = json.loads(html.unescape(re.search(r"data-sankey='([^']*)'", page).group(1)))
+    pairs = {(lk["source"], lk["target"]): lk["value"] for lk in sk["links"]}
+    assert pairs == {("__direct__", "LAB"): 200000, ("ADM", "LAB"): 20000, ("CSSD", "LAB"): 7000,
+                     ("LAB", "__out__"): 227000}
+    assert sk["labels"]["__out__"] == "分摊转出"
+    assert "共 5 条" in page                                          # ADM → LAB 2 items, CSSD → LAB 3 items
+    assert "OWN-IP" not in page and "OTH-IP" not in page and "113,500" not in page
+    dept = c["labhead"].get("/cost/dept?month=2022-06").text
+    assert _row(dept, "dept", "LAB")[6] == "227,000.00" and f'data-dept="{OWN_DEPT}"' not in dept
 
 
 def test_roles_without_cost_refused(c):

@@ -19,6 +19,7 @@ STEPS = (1, 2, 3)                 # step-down steps of cost_unit_full (step1_in 
 HOP_LIMIT = 500                   # hops listed on the 分摊流向 page (the filters narrow them)
 CASE_LIMIT = 200                  # cases listed on a DRG drill-down
 SANKEY_DIRECT, SANKEY_FULL = "__direct__", "__full__"     # the two end nodes of the Sankey (names, not unit codes)
+SANKEY_OUT = "__out__"            # a department head's view: what their units passed on to others, as one total
 YM = figures.YM                                          # a month column as 'YYYY-MM' (DATE or text)
 
 
@@ -248,11 +249,15 @@ def flow(wh, cur, scope: Scope, *, run=None, month=None, hospital=None, step=Non
             sk_links.append({"source": SANKEY_DIRECT, "target": u, "value": round(direct, 2)})
         if full:
             sk_links.append({"source": u, "target": SANKEY_FULL, "value": round(full, 2)})
+    out_of_mine: dict[str, float] = {}
     for s, d, amt in sorted(links):
-        if mine is not None and s not in mine and d not in mine:
+        if mine is not None and d not in mine:
+            if s in mine and amt:        # a department head's cost passed on: one total, not other departments' share
+                out_of_mine[s] = out_of_mine.get(s, 0.0) + float(amt)
             continue
         if amt:
             sk_links.append({"source": s, "target": d, "value": round(float(amt), 2)})
+    sk_links += [{"source": s, "target": SANKEY_OUT, "value": round(v, 2)} for s, v in sorted(out_of_mine.items())]
     used = {x for lk in sk_links for x in (lk["source"], lk["target"])}
     nodes = [{"name": n} for n in sorted(used)]
     node_labels = {u: (i["unit_name"] or f"{names.get(i['dept_code'], i['dept_code'])}") for u, i in info.items()}
@@ -271,10 +276,9 @@ def flow(wh, cur, scope: Scope, *, run=None, month=None, hospital=None, step=Non
         if not mine:
             where.append("false")
         else:
-            a, ap = _in("t.source_unit", sorted(mine))
-            b, bp = _in("t.dest_unit", sorted(mine))
-            where.append(f"({a} or {b})")
-            params += ap + bp
+            b, bp = _in("t.dest_unit", sorted(mine))        # the hops into the department (its inflows)
+            where.append(b)
+            params += bp
     sql_from = f"from cost_alloc_trail t where {' and '.join(where)}"
     n_hops = cur.execute(f"select count(*) {sql_from}", params).fetchall()[0][0]
     hops = []
