@@ -57,7 +57,7 @@ def _row(page: str, attr: str, value: str) -> list[str]:
 
 
 def _by_id(page: str, id_: str) -> str:
-    m = re.search(rf'id="{id_}"[^>]*>(.*?)</(div|p|span|table)>', page, re.S)
+    m = re.search(rf'id="{id_}"[^>]*>(.*?)</(div|p|span|table|h2)>', page, re.S)
     assert m, f"no element #{id_}"
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", m.group(1))).split())
 
@@ -101,10 +101,10 @@ def test_dept_detail_composition(c):
     page = c["leader_a"].get(f"/cost/dept/{OWN_DEPT}?month=2022-06").text
     # full cost by cost item: personnel 273,000 + 119,160; drug 200,000; material 67,500 + 15,300; other 17,000 + 5,240
     assert _row(page, "item", "personnel")[0] == "人员经费"
-    assert _row(page, "item", "personnel")[5:] == ["392,160.00", "56.25%"]
-    assert _row(page, "item", "drug")[5:] == ["200,000.00", "28.69%"]
-    assert _row(page, "item", "material")[5:] == ["82,800.00", "11.88%"]
-    assert _row(page, "item", "other")[5:] == ["22,240.00", "3.19%"]
+    assert _row(page, "item", "personnel")[5:] == ["0.00", "392,160.00", "56.25%"]
+    assert _row(page, "item", "drug")[5:] == ["0.00", "200,000.00", "28.69%"]
+    assert _row(page, "item", "material")[5:] == ["0.00", "82,800.00", "11.88%"]
+    assert _row(page, "item", "other")[5:] == ["0.00", "22,240.00", "3.19%"]
     assert _by_id(page, "cost-full") == "697,200.00元"
     assert _by_id(page, "cost-bed-day") == "1,115.00 元" and _by_id(page, "cost-visit") == "139.70 元"
     assert f"{OWN_DEPT}住院" in page and "检验科" in page and "开单收入" in page     # unit names, basis decoded
@@ -200,6 +200,9 @@ def test_medtech_head_sees_what_left_as_one_total(c):
     assert sk["labels"]["__out__"] == "分摊转出"
     assert "共 5 条" in page                                          # ADM → LAB 2 items, CSSD → LAB 3 items
     assert "OWN-IP" not in page and "OTH-IP" not in page and "113,500" not in page
+    lab = c["labhead"].get("/cost/dept/LAB?month=2022-06").text
+    assert _row(lab, "item", "personnel")[5] == "95,600.00" and _row(lab, "item", "material")[5] == "123,000.00"
+    assert _row(lab, "item", "other")[5] == "8,400.00" and _by_id(lab, "cost-dept-name") == "检验科 LAB"
     dept = c["labhead"].get("/cost/dept?month=2022-06").text
     assert _row(dept, "dept", "LAB")[6] == "227,000.00" and f'data-dept="{OWN_DEPT}"' not in dept
 

@@ -153,7 +153,10 @@ def dept_cost(wh, cur, scope: Scope, *, run=None, month=None, hospital=None, dep
                            group by 1 order by sum(u.full) desc, sum(u.direct) desc, 1""",
                        [r["run_id"], r["hospital_id"]] + mp + dp).fetchall()
     costs = _unit_costs(cur, r, head["months"], scope.dept, "dept_code")
-    names = dept_names or {}
+    names = dict(dept_names or {})
+    for u in unit_info(wh, cur, r, head["months"]).values():   # a department outside the department table (院办,
+        if u["unit_name"] and u["dept_code"] not in names:      # 供应室 …): the name of its cost unit
+            names[u["dept_code"]] = u["unit_name"]
     depts = []
     for row in rows:
         d = {"dept": row[0], "dept_name": names.get(row[0], row[0]), "classes": row[1].split(",") if row[1] else [],
@@ -212,7 +215,8 @@ def dept_detail(wh, cur, scope: Scope, dept: str, *, run=None, month=None, hospi
         x["amount"] = _f(x["amount"])
         x["source_name"] = info.get(x["source_unit"], {}).get("unit_name")
     names = dept_names or {}
-    return {**head, "dept": dept, "dept_name": names.get(dept, dept), "units": unit_rows, "composition": comp,
+    own_names = sorted({u["unit_name"] for u in unit_rows if u["unit_name"]})
+    return {**head, "dept": dept, "dept_name": names.get(dept) or (own_names[0] if len(own_names) == 1 else dept), "units": unit_rows, "composition": comp,
             "total": total, "inflow": inflow, "unit_costs": _unit_costs(cur, r, head["months"], dept,
                                                                           "dept_code").get(dept, {})}
 
