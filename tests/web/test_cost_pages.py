@@ -107,6 +107,7 @@ def test_dept_detail_composition(c):
     assert _row(page, "item", "other")[5:] == ["0.00", "22,240.00", "3.19%"]
     assert _by_id(page, "cost-full") == "697,200.00元"
     assert _by_id(page, "cost-bed-day") == "1,115.00 元" and _by_id(page, "cost-visit") == "139.70 元"
+    assert "557,500.00元 ÷ 500.00天 · 工作量来源 cost_basis" in page        # cost ÷ volume, and where the volume came from
     assert f"{OWN_DEPT}住院" in page and "检验科" in page and "开单收入" in page     # unit names, basis decoded
     assert "136,200.00" in _by_id(page, "cost-inflow")                           # step 3 from 检验科
 

@@ -36,12 +36,16 @@ def unit_costs(con, run_id: str, hospital_id: str, months: list[str], *, dept: s
     mw, mp = month_in("c.month", months)
     dw, dp = ("c.dept_code = ?", [dept]) if dept else ("true", [])
     key = f"c.{by}" if by else "''"
+    # where the volumes came from (cost_basis, or a warehouse fallback): printed beside the figure
+    has_src = bool(con.execute("select count(*) from information_schema.columns where table_name = 'cost_unit_cost' "
+                               "and column_name = 'volume_source'").fetchall()[0][0])
+    src = "string_agg(distinct c.volume_source, '、' order by c.volume_source)" if has_src else "null"
     out: dict = defaultdict(dict)
-    for k, measure, cost, vol in con.execute(
-            f"""select {key}, c.measure, sum(c.cost), sum(c.volume) from cost_unit_cost c
+    for k, measure, cost, vol, vsrc in con.execute(
+            f"""select {key}, c.measure, sum(c.cost), sum(c.volume), {src} from cost_unit_cost c
                 where c.run_id = ? and c.hospital_id = ? and {mw} and {dw} group by 1, 2""",
             [run_id, hospital_id] + mp + dp).fetchall():
-        out[k][measure] = {"cost": _f(cost), "volume": _f(vol),
+        out[k][measure] = {"cost": _f(cost), "volume": _f(vol), "volume_source": vsrc,
                            "unit_cost": round(float(cost) / float(vol), 2) if vol else None}
     return out
 
@@ -188,7 +192,7 @@ def section(con, hospital_id: str, year: int, sec: dict, env, base: dict, used: 
         uc_rows.append([names.get(code, code), code] + _uc_cells(by_dept[code]))
     s.tables.append(Table("诊次/床日成本", [Column("科室"), Column("科室代码"), Column("诊次成本（元）", money),
                                         Column("门急诊人次", "0"), Column("床日成本（元）", money),
-                                        Column("实际占用床日", "0")], uc_rows, note=table_note))
+                                        Column("实际占用床日", "0"), Column("工作量来源")], uc_rows, note=table_note))
     if drg["methods"]:
         losing = [g for g in drg["groups"] if g["losing"]][:show]
         mname = method_names.get(drg["method"], drg["method"])
@@ -203,7 +207,8 @@ def section(con, hospital_id: str, year: int, sec: dict, env, base: dict, used: 
 
 def _uc_cells(x: dict) -> list:
     v, b = x.get("visit"), x.get("bed_day")
+    srcs = sorted({s for m in (v, b) if m and m.get("volume_source") for s in m["volume_source"].split("、")})
     return [(v["unit_cost"], "#,##0.00") if v and v["unit_cost"] is not None else None,
             (v["volume"], "0") if v else None,
             (b["unit_cost"], "#,##0.00") if b and b["unit_cost"] is not None else None,
-            (b["volume"], "0") if b else None]
+            (b["volume"], "0") if b else None, "、".join(srcs) or None]
