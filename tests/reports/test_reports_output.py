@@ -49,13 +49,15 @@ def test_docx_and_xlsx_contents(con, tmp_path):
     assert [p.suffix for p in paths] == [".docx", ".xlsx"]
     doc = Document(str(paths[0]))
     heads = [p.text for p in doc.paragraphs if p.style.name.startswith("Heading")]
-    assert heads == ["一、医疗服务工作量", "二、运行效率", "三、医疗质量与安全", "四、DRG 评价", "五、收入结构与费用"]
+    assert heads == ["一、医疗服务工作量", "二、运行效率", "三、医疗质量与安全", "四、DRG 评价", "五、收入结构与费用",
+                     "六、成本核算"]
     body = "\n".join(p.text for p in doc.paragraphs)
+    assert "尚未运行成本核算（yunying cost run），2022年无成本核算结果，本节从略。" in body      # no cost run: a note only
     assert "平均住院日7.20天，较同期下降0.55天" in body
     assert len(doc.tables) == 5 and len(doc.inline_shapes) >= 1           # tables and charts
     wb = load_workbook(paths[1])
     assert wb.sheetnames == ["概要", "一、医疗服务工作量", "二、运行效率", "三、医疗质量与安全", "四、DRG 评价",
-                             "五、收入结构与费用", "数据来源"]
+                             "五、收入结构与费用", "六、成本核算", "数据来源"]
     ws = wb["二、运行效率"]
     cells = {ws.cell(row=i, column=1).value: (ws.cell(row=i, column=4), ws.cell(row=i, column=5))
              for i in range(1, ws.max_row + 1)}

@@ -70,6 +70,10 @@ def build_annual(con, year: int, *, templates: Path | None = None, hospital_id: 
     ctx = Context(con, hid, Periods.year(int(year)))
     allv: dict[str, Value] = {}
     for sec in spec.get("sections", []):
+        if sec.get("kind") == "cost":         # 成本核算: figures of the latest cost run (yunying/reports/cost.py)
+            from yunying.reports import cost
+            report.sections.append(cost.section(con, hid, int(year), sec, env, _base_context(report, year), ctx.used))
+            continue
         items = sec.get("items", [])
         vals = collect.section_values(ctx, items)
         allv.update(vals)

@@ -149,10 +149,11 @@ def create_app(settings: WebSettings) -> FastAPI:
         """The OpenAPI document, for signed-in users only (it lists every route and parameter)."""
         return JSONResponse(app.openapi())
 
-    from yunying.web.routes import admin, api, auth, pages, reports
+    from yunying.web.routes import admin, api, auth, cost, pages, reports
     app.include_router(auth.router)
     app.include_router(api.router)
     app.include_router(admin.router)
     app.include_router(reports.router)
+    app.include_router(cost.router)
     app.include_router(pages.router)
     return app

@@ -80,3 +80,15 @@ def value(name: str, v, lang: str = "zh", table: str | None = None) -> str:
         return fmt.when(v)
     unit = (col.unit or "") if col is not None else ""
     return fmt.display(v, unit, glue=unit in fmt.MONEY_UNITS)
+
+
+def domain_label(domain: str, code, lang: str = "zh") -> str:
+    """A code of a named value domain as shown: cost item personnel → 人员经费 (en: 'personnel 人员经费'); a code
+    outside the domain prints as stored, '' for None."""
+    if code is None:
+        return ""
+    dom = load_model().domains.get(domain)
+    text = dom.codes.get(str(code)) if dom else None
+    if text is None:
+        return str(code)
+    return text if lang != "en" else f"{code} {text}"

@@ -16,7 +16,7 @@ _templates: Jinja2Templates | None = None
 
 NAV = [("overview", "/overview", "nav_overview"), ("dept", "/dept", "nav_dept"),
        ("indicators", "/engine", "nav_engine"), ("drg", "/drg", "nav_drg"),
-       ("qc", "/qc", "nav_qc"), ("export", "/reports", "nav_reports"), ("import", "/import", "nav_import"),
+       ("cost", "/cost", "nav_cost"), ("qc", "/qc", "nav_qc"), ("export", "/reports", "nav_reports"), ("import", "/import", "nav_import"),
        ("admin", "/admin", "nav_admin")]
 
 
@@ -68,6 +68,7 @@ def render(request: Request, name: str, context: dict, status_code: int = 200):
     ctx = {"request": request, "t": t, "lang": lang, "pick": lambda zh, en: pick(lang, zh, en),
            "label": lambda name, table=None: labels.label(name, lang, table),
            "value": lambda name, v, table=None: labels.value(name, v, lang, table),
+           "code": lambda domain, v: labels.domain_label(domain, v, lang),
            "step_label": lambda step: _step_label(step, lang),
            "user": user, "scope": scope, "csrf": getattr(request.state, "csrf", ""), "nav": nav,
            "other_lang": "en" if lang == "zh" else "zh", "lang_url": lang_url(request, "en" if lang == "zh" else "zh"),

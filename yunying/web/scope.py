@@ -14,7 +14,8 @@ import yaml
 from yunying.web.errors import WebError, forbidden
 
 MODULE_ZH = {"overview": "全院概览", "dept": "科室视图", "indicators": "指标详情", "cases": "病例清单",
-             "export": "导出", "drg": "DRG分析", "qc": "病案质控", "import": "数据导入", "admin": "系统管理"}
+             "export": "导出", "drg": "DRG分析", "qc": "病案质控", "import": "数据导入", "admin": "系统管理",
+             "cost": "成本核算"}
 
 
 @cache

@@ -24,6 +24,30 @@
   }
   document.querySelectorAll("[data-chart]").forEach(chart);
 
+  // 分摊流向: the step-down as a Sankey (nodes are unit codes; labels come with the data)
+  function sankey(el) {
+    if (typeof echarts === "undefined") return;
+    var d = JSON.parse(el.getAttribute("data-sankey") || "{}"), labels = d.labels || {};
+    var unit = el.getAttribute("data-unit") || "";
+    var money = function (v) {
+      return Number(v).toLocaleString("zh-CN", { minimumFractionDigits: 2, maximumFractionDigits: 2 }) + unit;
+    };
+    var name = function (n) { return labels[n] || n; };
+    var c = echarts.init(el, null, { renderer: "canvas" });
+    c.setOption({
+      animation: false,
+      tooltip: { trigger: "item", formatter: function (p) {
+        if (p.dataType === "edge") return esc(name(p.data.source)) + " → " + esc(name(p.data.target)) + "<br>" + money(p.data.value);
+        return esc(name(p.name)) + "<br>" + money(p.value);
+      } },
+      series: [{ type: "sankey", data: d.nodes || [], links: d.links || [], nodeAlign: "justify",
+                 emphasis: { focus: "adjacency" }, lineStyle: { color: "source", opacity: 0.35 },
+                 label: { formatter: function (p) { return name(p.name); } } }]
+    });
+    window.addEventListener("resize", function () { c.resize(); });
+  }
+  document.querySelectorAll("[data-sankey]").forEach(sankey);
+
   var ea = document.getElementById("engine-alerts");
   if (ea) {   // engine alerts load after the page (the engine may need a second on a cold cache)
     fetch(ea.getAttribute("data-src"), { credentials: "same-origin" }).then(function (r) { return r.json(); })
