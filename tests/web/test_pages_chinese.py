@@ -18,6 +18,8 @@ SNAKE = re.compile(r"\b[a-z]+_[a-z_]+\b")
 TOO_PRECISE = re.compile(r"\d\.\d{5,}")                 # > 4 decimals (RW 4, rates 2 …)
 MICROSECONDS = re.compile(r"\d:\d\d:\d\d\.\d")
 COUNT_WITH_DECIMALS = re.compile(r"\d\.0+\s*(人次|例|人|组|台次)")     # '35.00 人次'
+# codes that have a label: DRG statuses (drg_status domain), job and import states (messages.yaml)
+RAW_CODES = re.compile(r"\b(SUCCESS|CHECK_FAILED|FAIL|ZD_NOT_MAPPING|SS_NOT_MAPPING|done|failed|partial|queued|running)\b")
 
 
 def _model_identifiers() -> set[str]:
@@ -47,6 +49,7 @@ def _clean(text: str) -> None:
     assert not TOO_PRECISE.search(text), TOO_PRECISE.search(text).group(0)
     assert not MICROSECONDS.search(text)
     assert not COUNT_WITH_DECIMALS.search(text), COUNT_WITH_DECIMALS.search(text).group(0)
+    assert not RAW_CODES.search(text), RAW_CODES.search(text).group(0)
 
 
 @pytest.fixture(scope="module")
@@ -282,3 +285,13 @@ def test_english_stays_available(clients):
     assert "Grouping status" in c.get("/drg?lang=en").text
     assert "<th>File</th>" in c.get("/import?lang=en").text
     c.get("/overview?lang=zh")
+
+
+def test_charts_carry_the_displayed_precision(clients):
+    """Chart series (trend, department breakdown) hold values at the catalogue's precision (G3-04: 2 decimals), so
+    a tooltip shows 41.38, not 41.37931034482759."""
+    page = clients["admin"].get("/indicator/G3-04?year=2022").text
+    for chart in ("trend-chart", "breakdown-chart"):
+        attr = re.search(rf'id="{chart}"[^>]*data-series=\'([^\']*)\'', page).group(1)
+        values = [r["value"] for r in json.loads(html.unescape(attr)) if r["value"] is not None]
+        assert values and all(round(v, 2) == v for v in values), chart

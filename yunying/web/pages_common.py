@@ -28,7 +28,17 @@ def templates() -> Jinja2Templates:
         # the one number rule set (yunying.reports.fmt, docs/web.md §Labels and numbers): {{ v|num('元') }}
         _templates.env.filters["num"] = fmt.display
         _templates.env.filters["when"] = fmt.when
+        _templates.env.filters["chart"] = _chart_rows
     return _templates
+
+
+def _chart_rows(rows: list[dict], decimals: int | None = None, key: str = "value") -> list[dict]:
+    """A chart's series with its values at the displayed precision (the catalogue's decimals), so a tooltip shows
+    41.38, not 41.37931034482759; the script draws what it gets and formats nothing."""
+    if decimals is None:
+        return rows
+    return [{**r, key: round(float(r[key]), decimals) if isinstance(r.get(key), (int, float)) else r.get(key)}
+            for r in rows]
 
 
 def _step_label(step: str, lang: str) -> str:

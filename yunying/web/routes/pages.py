@@ -53,7 +53,8 @@ def overview(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, yea
     if data.get("computed") and data["indicators"]:
         first = data["indicators"][0]        # monthly trend of the first key indicator (出院人次)
         trend = ea.trend(ctx.wh, cur, first["id"], data["hospital"])
-        data["trend_indicator"] = {"name_zh": first["name_zh"], "name_en": first["name_en"]}
+        data["trend_indicator"] = {"name_zh": first["name_zh"], "name_en": first["name_en"],
+                                   "decimals": first.get("decimals")}
     return render(request, "overview.html", {"data": data, "trend": trend, "page": "overview"})
 
 
