@@ -151,11 +151,11 @@ def discharge_file_with_bad_row(demo_folder: Path, out: Path, n_rows: int = 5, m
 
 
 def wait_job(client, job_id, timeout=60):
-    """Poll /api/jobs/{id} until the background job is done or failed; its last state."""
+    """Poll /api/jobs/{id} until the background job has finished (done, partial or failed); its last state."""
     t0 = time.time()
     while time.time() - t0 < timeout:
         j = client.get(f"/api/jobs/{job_id}").json()
-        if j["status"] in ("done", "failed"):
+        if j["status"] in ("done", "partial", "failed"):
             return j
         time.sleep(0.1)
     raise AssertionError(f"job {job_id} did not finish")

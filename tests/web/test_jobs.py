@@ -61,8 +61,9 @@ def test_broken_file_is_a_failed_file_not_a_crash(app):
     ops = login(app, "ops")
     r = ops.post("/api/imports", data={"kind": "discharge"}, files={"files": ("empty.csv", b"", "text/csv")})
     job = _wait(ops, r.json()["id"])
-    assert job["status"] == "done" and job["result"]["failed_files"] == 1
-    assert job["result"]["files"][0]["error_code"]
+    # nothing stored: the job failed (issue 16: not "done 完成" with a full bar), with the file's code
+    assert job["status"] == "failed" and job["result"]["failed_files"] == 1 and job["percent"] == 0.0
+    assert job["result"]["files"][0]["error_code"] == job["error_code"]
 
 
 def test_dashboard_answers_while_a_job_writes(app):

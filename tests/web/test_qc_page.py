@@ -144,7 +144,7 @@ def test_qc_page_department_and_year_links(app):
     page = c.get("/qc?year=2022").text
     assert f'href="/qc?year=2022&amp;dept={OWN_DEPT}"' in page or f'href="/qc?year=2022&dept={OWN_DEPT}"' in page
     one = c.get(f"/qc?year=2022&dept={OWN_DEPT}").text
-    assert 'id="qc-all-depts"' in one and f"· {OWN_DEPT}" in one
+    assert 'id="qc-all-depts"' in one and "· 心血管内科一病区" in one          # the department by name (issue 16)
     d = c.get(f"/api/qc?year=2022&dept={OWN_DEPT}").json()
     assert d["n_records"] == 3 and [x["dept"] for x in d["by_dept"]] == [OWN_DEPT]
     assert 'id="qc-all-depts"' not in login(app, "card1").get("/qc?year=2022").text      # their one department

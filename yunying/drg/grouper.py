@@ -30,12 +30,12 @@ import pyarrow.compute as pc
 
 from yunying.drg.cases import Demographics, column
 from yunying.drg.pack import Pack
+from yunying.model.catalogue import load_model
 
 STATUS_NAMES = ("SUCCESS", "FAIL", "CHECK_FAILED", "ZD_NOT_MAPPING", "SS_NOT_MAPPING", "QY")
 SUCCESS, FAIL, CHECK_FAILED, ZD_NOT_MAPPING, SS_NOT_MAPPING, QY = range(6)
-STATUS_ZH = {"SUCCESS": "分组成功", "FAIL": "无法入组", "CHECK_FAILED": "信息校验不通过",
-             "ZD_NOT_MAPPING": "诊断不能转换为分组器支持的编码",
-             "SS_NOT_MAPPING": "手术操作不能转换为分组器支持的编码", "QY": "歧义病案"}
+# labels of the status codes: the data model's drg_status domain (rendering only; logic keeps the codes)
+STATUS_ZH = {c: load_model().domains["drg_status"].codes.get(c, c) for c in STATUS_NAMES}
 _STATUS_ARR = pa.array(STATUS_NAMES, type=pa.string())
 RESULT_COLUMNS = ("record_id", "status", "mdc", "adrg", "drg")
 

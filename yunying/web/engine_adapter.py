@@ -183,11 +183,26 @@ def _hospital(scope: Scope, hospitals_in_wh: list[str], hospital: str | None) ->
 
 def _ind_public(ind) -> dict:
     return {"id": ind.id, "name_zh": ind.name_zh, "name_en": ind.name_en or ind.name_zh, "unit": ind.unit,
-            "type": ind.type, "direction": ind.direction, "direction_zh": ind.direction_zh,
+            "decimals": ind.decimals, "type": ind.type, "direction": ind.direction, "direction_zh": ind.direction_zh,
             "national_monitor": ind.national_monitor, "family": ind.family, "definition_zh": ind.definition_zh,
             "reading_zh": ind.reading_zh, "source": ind.source,
             "numerator": ind.numerator.label_zh if ind.numerator else None,
             "denominator": ind.denominator.label_zh if ind.denominator else None}
+
+
+def dept_ranks(values: dict[str, float], direction: str, decimals: int = 2) -> tuple[list[str], dict[str, int]]:
+    """The one department ranking of the web app (科室视图's 排名, 指标详情's 科室分布, a 科主任's own rank):
+    departments with a value, best first by the indicator's direction (down 逐步降低: lowest first; up and
+    monitor: highest first); values are compared as displayed (rounded to the catalogue precision), and equal
+    values share the best rank (competition ranking 1, 2, 2, 4). Returns (order, {dept: rank})."""
+    shown = {d: round(float(v), decimals) for d, v in values.items() if v is not None}
+    best_low = direction == "down"
+    order = sorted(shown, key=lambda d: (shown[d] if best_low else -shown[d], d))
+    ranks: dict[str, int] = {}
+    for n, d in enumerate(order):
+        prev = order[n - 1] if n else None
+        ranks[d] = ranks[prev] if prev is not None and shown[prev] == shown[d] else n + 1
+    return order, ranks
 
 
 def _card(ind, row: dict | None) -> dict:
@@ -195,6 +210,7 @@ def _card(ind, row: dict | None) -> dict:
     r = row or {}
     value = r.get("value")
     return {"id": ind.id, "name_zh": ind.name_zh, "name_en": ind.name_en or ind.name_zh, "unit": ind.unit,
+            "decimals": ind.decimals,
             "direction": ind.direction, "national_monitor": ind.national_monitor, "value": value,
             "numerator": r.get("numerator"), "denominator": r.get("denominator"),
             "yoy_value": r.get("yoy_value"), "yoy_change": r.get("yoy_change"), "yoy_word": r.get("yoy_word"),
@@ -207,11 +223,13 @@ def _card(ind, row: dict | None) -> dict:
 
 
 def _alerts(cards: list[dict]) -> list[dict]:
+    from yunying.reports import fmt
+
     out = []
     for c in sorted((c for c in cards if c["status_code"] == "not_met"), key=lambda c: not c["national_monitor"]):
-        v = f"{c['value']:.2f}".rstrip("0").rstrip(".")
+        v = fmt.display(c["value"], c["unit"], c.get("decimals"))
         out.append({"indicator": c["id"], "kind": "target",
-                    "zh": f"{c['name_zh']} {v}{c['unit']} 未达目标值 {c['target']}",
+                    "zh": f"{c['name_zh']} {v} 未达目标值 {c['target']}",
                     "en": f"{c['name_en']} {v} misses its target {c['target']}"})
     return out
 
@@ -284,11 +302,11 @@ def dept_view(wh, cur, scope: Scope, hospitals_in_wh: list[str], targets: list[d
         card["hospital_value"] = whole.get("value") if whole else None
         card["peer_median"] = median(peer_values.values()) if peer_values else None
         card["n_peers"] = len(peer_values)
-        order = sorted(peer_values, key=lambda d: peer_values[d], reverse=(ind.direction != "down"))
-        card["rank"] = order.index(dept) + 1 if dept in peer_values else None
+        order, ranks = dept_ranks(peer_values, ind.direction, ind.decimals)
+        card["rank"] = ranks.get(dept)
         if not scope.is_dept_head:      # peers by name only for whole-hospital roles
-            card["peers"] = [{"dept": d, "dept_name": names.get(d, d), "value": peer_values[d], "rank": n + 1}
-                             for n, d in enumerate(order)]
+            card["peers"] = [{"dept": d, "dept_name": names.get(d, d), "value": peer_values[d], "rank": ranks[d]}
+                             for d in order]
         cards.append(card)
     return {"computed": True, "level": "dept", "dept": dept, "dept_name": names.get(dept, dept),
             "hospital": hospital, "hospitals": allowed, "year": year, "months": months, "period": label,
@@ -329,15 +347,17 @@ def indicator_detail(wh, cur, scope: Scope, hospitals_in_wh: list[str], targets:
     value = _card(ind, _pick(_with_targets([r for r in rows if r["level"] == "hospital" or
                                             r["dept_code"] in (dept, "*")], targets), ind_id, hospital, dept))
     series = trend(wh, cur, ind_id, hospital, dept)
+    depts = [r for r in rows if r["level"] == "department" and r["dept_code"] not in ("", "*")]
+    # the rank among all departments (科室视图's ranking, dept_ranks), also when a 科主任 sees only their own row
+    order, ranks = dept_ranks({r["dept_code"]: r["value"] for r in depts}, ind.direction, ind.decimals)
+    pos = {d: n for n, d in enumerate(order)}
     breakdown = [{"dept": r["dept_code"], "dept_name": names.get(r["dept_code"], r["dept_code"]),
                   "value": r["value"], "numerator": r["numerator"], "denominator": r["denominator"],
                   "yoy_change": r["yoy_change"], "yoy_text": r["yoy_text"], "judgement": r["judgement"],
-                  "verdict": r["verdict"],
+                  "verdict": r["verdict"], "rank": ranks.get(r["dept_code"]), "n_ranked": len(ranks),
                   "reason": r["reason"], "note": r.get("note") or ""}
-                 for r in rows if r["level"] == "department" and r["dept_code"] not in ("", "*")
-                 and (not scope.is_dept_head or r["dept_code"] == scope.dept)]
-    breakdown.sort(key=lambda b: (b["value"] is None, -(b["value"] or 0) if ind.direction != "down"
-                                  else (b["value"] or 0)))
+                 for r in depts if not scope.is_dept_head or r["dept_code"] == scope.dept]
+    breakdown.sort(key=lambda b: (pos.get(b["dept"], len(pos)), b["dept"]))
     return {"indicator": _ind_public(ind), "value": value, "year": year, "months": months, "period": label,
             "years": _years(wh, cur), "dept": dept, "dept_name": names.get(dept, dept) if dept else None,
             "hospital": hospital, "hospitals": allowed, "trend": series, "breakdown": breakdown}
@@ -348,7 +368,8 @@ def catalogue_list() -> list[dict]:
     cat = catalogue()
     if cat is None:
         return []
-    return [{"id": i.id, "name_zh": i.name_zh, "name_en": i.name_en or i.name_zh, "direction": i.direction}
+    return [{"id": i.id, "name_zh": i.name_zh, "name_en": i.name_en or i.name_zh, "direction": i.direction,
+             "unit": i.unit, "decimals": i.decimals}
             for i in cat.indicators.values() if i.type not in ("group", "unavailable")]
 
 
@@ -387,12 +408,16 @@ def compute(wh, cur, scope: Scope, hospitals_in_wh: list[str], targets: list[dic
     out = [r for r in rows if (hospital is None or r.get("hospital_id") == hospital)
            and (dept is None or (r.get("dept_code") or "") == dept)]
     clean = _with_targets(out, targets)
+    from yunying.reports import fmt
     for r in clean:
         r.pop("level", None)
         r.pop("gap", None)
         r.pop("yoy_word", None)
         if isinstance(r["value"], float):
             r["value"] = round(r["value"], 4)
+        # the value as shown (yunying.reports.fmt by the indicator's unit and precision), for the page scripts
+        r["value_text"] = fmt.display(r["value"], r["unit"] or "", cat[r["indicator_id"]].decimals
+                                      if r["indicator_id"] in cat.indicators else None)
     return {"computed": True, "family": {"key": fam.key, "name_zh": fam.name_zh, "name_en": fam.name_en},
             "families": families(), "period": period, "level": level, "dept": dept, "hospital": hospital,
             "rows": clean, "alerts": [r for r in clean if r["status_code"] == "not_met"],
@@ -430,7 +455,12 @@ def cases(wh, cur, scope: Scope, hospitals_in_wh: list[str], indicator_id: str, 
     if scope.is_dept_head and rows and "dept_code" in res.columns:
         if any(r.get("dept_code") not in (scope.dept, None) for r in rows):
             raise forbidden("WEB-FORBIDDEN-DEPT", "科主任只能查看本科室的数据", "department heads see their own department only")
+    from yunying.web.labels import contribution_labels
+    ind_obj = cat[indicator_id]
+    measure = ind_obj.numerator if part == "numerator" else ind_obj.denominator
     return {"computed": True, "indicator": {"id": indicator_id, "name_zh": cat[indicator_id].name_zh,
                                             "name_en": cat[indicator_id].name_en},
+            "measure_zh": measure.label_zh if measure else "",
+            "column_labels": {lang: contribution_labels(measure, list(res.columns), lang) for lang in ("zh", "en")},
             "period": period, "hospital": hospital, "dept": dept, "part": part, "columns": res.columns,
             "rows": mask_rows(rows, scope.see_pii), "masked": not scope.see_pii, "limit": limit}

@@ -15,8 +15,10 @@ from typing import Callable
 
 from yunying.web.warehouse import Warehouse
 
-STAGE_ZH = {"read": "读取", "transcode": "转码", "validate": "校验", "load": "写入", "group": "分组", "qc": "质控",
-            "queued": "排队中", "done": "完成", "failed": "失败"}
+# a job's end states: done (everything stored), partial (some files failed or had every row rejected, others
+# stored), failed (nothing stored: every file failed or was rejected, or the job raised). Labels are rendering
+# (messages.yaml job_status_* / job_stage_*); logic compares these codes.
+FINISHED = ("done", "partial", "failed")
 
 
 @dataclass
@@ -26,7 +28,7 @@ class Job:
     username: str
     label: str
     params: dict
-    status: str = "queued"         # queued / running / done / failed
+    status: str = "queued"         # queued / running / done / partial / failed
     stage: str = "queued"
     done: int = 0
     total: int = 0
@@ -37,6 +39,8 @@ class Job:
     finished_at: dt.datetime | None = None
     result: dict | None = None
     error: str | None = None
+    error_code: str | None = None  # the stable code of the failure (the file's IMP-… code, WEB-JOB-FAILED)
+    percent_end: float | None = None   # partial / failed: the share of the work that was stored, frozen
 
     @property
     def percent(self) -> float:
@@ -44,6 +48,8 @@ class Job:
             return 100.0
         if self.status == "queued":
             return 0.0
+        if self.status in ("partial", "failed"):
+            return self.percent_end if self.percent_end is not None else 0.0
         weights = {"read": 0.1, "transcode": 0.1, "validate": 0.3, "load": 0.4, "group": 0.9, "qc": 1.0}
         order = ["read", "transcode", "validate", "load"]
         base = sum(weights[s] for s in order[:order.index(self.stage)]) if self.stage in order else 0.0
@@ -53,8 +59,7 @@ class Job:
 
     def public(self) -> dict:
         return {"id": self.id, "kind": self.kind, "username": self.username, "label": self.label,
-                "status": self.status, "stage": self.stage, "stage_zh": STAGE_ZH.get(self.stage, self.stage),
-                "percent": self.percent, "created_at": self.created_at.isoformat(timespec="seconds"),
+                "status": self.status, "stage": self.stage, "percent": self.percent, "error_code": self.error_code, "created_at": self.created_at.isoformat(timespec="seconds"),
                 "started_at": self.started_at.isoformat(timespec="seconds") if self.started_at else None,
                 "finished_at": self.finished_at.isoformat(timespec="seconds") if self.finished_at else None,
                 "result": self.result, "error": self.error, "params": self.params}
@@ -65,6 +70,8 @@ def _from_record(rec) -> Job:
               params=json.loads(rec.params) if rec.params else {}, status=rec.status, stage=rec.stage,
               created_at=rec.created_at, started_at=rec.started_at, finished_at=rec.finished_at,
               result=json.loads(rec.result) if rec.result else None, error=rec.error)
+    end = (job.result or {}).get("outcome") or {}
+    job.error_code, job.percent_end = end.get("error_code"), end.get("percent")
     return job
 
 
@@ -151,7 +158,7 @@ class JobQueue:
         done = threading.Event()
 
         def check():
-            while any(j.status in ("queued", "running") for j in list(self.jobs.values())):
+            while any(j.status not in FINISHED for j in list(self.jobs.values())):
                 if done.wait(0.05):
                     return
             done.set()
@@ -159,7 +166,7 @@ class JobQueue:
         t.start()
         t.join(timeout)
         done.set()
-        return not any(j.status in ("queued", "running") for j in self.jobs.values())
+        return not any(j.status not in FINISHED for j in self.jobs.values())
 
     def stop(self, timeout: float = 30) -> None:
         """Stop the worker after what is queued (a cache warm-up in progress finishes before the warehouse closes)."""
@@ -191,11 +198,18 @@ class JobQueue:
 
             try:
                 job.result = fn(cur, job, progress)
-                job.status, job.stage = "done", "done"
+                end = (job.result or {}).get("outcome") if isinstance(job.result, dict) else None
+                job.status = job.stage = end["status"] if end else "done"
+                if end and end["status"] != "done":    # files failed or rejected: the reason and its code
+                    job.error, job.error_code, job.percent_end = end["reason"], end["error_code"], end["percent"]
             except Exception as exc:  # a failing job is reported on the page, never kills the worker
+                job.percent_end = job.percent       # the bar stops where the job raised
                 job.status, job.stage = "failed", "failed"
                 job.error = f"任务失败：{exc} / job failed: {exc}"
-                job.result = {"traceback": traceback.format_exc(limit=3)}
+                job.error_code = getattr(exc, "code", None) or "WEB-JOB-FAILED"
+                job.result = {"traceback": traceback.format_exc(limit=3),
+                              "outcome": {"status": "failed", "error_code": job.error_code,
+                                          "percent": job.percent_end, "reason": job.error}}
             finally:
                 job.finished_at = dt.datetime.now()
                 self._save(job)
@@ -257,6 +271,7 @@ def import_job(kind: str, paths: list[Path], hospital: str | None, reject_dir: P
         job.files_done = len(paths)
         summary_all["files"] = files
         summary_all["failed_files"] = sum(f["status"] != "ok" for f in files)
+        summary_all["outcome"] = import_outcome(files)
         stored = kind == "discharge" and summary_all["inserted"] + summary_all["updated"] > 0
         post = [step for step, on in (("drg", drg_after), ("qc", qc_after)) if on and stored]
         job.files_total = len(paths) + len(post)          # each step after the import is one more progress step
@@ -266,6 +281,30 @@ def import_job(kind: str, paths: list[Path], hospital: str | None, reject_dir: P
                                _qc_after_import(cur, progress, summary_all["import_ids"]))
         return summary_all
     return run
+
+
+def _file_failed(f: dict) -> bool:
+    """A file that stored nothing: it failed (refused, unreadable, rolled back), or every row read was rejected."""
+    return f["status"] != "ok" or (f["rows_read"] > 0 and f["rejected"] >= f["rows_read"]
+                                   and f["inserted"] + f["updated"] == 0)
+
+
+def import_outcome(files: list[dict]) -> dict:
+    """The end state of an upload from its files: done / partial / failed, with the first bad file's reason
+    (its message, Chinese first + English) and stable code, and the share of files stored (the bar's length)."""
+    bad = [f for f in files if _file_failed(f)]
+    if not bad:
+        return {"status": "done", "error_code": None, "reason": None, "percent": 100.0}
+    first = bad[0]
+    code = first.get("error_code") or ("IMP-ALL-REJECTED" if first["status"] == "ok" else "IMP-FAILED")
+    msg = first.get("message") or (f"全部 {first['rows_read']} 行均被拒绝，未导入任何记录 / all "
+                                   f"{first['rows_read']} rows rejected, nothing imported")
+    more = len(bad) - 1
+    reason = f"{first['file']}：{msg}" + (f"（另有 {more} 个文件未导入 / {more} more files not imported）"
+                                          if more else "")
+    ok = len(files) - len(bad)
+    return {"status": "partial" if ok else "failed", "error_code": code, "reason": reason,
+            "percent": round(100.0 * ok / len(files), 1) if files else 0.0}
 
 
 def _delete(paths: list[Path]) -> None:
@@ -326,6 +365,18 @@ def _qc_after_import(cur, progress, import_ids: list[int]) -> dict:
     return {"qc": out, "qc_summary_zh": zh, "qc_summary_en": en}
 
 
+def _status_summary(scheme: str, cases, by_status) -> dict:
+    """'DRG 方案 demo 重新分组 1,428 例：入组成功 1,420、未入组 8' — statuses decoded through the data model's
+    drg_status domain (yunying.web.labels), counts as integers."""
+    from yunying.web.labels import decode
+
+    def parts(lang):
+        return "、".join(f"{decode('drg_status', k, lang)} {int(v):,}" for k, v in (by_status or {}).items())
+    n = f"{int(cases or 0):,}"
+    return {"summary_zh": f"DRG 方案 {scheme} 重新分组 {n} 例" + (f"：{parts('zh')}" if by_status else ""),
+            "summary_en": f"DRG scheme {scheme} regrouped {n} cases" + (f": {parts('en')}" if by_status else "")}
+
+
 def regroup_job(scheme: str):
     """Re-run DRG grouping of every discharge under a registered scheme."""
     def run(cur, job: Job, progress) -> dict:
@@ -333,7 +384,8 @@ def regroup_job(scheme: str):
 
         pack = load_registered(cur, scheme)
         res = run_grouping(cur, pack, scheme, progress=lambda d, t: progress("group", d, t))
-        return {"cases": res.get("cases"), "by_status": res.get("by_status")}
+        return {"cases": res.get("cases"), "by_status": res.get("by_status"),
+                **_status_summary(scheme, res.get("cases"), res.get("by_status"))}
     return run
 
 

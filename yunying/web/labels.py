@@ -82,9 +82,9 @@ def value(name: str, v, lang: str = "zh", table: str | None = None) -> str:
     return fmt.display(v, unit, glue=unit in fmt.MONEY_UNITS)
 
 
-def domain_label(domain: str, code, lang: str = "zh") -> str:
-    """A code of a named value domain as shown: cost item personnel → 人员经费 (en: 'personnel 人员经费'); a code
-    outside the domain prints as stored, '' for None."""
+def decode(domain: str, code, lang: str = "zh") -> str:
+    """A code through a data-model domain, for values that are not a table column (drg_result.status
+    'SUCCESS' -> 入组成功; en 'SUCCESS 入组成功'); the code itself when the domain does not know it."""
     if code is None:
         return ""
     dom = load_model().domains.get(domain)
@@ -92,3 +92,54 @@ def domain_label(domain: str, code, lang: str = "zh") -> str:
     if text is None:
         return str(code)
     return text if lang != "en" else f"{code} {text}"
+
+
+def contribution_labels(measure, columns: list[str], lang: str = "zh") -> dict[str, str]:
+    """Headers of a drill-down's computed columns c0, c1 … (the argument of the measure's i-th aggregate, see
+    yunying.indicators.engine.case_sql): the data model's name of the column it reads (住院总费用), else what it
+    is counted into: '出院患者手术台次数（计入值）' (several: 计入值1, 计入值2 …)."""
+    from sqlglot import exp, parse_one
+
+    from yunying.indicators.engine import _aggs
+
+    computed = [c for c in columns if _VALUE_COL.fullmatch(c)]
+    if measure is None or not computed:
+        return {}
+    try:
+        aggs = _aggs(parse_one(measure.sql, read="duckdb"))
+    except Exception:  # noqa: BLE001 — a measure sqlglot cannot read keeps the generic label
+        aggs = []
+    out = {}
+    for c in computed:
+        i = int(_VALUE_COL.fullmatch(c).group(1))
+        arg = aggs[i][0].this if i < len(aggs) else None
+        if isinstance(arg, exp.Distinct):
+            arg = arg.expressions[0]
+        col = column(arg.name) if isinstance(arg, exp.Column) else None
+        if col is not None and col.name not in EXTRA_LABELS:
+            out[c] = col.zh if lang != "en" else col.name.replace("_", " ")
+            continue
+        n = "" if len(computed) == 1 else str(computed.index(c) + 1)
+        base = measure.label_zh or ""
+        out[c] = (f"{base}（计入值{n}）" if base else f"计入值{n or 1}") if lang != "en" else f"value counted {n}".strip()
+    return out
+
+
+def part(text: str | None, lang: str = "zh") -> str:
+    """One language of an engine's bilingual text 'Chinese / English' (reasons, notes): the Chinese part on Chinese
+    pages, the English part with ?lang=en; a text without ' / ' as it is."""
+    if not text:
+        return ""
+    zh, sep, en = str(text).partition(" / ")
+    return (en or zh) if lang == "en" and sep else zh if sep else str(text)
+
+
+def kind_label(kind: str, lang: str = "zh") -> str:
+    """An import kind by its main table's Chinese name (discharge -> 住院病案首页); en: the kind."""
+    model = load_model()
+    if lang == "en" or kind not in model.kinds:
+        return kind
+    return model.main_table(kind).zh
+
+
+domain_label = decode  # the cost pages' name for the same lookup

@@ -28,7 +28,17 @@ def templates() -> Jinja2Templates:
         # the one number rule set (yunying.reports.fmt, docs/web.md §Labels and numbers): {{ v|num('元') }}
         _templates.env.filters["num"] = fmt.display
         _templates.env.filters["when"] = fmt.when
+        _templates.env.filters["chart"] = _chart_rows
     return _templates
+
+
+def _chart_rows(rows: list[dict], decimals: int | None = None, key: str = "value") -> list[dict]:
+    """A chart's series with its values at the displayed precision (the catalogue's decimals), so a tooltip shows
+    41.38, not 41.37931034482759; the script draws what it gets and formats nothing."""
+    if decimals is None:
+        return rows
+    return [{**r, key: round(float(r[key]), decimals) if isinstance(r.get(key), (int, float)) else r.get(key)}
+            for r in rows]
 
 
 def _step_label(step: str, lang: str) -> str:
@@ -69,6 +79,9 @@ def render(request: Request, name: str, context: dict, status_code: int = 200):
            "label": lambda name, table=None: labels.label(name, lang, table),
            "value": lambda name, v, table=None: labels.value(name, v, lang, table),
            "code": lambda domain, v: labels.domain_label(domain, v, lang),
+           "decode": lambda domain, code: labels.decode(domain, code, lang),
+           "part": lambda text: labels.part(text, lang),
+           "kind_label": lambda kind: labels.kind_label(kind, lang),
            "step_label": lambda step: _step_label(step, lang),
            "user": user, "scope": scope, "csrf": getattr(request.state, "csrf", ""), "nav": nav,
            "other_lang": "en" if lang == "zh" else "zh", "lang_url": lang_url(request, "en" if lang == "zh" else "zh"),

@@ -325,7 +325,7 @@ def drg_summary(wh, cur, scope: Scope, *, scheme=None, year=None, dept=None, hos
         cmi = None
         if weights:
             rws = [weights[x] for x in (drgs or []) if x in weights]
-            cmi = round(sum(rws) / len(rws), 3) if rws else None
+            cmi = round(sum(rws) / len(rws), 4) if rws else None
         by_dept.append({"dept": code, "dept_name": dnames.get(code, code), "n": n, "grouped": ok,
                         "rate": round(100 * ok / n, 2) if n else None, "groups": ngroups,
                         "avg_fee": float(fee) if fee is not None else None, "cmi": cmi})
@@ -341,7 +341,7 @@ def drg_summary(wh, cur, scope: Scope, *, scheme=None, year=None, dept=None, hos
     cmi_all = None
     if weights:
         rws = [weights[x] for row in depts for x in (row[5] or []) if x in weights]
-        cmi_all = round(sum(rws) / len(rws), 3) if rws else None
+        cmi_all = round(sum(rws) / len(rws), 4) if rws else None
     try:
         profit = _profit(cur, tables, scope, scheme, year, hospital, dept, dnames)
     except duckdb.Error:          # economics tables of another version: show "not computed", keep the page
@@ -433,7 +433,8 @@ def qc_summary(wh, cur, scope: Scope, *, year=None, dept=None, hospital=None) ->
     # top defects: the one definition of yunying qc report and the reports (yunying.qc.report.top_defects); an
     # example message per rule, the patient's identifiers masked whatever the role (an aggregate view)
     top = [{**t, "message_zh": t.pop("example")} for t in top_defects(cur, cond, p, 15)]
-    return {"computed": True, "year": year, "years": years, "dept": dept, "n_records": head[0],
+    return {"computed": True, "year": year, "years": years, "dept": dept,
+            "dept_name": dnames.get(dept, dept) if dept else None, "n_records": head[0],
             "pass_rate": round(100 * head[1] / head[0], 2) if head[0] else None, "avg_score": _f(head[2]),
             "excellent": head[3], "pdx_accuracy": _f(head[4]), "grades": grades, "by_dept": by_dept,
             "by_doctor": by_doctor, "top_defects": top}
@@ -462,8 +463,10 @@ def qc_records(wh, cur, scope: Scope, *, year=None, dept=None, hospital=None, gr
     cols = ["hospital_id", "mrn", "admission_no", "patient_name", "dept_code", "score", "grade", "n_error",
             "n_warning"]
     out = [dict(zip(cols, r)) for r in rows]
+    dnames = dept_names(wh, cur)
     for r in out:
         r["score"] = _f(r["score"])
+        r["dept_name"] = dnames.get(r["dept_code"], r["dept_code"])
     return {"rows": mask_rows(out, scope.see_pii), "total": total, "masked": not scope.see_pii}
 
 

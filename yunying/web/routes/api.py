@@ -146,16 +146,33 @@ def export_indicator(ind_id: str, request: Request, ctx: CtxDep, cur: CursorDep,
                               month=month, dept=dept, hospital=hospital, dept_names=q.dept_names(ctx.wh, cur))
     audit(request, db, user, "export", target=f"indicator:{ind_id}.csv",
           filters={"year": year, "month": month, "dept": dept, "hospital": hospital}, rows=len(res["breakdown"]))
-    cols = [("dept", "科室代码 dept"), ("dept_name", "科室 dept_name"), ("value", "本期值 value"),
+    cols = [("rank", "排名 rank"), ("dept", "科室代码 dept"), ("dept_name", "科室 dept_name"), ("value", "本期值 value"),
             ("numerator", "分子 numerator"), ("denominator", "分母 denominator"), ("yoy_change", "同比变化 yoy"),
             ("reason", "说明 reason")]
-    return _csv_response(res["breakdown"], cols, f"{ind_id}-{res['period']}.csv")
+    return _csv_response(_rounded(res["breakdown"], res["indicator"]["decimals"]), cols,
+                         f"{ind_id}-{res['period']}.csv")
 
 
-def _engine_case_columns(columns: list[str]) -> list[tuple[str, str]]:
-    """'病案号 mrn', '计入值1 c0': the data model's Chinese names (yunying.web.labels) beside the identifier."""
+def _rounded(rows: list[dict], decimals: int) -> list[dict]:
+    """Export cells as numbers a spreadsheet can compute with, at the page's precision (yunying.reports.fmt, no
+    thousands separator or unit): values and changes to the catalogue's decimals, numerator and denominator whole
+    when whole (87, not 87.0), else to at most 4 decimals."""
+    from yunying.reports.fmt import display, number
+
+    def cell(v, dec=None):
+        if not isinstance(v, (int, float)) or isinstance(v, bool):
+            return v
+        return display(v) if dec is None else number(v, dec)
+    return [{**r, "value": cell(r.get("value"), decimals), "yoy_change": cell(r.get("yoy_change"), decimals),
+             "numerator": cell(r.get("numerator")), "denominator": cell(r.get("denominator"))} for r in rows]
+
+
+def _engine_case_columns(columns: list[str], computed: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """'病案号 mrn', '出院患者手术台次数（计入值） c0': the data model's Chinese names (yunying.web.labels) beside the
+    identifier; computed columns by what they count (labels.contribution_labels, as on the page)."""
     from yunying.web.labels import export_header
-    return [(c, export_header(c)) for c in columns]
+    computed = computed or {}
+    return [(c, f"{computed[c]} {c}" if c in computed else export_header(c)) for c in columns]
 
 
 @router.get("/export/engine/cases.csv", tags=["export"])
@@ -175,7 +192,7 @@ def export_engine_cases(request: Request, ctx: CtxDep, cur: CursorDep, scope: Sc
           rows=len(res["rows"]))
     name = re.sub(r"[^\w.\-]+", "_", f"{indicator}-{period}{'-' + res['dept'] if res['dept'] else ''}-{part}.csv",
                   flags=re.ASCII)
-    return _csv_response(res["rows"], _engine_case_columns(res["columns"]), name)
+    return _csv_response(res["rows"], _engine_case_columns(res["columns"], res["column_labels"]["zh"]), name)
 
 
 @router.get("/drg", tags=["drg"])
@@ -355,7 +372,8 @@ def submit_upload(ctx, scope, user, kind: str, files: list[UploadFile], hospital
                         target=f"import {exc.file}"[:300],
                         filters={"code": exc.code, "kind": kind, "hospital": hospital, **exc.detail}, client_ip=ip)
         raise
-    label = f"{kind}: " + "、".join(names)
+    from yunying.web.labels import kind_label
+    label = f"{kind_label(kind)}: " + "、".join(names)
 
     def refused(file: str, result: dict) -> None:      # runs on the job worker: its own app-DB session
         with ctx.sessions() as db:

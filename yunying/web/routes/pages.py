@@ -53,7 +53,8 @@ def overview(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, yea
     if data.get("computed") and data["indicators"]:
         first = data["indicators"][0]        # monthly trend of the first key indicator (出院人次)
         trend = ea.trend(ctx.wh, cur, first["id"], data["hospital"])
-        data["trend_indicator"] = {"name_zh": first["name_zh"], "name_en": first["name_en"]}
+        data["trend_indicator"] = {"name_zh": first["name_zh"], "name_en": first["name_en"],
+                                   "decimals": first.get("decimals")}
     return render(request, "overview.html", {"data": data, "trend": trend, "page": "overview"})
 
 
@@ -250,9 +251,13 @@ def job_page(job_id: int, request: Request, ctx: CtxDep, cur: CursorDep, scope: 
 @router.get("/admin")
 def admin(request: Request, ctx: CtxDep, cur: CursorDep, db: DbDep, admin: AdminUser, scope: ScopeDep,
           audit_user: str | None = None, audit_action: str | None = None):
+    from yunying.web.appdb import OFFICE_ZH, ROLE_ZH
+    indicators = ea.catalogue_list()
     return render(request, "admin.html", {
         "users": admin_routes.users_list(db), "targets": admin_routes.targets(cur, admin),
-        "schemes": admin_routes.schemes(cur, admin), "indicators": ea.catalogue_list(),
+        "schemes": admin_routes.schemes(cur, admin), "indicators": indicators,
+        "ind_by_id": {i["id"]: i for i in indicators}, "dept_names": q.dept_names(ctx.wh, cur),
+        "roles": ROLE_ZH, "offices": OFFICE_ZH,
         "depts": q.departments(ctx.wh, cur, scope),
         "audit": admin_routes.audit_rows(db, username=audit_user or None, action=audit_action or None, limit=200),
         "audit_user": audit_user or "", "audit_action": audit_action or "", "page": "admin",
@@ -318,4 +323,5 @@ def engine_cases_page(request: Request, ctx: CtxDep, cur: CursorDep, scope: Scop
     data = ea.cases(ctx.wh, cur, scope, ctx.hospitals(cur), indicator, period=period, dept=dept or None, part=part)
     audit(request, db, user, "case_list", target=f"engine:{indicator}",
           filters={"period": period, "dept": dept, "part": part}, rows=len(data["rows"]))
-    return render(request, "engine_cases.html", {"data": data, "page": "indicators"})
+    return render(request, "engine_cases.html", {"data": data, "page": "indicators",
+                                                 "dept_names": q.dept_names(ctx.wh, cur)})

@@ -80,5 +80,7 @@ def reports_page(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep,
     months = [r[0] for r in cur.execute(
         "select distinct strftime(discharge_time, '%Y-%m') from discharge where discharge_time is not null "
         "order by 1 desc").fetchall()]
+    from yunying.web import queries as q
     return render(request, "reports.html", {"months": months, "years": sorted({m[:4] for m in months}, reverse=True),
+                                            "dept_names": q.dept_names(ctx.wh, cur),
                                             "page": "reports"})

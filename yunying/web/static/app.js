@@ -54,14 +54,14 @@
       .then(function (d) {
         var box = ea.querySelector(".loading"), en = document.body.getAttribute("data-lang") === "en";
         if (!d.computed) { box.textContent = en ? d.reason_en : d.reason_zh; return; }
-        var off = d.rows.filter(function (r) { return r.status === "未达标"; });
+        var off = d.rows.filter(function (r) { return r.status_code === "not_met"; });
         if (!off.length) { box.textContent = (en ? "All indicators with a target meet it" : "已设目标的指标均达标") +
           " · " + d.n_computable + "/" + d.rows.length; return; }
         var ul = document.createElement("ul"); ul.className = "alerts";
         off.forEach(function (r) {
           var li = document.createElement("li");
           li.textContent = r.indicator_id + " " + (en ? (r.name_en || r.name) : r.name) + "：" +
-            (Math.round(r.value * 100) / 100) + (r.unit || "") + " · " + (en ? "target " : "目标 ") + r.target;
+            r.value_text + " · " + (en ? "target " : "目标 ") + r.target;
           ul.appendChild(li);
         });
         box.replaceWith(ul);
@@ -71,27 +71,39 @@
   var i18nEl = document.getElementById("i18n");
   var T = i18nEl ? JSON.parse(i18nEl.innerHTML) : {};
 
+  function n(v) {   // a count as the pages print it (yunying.reports.fmt: whole, no decimals)
+    return v === null || v === undefined ? "" : String(Math.round(v));
+  }
+
   function esc(s) {
     return String(s === null || s === undefined ? "" : s).replace(/[&<>"]/g, function (c) {
       return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c];
     });
   }
 
+  function failure(job) {   // 失败 / 部分失败: the reason (Chinese first + English) and its stable code
+    return '<p class="error job-error">' + esc(job.error) + (job.error_code ? " <code>" + esc(job.error_code) +
+      "</code>" : "") + "</p>";
+  }
+
   function renderJob(el, job) {
     el.setAttribute("data-status", job.status);
-    el.querySelector(".job-status").textContent = job.status;
-    el.querySelector(".job-stage").textContent = job.stage_zh || job.stage;
+    el.querySelector(".job-status").textContent = T["job_status_" + job.status] || job.status;
+    el.querySelector(".job-status").className = "job-status " + job.status;
+    var finished = job.status === "done" || job.status === "partial" || job.status === "failed";
+    el.querySelector(".job-stage").textContent = finished ? "" : (T["job_stage_" + job.stage] || job.stage);
     el.querySelector(".bar").style.width = job.percent + "%";
-    el.querySelector(".pct").textContent = job.percent + "%";
+    el.querySelector(".bar").className = "bar " + job.status;
+    el.querySelector(".pct").textContent = Math.round(job.percent) + "%";
     var out = el.querySelector(".job-result");
-    if (job.status === "failed") {
-      out.innerHTML = '<p class="error">' + esc(job.error) + "</p>";
-    } else if (job.status === "done" && job.result) {
-      var r = job.result, html = "";
+    if (job.status === "failed" && !(job.result && job.result.inserted !== undefined)) {
+      out.innerHTML = failure(job);
+    } else if (finished && job.result) {
+      var r = job.result, html = job.status !== "done" ? failure(job) : "";
       if (r.inserted !== undefined) {
-        html += "<p><b>" + esc(T.job_result || "") + "</b> " + esc(T.inserted) + " " + r.inserted + " · " +
-          esc(T.updated) + " " + r.updated + " · " + esc(T.rejected) + ' <b class="rejected-count">' + r.rejected +
-          "</b> · " + esc(T.warnings) + " " + r.warnings + "</p>";
+        html += "<p><b>" + esc(T.job_result || "") + "</b> " + esc(T.inserted) + " " + n(r.inserted) + " · " +
+          esc(T.updated) + " " + n(r.updated) + " · " + esc(T.rejected) + ' <b class="rejected-count">' +
+          n(r.rejected) + "</b> · " + esc(T.warnings) + " " + n(r.warnings) + "</p>";
         (r.files || []).forEach(function (f) {
           if (f.status !== "ok") html += '<p class="error">' + esc(f.file) + ": " + esc(f.message) + "</p>";
         });
@@ -102,8 +114,6 @@
         if (r.qc_error) html += '<p class="error">' + esc(r.qc_error) + "</p>";
       } else if (r.summary_zh !== undefined) {
         html += "<p>" + esc(document.body.getAttribute("data-lang") === "en" ? r.summary_en : r.summary_zh) + "</p>";
-      } else if (r.cases !== undefined) {
-        html += "<p>" + r.cases + " · " + esc(JSON.stringify(r.by_status)) + "</p>";
       }
       if (job.rejects && job.rejects.length) {
         html += "<h3>" + esc(T.rejects) + '</h3><table class="grid rejects"><thead><tr><th>' + esc(T.row_no) +
