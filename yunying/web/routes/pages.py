@@ -114,7 +114,7 @@ def cases(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: Db
     return render(request, "cases.html", {
         "data": data, "page": "cases", "f": f, "headers": headers, "cells": cells, "cl": cl,
         "depts": q.departments(ctx.wh, cur, scope), "drgs": choice["drg"], "grades": choice["qc_grade"],
-        "sizes": cl.PAGE_SIZES, "query": cl.query_string(f, page=None)})
+        "sizes": sorted(set(cl.PAGE_SIZES) | {f["size"]}), "query": cl.query_string(f, page=None)})
 
 
 @router.get("/api/export/case-list.csv", tags=["export"])
