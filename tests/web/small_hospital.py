@@ -16,7 +16,8 @@ Discharges (admission_no 1 each; scheme 'demo'; QC run 'hand'):
 Hand-worked engine values for 2022, department level (operating family):
     OP-02 出院人次   D1 2, D2 3, D3 1
     OP-08 平均住院日 D1 (2+4)/2 = 3.00, D2 (5+6+7)/3 = 6.00, D3 10/1 = 10.00
-    shipped target OP-08 < 7.5 (yunying/indicators/targets.yaml): D1 达标, D2 达标, D3 未达标
+    target OP-08 < 7.5 for every department of H777 (ind_target, dept_code '*'): D1 达标, D2 达标, D3 未达标;
+    no other department target → every other computed cell is 未设目标
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ def add_h777(db) -> None:
                             "discharge_dept_code, score, grade, passed, excellent, complete, n_error, n_warning, "
                             "n_info, pdx_defect, ppx_defect) values ('hand', ?, ?, 1, ?, ?, 90, ?, true, false, "
                             "true, 0, 0, 0, false, false)", [HOSPITAL, mrn, out.date().replace(day=1), dept, grade])
+        con.execute("insert into ind_target (indicator_id, hospital_id, dept_code, op, value) values "
+                    "('OP-08', ?, '*', '<', 7.5)", [HOSPITAL])
         con.execute("checkpoint")
     finally:
         con.close()
