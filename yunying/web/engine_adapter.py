@@ -30,6 +30,7 @@ _CACHE: dict[tuple, list[dict]] = {}
 _LOCK = threading.Lock()
 _KEY_LOCKS: dict[tuple, threading.Lock] = {}
 CASE_LIMIT = 200
+DEFAULT_FAMILY = "tertiary-general"      # 绩效指标's family when none is asked for
 ROW_FIELDS = ("indicator_id", "name", "name_en", "period", "hospital_id", "dept_code", "numerator", "denominator",
               "value", "unit", "yoy_value", "yoy_change", "yoy_word", "yoy_text", "target", "status", "gap",
               "judgement", "direction", "national_monitor", "reason", "catalogue_version", "sql_hash",
@@ -123,15 +124,19 @@ def _raw(wh, cur, ids: tuple[str, ...], period: str, grain: str, levels: tuple[s
 
 
 def warm(wh, cur) -> None:
-    """Compute the key indicators of 全院概览 / 科室视图 for every year of data, year and month grains (the job
-    worker calls this at start and after every import / regroup, i.e. for each new data version)."""
+    """Compute the key indicators of 全院概览 / 科室视图 for every year of data, year and month grains, and the
+    default family's department pivot of the latest year (绩效指标; the job worker calls this at start and after
+    every import / regroup, i.e. for each new data version)."""
     if engine() is None:
         return
     pages = {tuple(ids) for ids in key_indicators().values()}
-    for y in reversed(_years(wh, cur)):
+    years = list(reversed(_years(wh, cur)))
+    for y in years:
         for grain in ("year", "month"):
             for ids in pages:
                 _raw(wh, cur, ids, str(y), grain, ("hospital", "department"))
+    if years:          # 绩效指标's default view: the default family's department pivot of the latest year
+        _raw(wh, cur, tuple(catalogue().family(DEFAULT_FAMILY).ids), str(years[0]), "year", ("department",))
 
 
 def _with_targets(rows: list[dict], targets: list[dict]) -> list[dict]:
@@ -381,13 +386,13 @@ def compute(wh, cur, scope: Scope, hospitals_in_wh: list[str], targets: list[dic
         period = str(years[-1]) if years else "2022"
     if not (period.isdigit() and len(period) == 4):
         raise bad_request("WEB-PARAM", f"期间应为年份（如 2022），收到 {period!r}", f"period must be a year, got {period!r}")
-    hs = None if scope.hospitals is None else tuple(scope.hospitals)
-    try:
-        rows = _raw(wh, cur, tuple(fam.ids), period, "year", (level,), hs)
+    try:      # every hospital in one cached computation shared by all users; the scope filters below
+        rows = _raw(wh, cur, tuple(fam.ids), period, "year", (level,))
     except Exception as exc:  # an engine problem is shown as such; the rest of the app keeps working
         return {"computed": False, "reason_zh": f"指标引擎计算出错：{exc}",
                 "reason_en": f"the indicator engine failed: {exc}", "rows": []}
-    out = [r for r in rows if (hospital is None or r.get("hospital_id") == hospital)
+    out = [r for r in rows if (scope.hospitals is None or r.get("hospital_id") in scope.hospitals)
+           and (hospital is None or r.get("hospital_id") == hospital)
            and (dept is None or (r.get("dept_code") or "") == dept or (keep_blocked and r.get("dept_code") == "*"))]
     clean = _with_targets(out, targets)
     for r in clean:

@@ -348,7 +348,7 @@ def _pint(name: str, v: str | None, default: int) -> int:
 
 
 @router.get("/engine")
-def engine_page(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, family: str = "tertiary-general",
+def engine_page(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, family: str = ea.DEFAULT_FAMILY,
                 period: str | None = None, level: str = "hospital", dept: str | None = None,
                 hospital: str | None = None, status: str | None = None, sort: str = "", order: str = "",
                 page: str | None = None, size: str | None = None, dpage: str | None = None,
