@@ -298,7 +298,7 @@ def report(info, n_dis, args, res, render) -> list[str]:
         ms = [x * 1000 for x in v]
         lines.append(f"| {names[k]} | {len(v):,} | {pct(ms, 50):.0f} | {pct(ms, 95):.0f} | {pct(ms, 99):.0f} | "
                      f"{res['cold'].get(k, 0) * 1000:.0f} | ≤ 300 |")
-    if render:
+    if render and render["cold"]:
         lines += ["", f"first render of 全院概览 in headless chromium (navigation → charts drawn, median of "
                       f"{len(render['cold'])}): cold cache {statistics.median(render['cold']):.2f} s "
                       f"(max {max(render['cold']):.2f}), warm {statistics.median(render['warm']):.2f} s; target < 2 s"]

@@ -58,14 +58,35 @@ def cell(col: dict, v, lang: str = "zh") -> str:
     unit), times to the second."""
     if v is None or v == "":
         return ""
+    return _formatter(col["key"], lang)(v)
+
+
+@cache
+def _formatter(key: str, lang: str):
+    """One column's cell function (built once: the page formats hundreds of cells per request)."""
+    col = next(c for c in columns() if c["key"] == key)
     if col.get("decode"):
-        text = _decoder(col["decode"]).get(str(v))
-        return str(v) if text is None else (text if lang != "en" else str(v))
+        words = _decoder(col["decode"])
+        return (lambda v: words.get(str(v), str(v))) if lang != "en" else str
     if col.get("unit"):
-        return fmt.display(v, col["unit"], glue=False)
+        unit = col["unit"]
+        return lambda v: fmt.display(v, unit, glue=False)
     if col.get("table"):
-        return labels.value(col["key"], v, lang, col["table"])
-    return str(v)
+        model_col = labels.column(key, col["table"])
+        if model_col is not None and model_col.domain:
+            return lambda v: labels.value(key, v, lang, col["table"])
+        if model_col is not None and model_col.base_type in ("DATE", "TIMESTAMP"):
+            return fmt.when
+        # whole numbers print as integers (never 87.00), other values as labels.value prints them
+        return lambda v: str(v) if isinstance(v, int) else labels.value(key, v, lang, col["table"])
+    return str
+
+
+@cache
+def cell_attrs() -> list:
+    """The <td> attributes per column (number columns right-aligned; the page's first column links the case)."""
+    from markupsafe import Markup
+    return [Markup(' class="num"') if c.get("num") else Markup("") for c in columns()]
 
 
 def table(rows: list[dict], lang: str = "zh") -> tuple[list[str], list[list[str]]]:

@@ -123,10 +123,20 @@ def _raw(wh, cur, ids: tuple[str, ...], period: str, grain: str, levels: tuple[s
     return rows
 
 
+LEVELS = ("hospital", "department")
+
+
+@cache
+def all_family_ids() -> tuple[str, ...]:
+    """Every indicator of every family, in catalogue order: 绩效指标 computes them at once per year (both levels,
+    every hospital) into one cache entry that serves every family, level and user (the scope filters the rows)."""
+    return tuple(dict.fromkeys(i for f in catalogue().families.values() for i in f.ids))
+
+
 def warm(wh, cur) -> None:
-    """Compute the key indicators of 全院概览 / 科室视图 for every year of data, year and month grains, and the
-    default family's department pivot of the latest year (绩效指标; the job worker calls this at start and after
-    every import / regroup, i.e. for each new data version)."""
+    """Compute the key indicators of 全院概览 / 科室视图 for every year of data, year and month grains, then every
+    family of 绩效指标 (list and department pivot) per year (the job worker calls this at start and after every
+    import / regroup, i.e. for each new data version)."""
     if engine() is None:
         return
     pages = {tuple(ids) for ids in key_indicators().values()}
@@ -135,8 +145,8 @@ def warm(wh, cur) -> None:
         for grain in ("year", "month"):
             for ids in pages:
                 _raw(wh, cur, ids, str(y), grain, ("hospital", "department"))
-    if years:          # 绩效指标's default view: the default family's department pivot of the latest year
-        _raw(wh, cur, tuple(catalogue().family(DEFAULT_FAMILY).ids), str(years[0]), "year", ("department",))
+    for y in years:    # 绩效指标: every family at both levels (list and department pivot)
+        _raw(wh, cur, all_family_ids(), str(y), "year", LEVELS)
 
 
 def _with_targets(rows: list[dict], targets: list[dict]) -> list[dict]:
@@ -386,14 +396,17 @@ def compute(wh, cur, scope: Scope, hospitals_in_wh: list[str], targets: list[dic
         period = str(years[-1]) if years else "2022"
     if not (period.isdigit() and len(period) == 4):
         raise bad_request("WEB-PARAM", f"期间应为年份（如 2022），收到 {period!r}", f"period must be a year, got {period!r}")
-    try:      # every hospital in one cached computation shared by all users; the scope filters below
-        rows = _raw(wh, cur, tuple(fam.ids), period, "year", (level,))
+    try:
+        rows = _raw(wh, cur, all_family_ids(), period, "year", LEVELS)
     except Exception as exc:  # an engine problem is shown as such; the rest of the app keeps working
         return {"computed": False, "reason_zh": f"指标引擎计算出错：{exc}",
                 "reason_en": f"the indicator engine failed: {exc}", "rows": []}
-    out = [r for r in rows if (scope.hospitals is None or r.get("hospital_id") in scope.hospitals)
+    order = {i: n for n, i in enumerate(dict.fromkeys(fam.ids))}
+    out = [r for r in rows if r["indicator_id"] in order and r.get("level") == level
+           and (scope.hospitals is None or r.get("hospital_id") in scope.hospitals)
            and (hospital is None or r.get("hospital_id") == hospital)
            and (dept is None or (r.get("dept_code") or "") == dept or (keep_blocked and r.get("dept_code") == "*"))]
+    out.sort(key=lambda r: order[r["indicator_id"]])          # the family's order (stable within an indicator)
     clean = _with_targets(out, targets)
     for r in clean:
         r.pop("level", None)
@@ -483,7 +496,8 @@ def pivot(wh, cur, scope: Scope, hospitals_in_wh: list[str], targets: list[dict]
         elif d:
             cells[(r["indicator_id"], d)] = r
             depts.add(d)
-    ids = [i for i in dict.fromkeys(fam_ids) if i in blocked or any(k[0] == i for k in cells)]
+    with_cells = {k[0] for k in cells}
+    ids = [i for i in dict.fromkeys(fam_ids) if i in blocked or i in with_cells]
     counts = {k: 0 for k in STATUS_FILTERS}
     for r in cells.values():
         counts[_status_of(r)] += 1
@@ -533,7 +547,7 @@ def pivot(wh, cur, scope: Scope, hospitals_in_wh: list[str], targets: list[dict]
         rows.append({"sorted": eff if sort == i else "", "next_order": ("asc" if eff == "desc" else "desc")
                      if sort == i else "", "id": i, "name_zh": ind.name_zh, "name_en": ind.name_en or ind.name_zh, "unit": ind.unit,
                      "decimals": ind.decimals, "direction": ind.direction, "national_monitor": ind.national_monitor,
-                     "blocked_reason": (b.get("reason") or "") if b and not any(k[0] == i for k in cells) else "",
+                     "blocked_reason": (b.get("reason") or "") if b and i not in with_cells else "",
                      "notes": notes, "cells": row_cells})
     return {"computed": True, "pivot": True, "level": "department", "family": data["family"],
             "families": data["families"], "period": data["period"], "hospital": hospital, "hospitals": allowed,

@@ -105,6 +105,22 @@ CASE_COLUMNS = ["hospital_id", "mrn", "admission_no", "patient_name", "sex", "ag
                 "qc_score"]
 
 
+_CAPS: dict[tuple, tuple[dict, str | None]] = {}
+
+
+def _caps_scheme(wh: Warehouse, cur) -> tuple[dict, str | None]:
+    """capabilities() and the default scheme, per data version (case lists ask on every request)."""
+    key = (wh.uid, wh.version)
+    found = _CAPS.get(key)
+    if found is None:
+        caps = capabilities(wh, cur)
+        found = (caps, default_scheme(cur) if caps["drg"] else None)
+        if len(_CAPS) > 16:
+            _CAPS.clear()
+        _CAPS[key] = found
+    return found
+
+
 def cases(wh, cur, scope: Scope, *, year=None, month=None, dept=None, hospital=None, drg=None, qc_grade=None,
           date_from=None, date_to=None, limit=50, offset=0, export=False) -> dict:
     """Case list by period (year/month and/or a discharge date range date_from..date_to, both days included),
@@ -115,8 +131,7 @@ def cases(wh, cur, scope: Scope, *, year=None, month=None, dept=None, hospital=N
 
     scope.require("export" if export else "cases")
     hospital, dept = scope.resolve(hospital, dept)
-    caps = capabilities(wh, cur)
-    scheme = default_scheme(cur) if caps["drg"] else None
+    caps, scheme = _caps_scheme(wh, cur)
     where, params = scope.where("d", "discharge_dept_code", hospital=hospital, dept=dept)
     conds = [where, "d.discharge_time is not null"]
     lo = hi = None                                   # [lo, hi) on discharge_time
@@ -136,33 +151,44 @@ def cases(wh, cur, scope: Scope, *, year=None, month=None, dept=None, hospital=N
     if hi:
         conds.append("d.discharge_time < ?")
         params.append(hi)
+    drg_on = ("r.hospital_id = d.hospital_id and r.mrn = d.mrn and r.admission_no = d.admission_no "
+              "and r.scheme = ?")
+    qc_on = "q.hospital_id = d.hospital_id and q.mrn = d.mrn and q.admission_no = d.admission_no"
+    # filtering joins only for the filters that need them; the page's DRG / QC columns are joined to its rows only
     joins, pre = "", []
-    if caps["drg"]:
-        joins += (" left join drg_result r on r.hospital_id = d.hospital_id and r.mrn = d.mrn "
-                  "and r.admission_no = d.admission_no and r.scheme = ?")
-        pre.append(scheme)
-    if caps["qc"]:
-        joins += (" left join qc_record q on q.hospital_id = d.hospital_id and q.mrn = d.mrn "
-                  "and q.admission_no = d.admission_no")
-    drg_cols = "r.status, r.drg" if caps["drg"] else "cast(null as varchar), cast(null as varchar)"
-    qc_cols = "q.grade, q.score" if caps["qc"] else "cast(null as varchar), cast(null as decimal(6,2))"
     if drg:
-        conds.append("r.drg = ?" if caps["drg"] else "false")
-        params += [drg] if caps["drg"] else []
+        if caps["drg"]:
+            joins += f" join drg_result r on {drg_on}"
+            pre.append(scheme)
+            conds.append("r.drg = ?")
+            params.append(drg)
+        else:
+            conds.append("false")
     if qc_grade:
-        conds.append("q.grade = ?" if caps["qc"] else "false")
-        params += [qc_grade] if caps["qc"] else []
+        if caps["qc"]:
+            joins += f" join qc_record q on {qc_on}"
+            conds.append("q.grade = ?")
+            params.append(qc_grade)
+        else:
+            conds.append("false")
     limit = EXPORT_LIMIT if export else max(1, min(int(limit), CASE_LIST_LIMIT))
     sql_from = f"from discharge d{joins} where {' and '.join(conds)}"
-    # the count needs the joins only when a filter reads them
-    count_from = sql_from if (drg or qc_grade) else f"from discharge d where {' and '.join(conds)}"
-    total = cur.execute(f"select count(*) {count_from}", (pre if (drg or qc_grade) else []) + params
-                        ).fetchall()[0][0]
+    total = cur.execute(f"select count(*) {sql_from}", pre + params).fetchall()[0][0]
+    order = "d.discharge_time desc, d.hospital_id, d.mrn, d.admission_no"
+    drg_cols = "r.status, r.drg" if caps["drg"] else "cast(null as varchar), cast(null as varchar)"
+    qc_cols = "q.grade, q.score" if caps["qc"] else "cast(null as varchar), cast(null as decimal(6,2))"
+    page_joins, post = "", []
+    if caps["drg"]:
+        page_joins += f" left join drg_result r on {drg_on}"
+        post.append(scheme)
+    if caps["qc"]:
+        page_joins += f" left join qc_record q on {qc_on}"
     rows = cur.execute(
-        f"select d.hospital_id, d.mrn, d.admission_no, d.patient_name, d.sex, d.age_years, d.discharge_dept_code, "
-        f"d.admit_time, d.discharge_time, d.los_days, d.fee_total, {drg_cols}, {qc_cols} "
-        f"{sql_from} order by d.discharge_time desc, d.hospital_id, d.mrn, d.admission_no "
-        f"limit {limit} offset {max(0, int(offset))}", pre + params).fetchall()
+        f"with page as (select d.hospital_id, d.mrn, d.admission_no, d.patient_name, d.sex, d.age_years, "
+        f"d.discharge_dept_code, d.admit_time, d.discharge_time, d.los_days, d.fee_total {sql_from} "
+        f"order by {order} limit {limit} offset {max(0, int(offset))}) "
+        f"select d.*, {drg_cols}, {qc_cols} from page d{page_joins} order by {order}",
+        pre + params + post).fetchall()
     out = [dict(zip(CASE_COLUMNS, r)) for r in rows]
     names = dept_names(wh, cur)
     for r in out:

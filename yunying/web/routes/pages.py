@@ -113,7 +113,7 @@ def cases(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: Db
     choice = cl.choices(ctx.wh, cur)
     return render(request, "cases.html", {
         "data": data, "page": "cases", "f": f, "headers": headers, "cells": cells, "cl": cl,
-        "depts": q.departments(ctx.wh, cur, scope), "drgs": choice["drg"], "grades": choice["qc_grade"],
+        "td": cl.cell_attrs(), "depts": q.departments(ctx.wh, cur, scope), "grades": choice["qc_grade"],
         "sizes": sorted(set(cl.PAGE_SIZES) | {f["size"]}), "query": cl.query_string(f, page=None)})
 
 
