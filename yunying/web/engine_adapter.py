@@ -397,27 +397,49 @@ def compute(wh, cur, scope: Scope, hospitals_in_wh: list[str], targets: list[dic
     if not (period.isdigit() and len(period) == 4):
         raise bad_request("WEB-PARAM", f"期间应为年份（如 2022），收到 {period!r}", f"period must be a year, got {period!r}")
     try:
-        rows = _raw(wh, cur, all_family_ids(), period, "year", LEVELS)
+        family_rows = _family_rows(wh, cur, fam, period, level, targets)
     except Exception as exc:  # an engine problem is shown as such; the rest of the app keeps working
         return {"computed": False, "reason_zh": f"指标引擎计算出错：{exc}",
                 "reason_en": f"the indicator engine failed: {exc}", "rows": []}
+    clean = [r for r in family_rows if (scope.hospitals is None or r.get("hospital_id") in scope.hospitals)
+             and (hospital is None or r.get("hospital_id") == hospital)
+             and (dept is None or (r.get("dept_code") or "") == dept or (keep_blocked and r.get("dept_code") == "*"))]
+    return {"computed": True, "family": {"key": fam.key, "name_zh": fam.name_zh, "name_en": fam.name_en},
+            "families": families(), "period": period, "level": level, "dept": dept, "hospital": hospital,
+            "rows": clean, "alerts": [r for r in clean if r["status_code"] == "not_met"],
+            "n_computable": sum(1 for r in clean if r["value"] is not None)}
+
+
+_FAMILY_ROWS: dict[tuple, list[dict]] = {}
+
+
+def _family_rows(wh, cur, fam, period: str, level: str, targets: list[dict]) -> list[dict]:
+    """One family's rows of one level (every hospital) in the family's order, targets applied — cached per data
+    version, catalogue version and targets (their content), so a request only filters by scope; shared rows,
+    callers do not modify them."""
+    cat = catalogue()
+    tkey = tuple(sorted(repr(sorted(t.items())) for t in targets))
+    key = (wh.uid, wh.version, cat.version, fam.key, period, level, tkey)
+    with _LOCK:
+        found = _FAMILY_ROWS.get(key)
+    if found is not None:
+        return found
+    rows = _raw(wh, cur, all_family_ids(), period, "year", LEVELS)
     order = {i: n for n, i in enumerate(dict.fromkeys(fam.ids))}
-    out = [r for r in rows if r["indicator_id"] in order and r.get("level") == level
-           and (scope.hospitals is None or r.get("hospital_id") in scope.hospitals)
-           and (hospital is None or r.get("hospital_id") == hospital)
-           and (dept is None or (r.get("dept_code") or "") == dept or (keep_blocked and r.get("dept_code") == "*"))]
+    out = [r for r in rows if r["indicator_id"] in order and r.get("level") == level]
     out.sort(key=lambda r: order[r["indicator_id"]])          # the family's order (stable within an indicator)
-    clean = _with_targets(out, targets)
-    for r in clean:
+    found = _with_targets(out, targets)
+    for r in found:
         r.pop("level", None)
         r.pop("gap", None)
         r.pop("yoy_word", None)
         if isinstance(r["value"], float):
             r["value"] = round(r["value"], 4)
-    return {"computed": True, "family": {"key": fam.key, "name_zh": fam.name_zh, "name_en": fam.name_en},
-            "families": families(), "period": period, "level": level, "dept": dept, "hospital": hospital,
-            "rows": clean, "alerts": [r for r in clean if r["status_code"] == "not_met"],
-            "n_computable": sum(1 for r in clean if r["value"] is not None)}
+    with _LOCK:
+        if len(_FAMILY_ROWS) > 32:
+            _FAMILY_ROWS.clear()
+        _FAMILY_ROWS[key] = found
+    return found
 
 
 # ---------------------------------------------------------------------------------------------------------------
