@@ -5,10 +5,12 @@
 With the demo hospital loaded (generated at --scale for --years and imported, DRG-grouped with the demo scheme,
 cached in --work between runs; or an existing warehouse given by --db, copied first), the script starts
 `yunying serve` in its own process on 127.0.0.1 (a free port, loopback only), logs in --users clients (half as the
-leader, half as 科主任 of different departments via temporary accounts) and lets each call the 全院概览 and
-科室视图 APIs in turn (random year/month filters) for --seconds: a bounded loop that stops by itself. It prints
-the machine, the p50/p95/p99 latency per endpoint and the request rate, then the first render of 全院概览 in
-headless chromium (navigation start → charts drawn), cold and warm. Targets: p95 ≤ 300 ms, render < 2 s.
+leader, half as 科主任 of different departments via temporary accounts) and lets each call, in random turn, the
+全院概览 and 科室视图 APIs (random year/month filters), the 绩效指标 department pivot page (/engine?level=department:
+random family, year, sort, status filter and page) and the filtered 病例清单 page (/cases: department, a DRG or a
+discharge date range, a page; audit-logged like every case list) for --seconds: a bounded loop that stops by
+itself. It prints the machine, the p50/p95/p99 latency per endpoint and the request rate, then the first render of
+全院概览 in headless chromium (navigation start → charts drawn), cold and warm. Targets: p95 ≤ 300 ms, render < 2 s.
 Results go to docs/benchmarks.md under "## Web (issue 7)" (appended; other sections untouched) unless --no-doc.
 """
 
@@ -107,6 +109,8 @@ def main() -> None:
     depts = [r[0] for r in con.execute("select discharge_dept_code, count(*) from discharge group by 1 "
                                        "order by 2 desc limit 10").fetchall()]
     hosp = con.execute("select min(hospital_id) from discharge").fetchall()[0][0]
+    drgs = [r[0] for r in con.execute("select drg, count(*) from drg_result where status = 'SUCCESS' group by 1 "
+                                      "order by 2 desc limit 20").fetchall()]
     con.close()
     print(f"warehouse: {db} ({n_dis:,} discharges)")
 
@@ -135,7 +139,7 @@ def main() -> None:
                 time.sleep(0.1)
         else:
             raise SystemExit("server did not start")
-        results = load(base, depts, args)
+        results = load(base, depts, drgs, args)
         render = renders(base, args.renders)
     finally:
         server.terminate()
@@ -150,10 +154,42 @@ def main() -> None:
         append_doc(lines)
 
 
-def load(base: str, depts: list[str], args) -> dict:
+FAMILIES = ["tertiary-general"] * 3 + ["operating", "drg"]     # the default family most often
+SORTS = ["", "", "name", "not_met"]
+STATUSES = ["", "", "not_met", "no_target"]
+
+
+def request_for(kind: str, rnd: random.Random, leader: bool, own: str, depts: list[str], drgs: list[str]):
+    """(path, params) of one request of `kind` (random filters as a user would pick them)."""
+    year = rnd.choice([2021, 2022])
+    if kind in ("overview", "dept"):
+        params = {"year": year}
+        if rnd.random() < 0.5:
+            params["month"] = rnd.randint(1, 12)
+        return ("/api/overview" if kind == "overview" else f"/api/dept/{rnd.choice(depts) if leader else own}"), params
+    if kind == "pivot":
+        family = rnd.choice(FAMILIES)
+        sort = rnd.choice(SORTS + (["OP-08"] if family == "operating" else []))   # by an indicator's values
+        params = {"level": "department", "family": family, "period": year, "sort": sort,
+                  "status": rnd.choice(STATUSES), "page": rnd.choice([1, 1, 2])}
+        return "/engine", {k: v for k, v in params.items() if v != ""}
+    params = {"page": rnd.choice([1, 1, 2, 3])}
+    if leader and rnd.random() < 0.7:
+        params["dept"] = rnd.choice(depts)
+    pick = rnd.random()
+    if pick < 0.4 and drgs:
+        params["drg"] = rnd.choice(drgs)
+    else:
+        m = rnd.randint(1, 12)
+        params["from"] = f"{year}-{m:02d}-01"
+        params["to"] = f"{year}-{m:02d}-28" if pick < 0.8 else f"{year}-12-31"
+    return "/cases", params
+
+
+def load(base: str, depts: list[str], drgs: list[str], args) -> dict:
     import httpx
 
-    lat: dict[str, list[float]] = {"overview": [], "dept": []}
+    lat: dict[str, list[float]] = {"overview": [], "dept": [], "pivot": [], "cases": []}
     errors = [0]
     lock = threading.Lock()
     deadline = [0.0]
@@ -173,11 +209,9 @@ def load(base: str, depts: list[str], args) -> dict:
                 if budget[0] <= 0:
                     break
                 budget[0] -= 1
-            kind = "overview" if (i % 2 == 0 and rnd.random() < 0.5) else "dept"
-            params = {"year": rnd.choice([2021, 2022])}
-            if rnd.random() < 0.5:
-                params["month"] = rnd.randint(1, 12)
-            path = "/api/overview" if kind == "overview" else f"/api/dept/{own if i % 2 else rnd.choice(depts)}"
+            leader = i % 2 == 0
+            kind = rnd.choice(["overview", "dept", "pivot", "cases"] if leader else ["dept", "pivot", "cases"])
+            path, params = request_for(kind, rnd, leader, own, depts, drgs)
             t = time.perf_counter()
             r = c.get(path, params=params)
             dt = time.perf_counter() - t
@@ -191,7 +225,8 @@ def load(base: str, depts: list[str], args) -> dict:
     # cold calls (first request after start: the cached aggregates are built here)
     c = httpx.Client(base_url=base, timeout=60)
     c.post("/api/auth/login", json={"username": "bench_leader", "password": PASSWORD}).raise_for_status()
-    for kind, path in (("overview", "/api/overview"), ("dept", f"/api/dept/{depts[0]}")):
+    for kind, path in (("overview", "/api/overview"), ("dept", f"/api/dept/{depts[0]}"),
+                       ("pivot", "/engine?level=department"), ("cases", f"/cases?dept={depts[0]}&page=2")):
         t = time.perf_counter()
         c.get(path).raise_for_status()
         cold[kind] = time.perf_counter() - t
@@ -256,12 +291,14 @@ def report(info, n_dis, args, res, render) -> list[str]:
              "",
              "| API call | requests | p50 ms | p95 ms | p99 ms | first call ms | target p95 |",
              "|---|---|---|---|---|---|---|"]
-    names = {"overview": "全院概览 GET /api/overview", "dept": "科室视图 GET /api/dept/{code}"}
+    names = {"overview": "全院概览 GET /api/overview", "dept": "科室视图 GET /api/dept/{code}",
+             "pivot": "绩效指标 科室透视 GET /engine?level=department (page)",
+             "cases": "病例清单 筛选 GET /cases?dept/drg/from/to/page (page)"}
     for k, v in lat.items():
         ms = [x * 1000 for x in v]
         lines.append(f"| {names[k]} | {len(v):,} | {pct(ms, 50):.0f} | {pct(ms, 95):.0f} | {pct(ms, 99):.0f} | "
                      f"{res['cold'].get(k, 0) * 1000:.0f} | ≤ 300 |")
-    if render:
+    if render and render["cold"]:
         lines += ["", f"first render of 全院概览 in headless chromium (navigation → charts drawn, median of "
                       f"{len(render['cold'])}): cold cache {statistics.median(render['cold']):.2f} s "
                       f"(max {max(render['cold']):.2f}), warm {statistics.median(render['warm']):.2f} s; target < 2 s"]

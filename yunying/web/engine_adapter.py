@@ -30,6 +30,7 @@ _CACHE: dict[tuple, list[dict]] = {}
 _LOCK = threading.Lock()
 _KEY_LOCKS: dict[tuple, threading.Lock] = {}
 CASE_LIMIT = 200
+DEFAULT_FAMILY = "tertiary-general"      # 绩效指标's family when none is asked for
 ROW_FIELDS = ("indicator_id", "name", "name_en", "period", "hospital_id", "dept_code", "numerator", "denominator",
               "value", "unit", "yoy_value", "yoy_change", "yoy_word", "yoy_text", "target", "status", "gap",
               "judgement", "direction", "national_monitor", "reason", "catalogue_version", "sql_hash",
@@ -122,16 +123,30 @@ def _raw(wh, cur, ids: tuple[str, ...], period: str, grain: str, levels: tuple[s
     return rows
 
 
+LEVELS = ("hospital", "department")
+
+
+@cache
+def all_family_ids() -> tuple[str, ...]:
+    """Every indicator of every family, in catalogue order: 绩效指标 computes them at once per year (both levels,
+    every hospital) into one cache entry that serves every family, level and user (the scope filters the rows)."""
+    return tuple(dict.fromkeys(i for f in catalogue().families.values() for i in f.ids))
+
+
 def warm(wh, cur) -> None:
-    """Compute the key indicators of 全院概览 / 科室视图 for every year of data, year and month grains (the job
-    worker calls this at start and after every import / regroup, i.e. for each new data version)."""
+    """Compute the key indicators of 全院概览 / 科室视图 for every year of data, year and month grains, then every
+    family of 绩效指标 (list and department pivot) per year (the job worker calls this at start and after every
+    import / regroup, i.e. for each new data version)."""
     if engine() is None:
         return
     pages = {tuple(ids) for ids in key_indicators().values()}
-    for y in reversed(_years(wh, cur)):
+    years = list(reversed(_years(wh, cur)))
+    for y in years:
         for grain in ("year", "month"):
             for ids in pages:
                 _raw(wh, cur, ids, str(y), grain, ("hospital", "department"))
+    for y in years:    # 绩效指标: every family at both levels (list and department pivot)
+        _raw(wh, cur, all_family_ids(), str(y), "year", LEVELS)
 
 
 def _with_targets(rows: list[dict], targets: list[dict]) -> list[dict]:
@@ -379,7 +394,10 @@ def catalogue_list() -> list[dict]:
 
 def compute(wh, cur, scope: Scope, hospitals_in_wh: list[str], targets: list[dict], *,
             family: str = "tertiary-general", period: str | None = None, level: str = "hospital",
-            dept: str | None = None, hospital: str | None = None) -> dict:
+            dept: str | None = None, hospital: str | None = None, keep_blocked: bool = False) -> dict:
+    """A family's engine rows for one year at hospital or department level, in the user's scope, with targets.
+    keep_blocked: with a department filter, keep the rows that block an indicator for every department
+    (dept_code '*', the not-computable reason) — the pivot shows them."""
     ind = engine()
     if ind is None:
         return not_installed()
@@ -399,17 +417,41 @@ def compute(wh, cur, scope: Scope, hospitals_in_wh: list[str], targets: list[dic
         period = str(years[-1]) if years else "2022"
     if not (period.isdigit() and len(period) == 4):
         raise bad_request("WEB-PARAM", f"期间应为年份（如 2022），收到 {period!r}", f"period must be a year, got {period!r}")
-    hs = None if scope.hospitals is None else tuple(scope.hospitals)
     try:
-        rows = _raw(wh, cur, tuple(fam.ids), period, "year", (level,), hs)
+        family_rows = _family_rows(wh, cur, fam, period, level, targets)
     except Exception as exc:  # an engine problem is shown as such; the rest of the app keeps working
         return {"computed": False, "reason_zh": f"指标引擎计算出错：{exc}",
                 "reason_en": f"the indicator engine failed: {exc}", "rows": []}
-    out = [r for r in rows if (hospital is None or r.get("hospital_id") == hospital)
-           and (dept is None or (r.get("dept_code") or "") == dept)]
-    clean = _with_targets(out, targets)
+    clean = [r for r in family_rows if (scope.hospitals is None or r.get("hospital_id") in scope.hospitals)
+             and (hospital is None or r.get("hospital_id") == hospital)
+             and (dept is None or (r.get("dept_code") or "") == dept or (keep_blocked and r.get("dept_code") == "*"))]
+    return {"computed": True, "family": {"key": fam.key, "name_zh": fam.name_zh, "name_en": fam.name_en},
+            "families": families(), "period": period, "level": level, "dept": dept, "hospital": hospital,
+            "rows": clean, "alerts": [r for r in clean if r["status_code"] == "not_met"],
+            "n_computable": sum(1 for r in clean if r["value"] is not None)}
+
+
+_FAMILY_ROWS: dict[tuple, list[dict]] = {}
+
+
+def _family_rows(wh, cur, fam, period: str, level: str, targets: list[dict]) -> list[dict]:
+    """One family's rows of one level (every hospital) in the family's order, targets applied — cached per data
+    version, catalogue version and targets (their content), so a request only filters by scope; shared rows,
+    callers do not modify them."""
+    cat = catalogue()
+    tkey = tuple(sorted(repr(sorted(t.items())) for t in targets))
+    key = (wh.uid, wh.version, cat.version, fam.key, period, level, tkey)
+    with _LOCK:
+        found = _FAMILY_ROWS.get(key)
+    if found is not None:
+        return found
+    rows = _raw(wh, cur, all_family_ids(), period, "year", LEVELS)
+    order = {i: n for n, i in enumerate(dict.fromkeys(fam.ids))}
+    out = [r for r in rows if r["indicator_id"] in order and r.get("level") == level]
+    out.sort(key=lambda r: order[r["indicator_id"]])          # the family's order (stable within an indicator)
+    found = _with_targets(out, targets)
     from yunying.reports import fmt
-    for r in clean:
+    for r in found:
         r.pop("level", None)
         r.pop("gap", None)
         r.pop("yoy_word", None)
@@ -418,10 +460,163 @@ def compute(wh, cur, scope: Scope, hospitals_in_wh: list[str], targets: list[dic
         # the value as shown (yunying.reports.fmt by the indicator's unit and precision), for the page scripts
         r["value_text"] = fmt.display(r["value"], r["unit"] or "", cat[r["indicator_id"]].decimals
                                       if r["indicator_id"] in cat.indicators else None)
-    return {"computed": True, "family": {"key": fam.key, "name_zh": fam.name_zh, "name_en": fam.name_en},
-            "families": families(), "period": period, "level": level, "dept": dept, "hospital": hospital,
-            "rows": clean, "alerts": [r for r in clean if r["status_code"] == "not_met"],
-            "n_computable": sum(1 for r in clean if r["value"] is not None)}
+    with _LOCK:
+        if len(_FAMILY_ROWS) > 32:
+            _FAMILY_ROWS.clear()
+        _FAMILY_ROWS[key] = found
+    return found
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 绩效指标 at department level: the pivot (indicator × department)
+# ---------------------------------------------------------------------------------------------------------------
+
+# status filter code -> engine status codes ('' = computed, no target set)
+STATUS_FILTERS = {"met": ("met",), "not_met": ("not_met",), "no_target": ("",),
+                  "not_computable": ("not_computable", "error")}
+PIVOT_SIZE, PIVOT_DEPT_SIZE, PIVOT_MAX_SIZE = 20, 10, 100
+
+
+def status_filter(status: str | None) -> str | None:
+    if status in (None, ""):
+        return None
+    if status not in STATUS_FILTERS:
+        raise bad_request("WEB-PARAM", f"状态 status 应为 {' / '.join(STATUS_FILTERS)}，收到 {status!r}",
+                          f"status must be one of {', '.join(STATUS_FILTERS)}, got {status!r}")
+    return status
+
+
+def _status_of(row: dict) -> str:
+    code = row.get("status_code") or ""
+    for k, codes in STATUS_FILTERS.items():
+        if code in codes:
+            return k
+    return "not_computable"
+
+
+def _page(n: int, page: int, size: int) -> tuple[int, int]:
+    """(page clamped to 1..last, number of pages)."""
+    pages = max(1, -(-n // size))
+    return min(max(1, page), pages), pages
+
+
+def pivot(wh, cur, scope: Scope, hospitals_in_wh: list[str], targets: list[dict], *,
+          family: str = "tertiary-general", period: str | None = None, hospital: str | None = None,
+          dept: str | None = None, status: str | None = None, sort: str = "", order: str = "", page: int = 1,
+          size: int = PIVOT_SIZE, dpage: int = 1, dsize: int = PIVOT_DEPT_SIZE,
+          dept_names: dict | None = None) -> dict:
+    """绩效指标 at department level as a pivot: one row per indicator of the family (catalogue order), one column
+    per department (出院科别, by name), the engine's value and status in each cell. Server-side:
+    * status filter (met / not_met / no_target / not_computable): cells of that status; indicators and
+      departments without such a cell drop out;
+    * sort: '' (indicators in catalogue order, departments by code), 'name' (departments by name), 'not_met'
+      (indicators with most 未达标 departments first), or an indicator id of the family (departments by its
+      value — best first by the indicator's direction, `order` asc/desc overrides; not computable last);
+    * pages of `size` indicators and `dsize` departments (a page past the end shows the last one).
+    Scope: compute()'s — a 科主任 gets their own department's column only."""
+    status = status_filter(status)
+    if order not in ("", "asc", "desc"):
+        raise bad_request("WEB-PARAM", f"order 应为 asc 或 desc，收到 {order!r}", f"order must be asc or desc, got {order!r}")
+    for name, v in (("size", size), ("dsize", dsize)):
+        if not 1 <= v <= PIVOT_MAX_SIZE:
+            raise bad_request("WEB-PARAM", f"{name} 应为 1–{PIVOT_MAX_SIZE}，收到 {v}",
+                              f"{name} must be 1–{PIVOT_MAX_SIZE}, got {v}")
+    scope.check_hospital(hospital)
+    hospital, allowed = _hospital(scope, hospitals_in_wh, hospital)
+    data = compute(wh, cur, scope, hospitals_in_wh, targets, family=family, period=period, level="department",
+                   dept=dept, hospital=hospital, keep_blocked=True)
+    if not data.get("computed"):
+        return {**data, "level": "department", "pivot": True}
+    cat = catalogue()
+    fam_ids = cat.family(data["family"]["key"]).ids
+    if sort not in ("", "name", "not_met") and sort not in fam_ids:
+        raise bad_request("WEB-PARAM", f"排序 sort 应为 name、not_met 或本指标体系的指标编号，收到 {sort!r}",
+                          f"sort must be name, not_met or an indicator id of the family, got {sort!r}")
+    names = dept_names or {}
+    cells: dict[tuple[str, str], dict] = {}
+    blocked: dict[str, dict] = {}
+    depts: set[str] = set()
+    for r in data["rows"]:
+        d = r.get("dept_code") or ""
+        if d == "*":
+            blocked[r["indicator_id"]] = r
+        elif d:
+            cells[(r["indicator_id"], d)] = r
+            depts.add(d)
+    with_cells = {k[0] for k in cells}
+    ids = [i for i in dict.fromkeys(fam_ids) if i in blocked or i in with_cells]
+    counts = {k: 0 for k in STATUS_FILTERS}
+    for r in cells.values():
+        counts[_status_of(r)] += 1
+
+    def shown(i: str, d: str) -> bool:
+        r = cells.get((i, d))
+        return r is not None and (status is None or _status_of(r) == status)
+
+    if status is not None:
+        keep_d = {d for d in depts if any(shown(i, d) for i in ids)}
+        ids = [i for i in ids if any(shown(i, d) for d in depts) or
+               (i in blocked and status == "not_computable")]
+        depts = keep_d
+    dlist = sorted(depts)
+    if sort == "name":
+        dlist.sort(key=lambda d: (names.get(d, d), d))
+    elif sort == "not_met":
+        ids.sort(key=lambda i: -sum(1 for d in dlist if (r := cells.get((i, d))) and r.get("status_code") == "not_met"))
+    elif sort:
+        ind = cat[sort]
+        desc = (order or ("asc" if ind.direction == "down" else "desc")) == "desc"
+        vals = {d: (cells.get((sort, d)) or {}).get("value") for d in dlist}
+        with_v = sorted((d for d in dlist if vals[d] is not None), key=lambda d: (vals[d], d), reverse=desc)
+        dlist = with_v + [d for d in dlist if vals[d] is None]
+    n_rows, n_depts = len(ids), len(dlist)
+    page, pages = _page(n_rows, page, size)
+    dpage, dpages = _page(n_depts, dpage, dsize)
+    page_ids = ids[(page - 1) * size: page * size]
+    page_depts = dlist[(dpage - 1) * dsize: dpage * dsize]
+    rows = []
+    for i in page_ids:
+        ind = cat[i]
+        b = blocked.get(i)
+        row_cells = []
+        for d in page_depts:
+            r = cells.get((i, d)) or b
+            if r is None or (status is not None and _status_of(r) != status):
+                row_cells.append(None)
+                continue
+            row_cells.append({"value": r.get("value"), "status_code": r.get("status_code") or "",
+                              "status": _status_of(r), "target": r.get("target"), "reason": r.get("reason") or "",
+                              "numerator": r.get("numerator"), "denominator": r.get("denominator"),
+                              "yoy_text": r.get("yoy_text") or "", "fallback": r.get("fallback") or "",
+                              "note": r.get("note") or "", "blocked": r is b})
+        notes = list(dict.fromkeys(c["note"] for c in row_cells if c and c["fallback"] and c["note"]))
+        eff = order or ("asc" if ind.direction == "down" else "desc")      # this indicator's order when sorted by it
+        rows.append({"sorted": eff if sort == i else "", "next_order": ("asc" if eff == "desc" else "desc")
+                     if sort == i else "", "id": i, "name_zh": ind.name_zh, "name_en": ind.name_en or ind.name_zh, "unit": ind.unit,
+                     "decimals": ind.decimals, "direction": ind.direction, "national_monitor": ind.national_monitor,
+                     "blocked_reason": (b.get("reason") or "") if b and i not in with_cells else "",
+                     "notes": notes, "cells": row_cells})
+    return {"computed": True, "pivot": True, "level": "department", "family": data["family"],
+            "families": data["families"], "period": data["period"], "hospital": hospital, "hospitals": allowed,
+            "dept": data["dept"], "status": status, "sort": sort, "order": order, "counts": counts,
+            "depts": [{"code": d, "name": names.get(d, d)} for d in page_depts], "rows": rows,
+            "pages": {"page": page, "pages": pages, "size": size, "n_rows": n_rows,
+                      "dpage": dpage, "dpages": dpages, "dsize": dsize, "n_depts": n_depts}}
+
+
+def list_page(data: dict, status: str | None, page: int, size: int) -> dict:
+    """绩效指标 at hospital level: compute()'s rows filtered by status and cut into pages of `size` indicators."""
+    status = status_filter(status)
+    if not 1 <= size <= PIVOT_MAX_SIZE:
+        raise bad_request("WEB-PARAM", f"size 应为 1–{PIVOT_MAX_SIZE}，收到 {size}", f"size must be 1–{PIVOT_MAX_SIZE}, got {size}")
+    if not data.get("computed"):
+        return data
+    rows = [r for r in data["rows"] if status is None or _status_of(r) == status]
+    page, pages = _page(len(rows), page, size)
+    cat = catalogue()
+    shown = [{**r, "decimals": cat[r["indicator_id"]].decimals} for r in rows[(page - 1) * size: page * size]]
+    return {**data, "status": status, "rows": shown, "n_total": len(data["rows"]),
+            "pages": {"page": page, "pages": pages, "size": size, "n_rows": len(rows)}}
 
 
 def cases(wh, cur, scope: Scope, hospitals_in_wh: list[str], indicator_id: str, *, period: str,

@@ -56,24 +56,6 @@ def schemes(cur: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in cur.execute("select distinct scheme from drg_result order by 1").fetchall()]
 
 
-def base_sql(caps: dict) -> str:
-    """One row per discharge with the fields case lists use. Parameter: the scheme."""
-    drg_cols = "r.status as drg_status, r.drg as drg" if caps["drg"] else \
-        "cast(null as varchar) as drg_status, cast(null as varchar) as drg"
-    drg_join = ("left join drg_result r on r.hospital_id = d.hospital_id and r.mrn = d.mrn "
-                "and r.admission_no = d.admission_no and r.scheme = ?") if caps["drg"] else ""
-    qc_cols = "q.grade as qc_grade, q.score as qc_score" if caps["qc"] else \
-        "cast(null as varchar) as qc_grade, cast(null as decimal(6,2)) as qc_score"
-    qc_join = ("left join qc_record q on q.hospital_id = d.hospital_id and q.mrn = d.mrn "
-               "and q.admission_no = d.admission_no") if caps["qc"] else ""
-    return f"""
-      select d.hospital_id, d.mrn, d.admission_no, d.discharge_dept_code as dept_code,
-             cast(date_trunc('month', d.discharge_time) as date) as month, d.los_days, d.fee_total,
-             {drg_cols}, {qc_cols}
-      from discharge d {drg_join} {qc_join}
-      where d.discharge_time is not null"""
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # departments (names cached per data version)
 # ---------------------------------------------------------------------------------------------------------------
@@ -123,47 +105,100 @@ CASE_COLUMNS = ["hospital_id", "mrn", "admission_no", "patient_name", "sex", "ag
                 "qc_score"]
 
 
+_CAPS: dict[tuple, tuple[dict, str | None]] = {}
+
+
+def _caps_scheme(wh: Warehouse, cur) -> tuple[dict, str | None]:
+    """capabilities() and the default scheme, per data version (case lists ask on every request)."""
+    key = (wh.uid, wh.version)
+    found = _CAPS.get(key)
+    if found is None:
+        caps = capabilities(wh, cur)
+        found = (caps, default_scheme(cur) if caps["drg"] else None)
+        if len(_CAPS) > 16:
+            _CAPS.clear()
+        _CAPS[key] = found
+    return found
+
+
 def cases(wh, cur, scope: Scope, *, year=None, month=None, dept=None, hospital=None, drg=None, qc_grade=None,
-          limit=50, offset=0, export=False) -> dict:
-    """Case list by period, department, DRG or record grade (the records behind an indicator value are the
-    engine's drill-down: engine_adapter.cases)."""
+          date_from=None, date_to=None, limit=50, offset=0, export=False) -> dict:
+    """Case list by period (year/month and/or a discharge date range date_from..date_to, both days included),
+    department, DRG or record grade (the records behind an indicator value are the engine's drill-down:
+    engine_adapter.cases). Newest discharge first; ties by hospital, 病案号, 住院次数 (a stable order: pages and the
+    export agree). One scan of `discharge` with bound range predicates on discharge_time."""
+    import datetime as dt
+
     scope.require("export" if export else "cases")
     hospital, dept = scope.resolve(hospital, dept)
-    caps = capabilities(wh, cur)
-    scheme = default_scheme(cur) if caps["drg"] else None
-    where, params = scope.where("b", "dept_code", hospital=hospital, dept=dept)
-    filters = [where]
+    caps, scheme = _caps_scheme(wh, cur)
+    where, params = scope.where("d", "discharge_dept_code", hospital=hospital, dept=dept)
+    conds = [where, "d.discharge_time is not null"]
+    lo = hi = None                                   # [lo, hi) on discharge_time
     if year:
-        filters.append("year(b.month) = ?")
-        params.append(int(year))
-        if month:
-            filters.append("month(b.month) = ?")
-            params.append(int(month))
+        y = int(year)
+        lo, hi = (dt.datetime(y, int(month), 1), dt.datetime(y + int(month) // 12, int(month) % 12 + 1, 1)) \
+            if month else (dt.datetime(y, 1, 1), dt.datetime(y + 1, 1, 1))
+    if date_from:
+        start = dt.datetime.combine(date_from, dt.time())
+        lo = max(lo, start) if lo else start
+    if date_to:
+        end = dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time())
+        hi = min(hi, end) if hi else end
+    if lo:
+        conds.append("d.discharge_time >= ?")
+        params.append(lo)
+    if hi:
+        conds.append("d.discharge_time < ?")
+        params.append(hi)
+    drg_on = ("r.hospital_id = d.hospital_id and r.mrn = d.mrn and r.admission_no = d.admission_no "
+              "and r.scheme = ?")
+    qc_on = "q.hospital_id = d.hospital_id and q.mrn = d.mrn and q.admission_no = d.admission_no"
+    # filtering joins only for the filters that need them; the page's DRG / QC columns are joined to its rows only
+    joins, pre = "", []
     if drg:
-        filters.append("b.drg = ?")
-        params.append(drg)
+        if caps["drg"]:
+            joins += f" join drg_result r on {drg_on}"
+            pre.append(scheme)
+            conds.append("r.drg = ?")
+            params.append(drg)
+        else:
+            conds.append("false")
     if qc_grade:
-        filters.append("b.qc_grade = ?")
-        params.append(qc_grade)
+        if caps["qc"]:
+            joins += f" join qc_record q on {qc_on}"
+            conds.append("q.grade = ?")
+            params.append(qc_grade)
+        else:
+            conds.append("false")
     limit = EXPORT_LIMIT if export else max(1, min(int(limit), CASE_LIST_LIMIT))
-    sql_from = (f"from (select * from ({base_sql(caps)}) b where {' and '.join(filters)}) b "
-                f"join discharge d on d.hospital_id = b.hospital_id and d.mrn = b.mrn "
-                f"and d.admission_no = b.admission_no")
-    pre = [scheme] if caps["drg"] else []
+    sql_from = f"from discharge d{joins} where {' and '.join(conds)}"
     total = cur.execute(f"select count(*) {sql_from}", pre + params).fetchall()[0][0]
+    order = "d.discharge_time desc, d.hospital_id, d.mrn, d.admission_no"
+    drg_cols = "r.status, r.drg" if caps["drg"] else "cast(null as varchar), cast(null as varchar)"
+    qc_cols = "q.grade, q.score" if caps["qc"] else "cast(null as varchar), cast(null as decimal(6,2))"
+    page_joins, post = "", []
+    if caps["drg"]:
+        page_joins += f" left join drg_result r on {drg_on}"
+        post.append(scheme)
+    if caps["qc"]:
+        page_joins += f" left join qc_record q on {qc_on}"
     rows = cur.execute(
-        f"select b.hospital_id, b.mrn, b.admission_no, d.patient_name, d.sex, d.age_years, b.dept_code, "
-        f"d.admit_time, d.discharge_time, b.los_days, b.fee_total, b.drg_status, b.drg, b.qc_grade, b.qc_score "
-        f"{sql_from} order by d.discharge_time desc, b.mrn limit {limit} offset {max(0, int(offset))}",
-        pre + params).fetchall()
+        f"with page as (select d.hospital_id, d.mrn, d.admission_no, d.patient_name, d.sex, d.age_years, "
+        f"d.discharge_dept_code, d.admit_time, d.discharge_time, d.los_days, d.fee_total {sql_from} "
+        f"order by {order} limit {limit} offset {max(0, int(offset))}) "
+        f"select d.*, {drg_cols}, {qc_cols} from page d{page_joins} order by {order}",
+        pre + params + post).fetchall()
     out = [dict(zip(CASE_COLUMNS, r)) for r in rows]
     names = dept_names(wh, cur)
     for r in out:
         r["dept_name"] = names.get(r["dept_code"], r["dept_code"])
+    filters = {"year": year, "month": month, "dept": dept, "hospital": hospital, "drg": drg, "qc_grade": qc_grade}
+    if date_from or date_to:
+        filters.update({"from": date_from.isoformat() if date_from else None,
+                        "to": date_to.isoformat() if date_to else None})
     return {"total": total, "offset": offset, "limit": limit, "rows": mask_rows(out, scope.see_pii),
-            "masked": not scope.see_pii,
-            "filters": {"year": year, "month": month, "dept": dept, "hospital": hospital, "drg": drg,
-                        "qc_grade": qc_grade}}
+            "masked": not scope.see_pii, "filters": filters}
 
 
 DETAIL_FIELDS = ["hospital_id", "hospital_name", "mrn", "admission_no", "patient_name", "sex", "birth_date",

@@ -18,7 +18,7 @@ from yunying.web import queries as q
 from yunying.web.deps import (AdminUser, CtxDep, CurrentUser, CursorDep, DbDep, ScopeDep, audit, client_ip,
                               targets_of)
 from yunying.web.errors import WebError
-from yunying.web.pages_common import render
+from yunying.web.pages_common import lang_of, render
 from yunying.web.routes import admin as admin_routes
 from yunying.web.routes.api import _kinds, check_dictionaries, job_view, record_check, submit_qc_run, submit_upload
 
@@ -84,19 +84,51 @@ def indicator(ind_id: str, request: Request, ctx: CtxDep, cur: CursorDep, scope:
     return render(request, "indicator.html", {"data": data, "page": "indicator"})
 
 
+def _case_list(request: Request, ctx, cur, scope, export: bool = False) -> tuple[dict, dict]:
+    """(validated filters, q.cases answer) for the 病例清单 page and its export: one parser, one query."""
+    from yunying.web import case_list as cl
+
+    scope.require("export" if export else "cases")
+    f = cl.parse(dict(request.query_params), scope, cl.choices(ctx.wh, cur))
+    args = {k: f[k] for k in ("year", "month", "dept", "hospital", "drg", "qc_grade", "date_from", "date_to")}
+    if export:
+        return f, q.cases(ctx.wh, cur, scope, **args, export=True)
+    data = q.cases(ctx.wh, cur, scope, **args, limit=f["size"], offset=(f["page"] - 1) * f["size"])
+    n_pages = max(1, -(-data["total"] // f["size"]))
+    if f["page"] > n_pages:           # past the end (e.g. a bookmarked page after a narrower filter): the last page
+        f["page"] = n_pages
+        data = q.cases(ctx.wh, cur, scope, **args, limit=f["size"], offset=(n_pages - 1) * f["size"])
+    data["n_pages"] = n_pages
+    return f, data
+
+
 @router.get("/cases")
-def cases(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep, user: CurrentUser,
-          year: str | None = None, month: str | None = None, dept: str | None = None, drg: str | None = None,
-          qc_grade: str | None = None, offset: str | None = None):
-    off = _int(offset) or 0
-    data = q.cases(ctx.wh, cur, scope, year=_int(year), month=_int(month), dept=dept or None, drg=drg or None,
-                   qc_grade=qc_grade or None, limit=50, offset=off)
-    audit(request, db, user, "case_list", target="cases", filters={**data["filters"], "offset": off},
-          rows=len(data["rows"]))
-    from urllib.parse import urlencode
-    params = {k: v for k, v in data["filters"].items() if v not in (None, "")}
-    return render(request, "cases.html", {"data": data, "page": "cases", "query": urlencode(params),
-                                          "offset": off})
+def cases(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep, user: CurrentUser):
+    """病例清单: filters (department, DRG, record grade, year/month, discharge date range), server-side pages,
+    Chinese headers and decoded cells (yunying.web.case_list); audit-logged."""
+    from yunying.web import case_list as cl
+
+    f, data = _case_list(request, ctx, cur, scope)
+    audit(request, db, user, "case_list", target="cases", filters=cl.audit_filters(f), rows=len(data["rows"]))
+    headers, cells = cl.table(data["rows"], lang_of(request))
+    choice = cl.choices(ctx.wh, cur)
+    return render(request, "cases.html", {
+        "data": data, "page": "cases", "f": f, "headers": headers, "cells": cells, "cl": cl,
+        "td": cl.cell_attrs(), "depts": q.departments(ctx.wh, cur, scope), "grades": choice["qc_grade"],
+        "sizes": sorted(set(cl.PAGE_SIZES) | {f["size"]}), "query": cl.query_string(f, page=None)})
+
+
+@router.get("/api/export/case-list.csv", tags=["export"])
+def cases_csv(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, db: DbDep, user: CurrentUser):
+    """导出病例清单 as the page shows it: the same filters (query string of /cases), columns, Chinese headers and
+    decoded cells, every row of the filter (the page shows them page by page), identifiers masked per role,
+    formula-safe cells. Audit-logged (`export`, target `case-list.csv`)."""
+    from yunying.web import case_list as cl
+
+    f, data = _case_list(request, ctx, cur, scope, export=True)
+    filters = cl.audit_filters({k: v for k, v in f.items() if k not in ("page", "size")})
+    audit(request, db, user, "export", target="case-list.csv", filters=filters, rows=len(data["rows"]))
+    return _csv_response(cl.csv_bytes(data["rows"]), f"cases-{f['drg'] or f['dept'] or 'all'}.csv")
 
 
 @router.get("/case/{hospital}/{mrn}/{admission_no}")
@@ -307,13 +339,51 @@ def admin_regroup(request: Request, ctx: CtxDep, cur: CursorDep, db: DbDep, admi
     return RedirectResponse(f"/jobs/{job['id']}", status_code=303)
 
 
+def _pint(name: str, v: str | None, default: int) -> int:
+    """A page number / size from the query string: 400 WEB-PARAM for anything but a positive integer."""
+    if v in (None, ""):
+        return default
+    try:
+        n = int(v)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise WebError(400, "WEB-PARAM", f"参数 {name} 应为正整数，收到 {v!r}", f"{name} must be a positive integer, got {v!r}")
+    return n
+
+
 @router.get("/engine")
-def engine_page(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, family: str = "tertiary-general",
-                period: str | None = None, level: str = "hospital", dept: str | None = None):
-    data = ea.compute(ctx.wh, cur, scope, ctx.hospitals(cur), targets_of(cur, ctx), family=family,
-                      period=period or None, level=level, dept=dept or None)
+def engine_page(request: Request, ctx: CtxDep, cur: CursorDep, scope: ScopeDep, family: str = ea.DEFAULT_FAMILY,
+                period: str | None = None, level: str = "hospital", dept: str | None = None,
+                hospital: str | None = None, status: str | None = None, sort: str = "", order: str = "",
+                page: str | None = None, size: str | None = None, dpage: str | None = None,
+                dsize: str | None = None):
+    """绩效指标: a family's indicators for one hospital (a paged list) or, at department level, the pivot
+    indicator × department (engine_adapter.pivot: names, sticky headers, sort, status filter, server-side pages)."""
+    if scope.is_dept_head:
+        level = "department"
+    if level == "department":
+        data = ea.pivot(ctx.wh, cur, scope, ctx.hospitals(cur), targets_of(cur, ctx), family=family,
+                        period=period or None, hospital=hospital or None, dept=dept or None, status=status,
+                        sort=sort, order=order, page=_pint("page", page, 1),
+                        size=_pint("size", size, ea.PIVOT_SIZE), dpage=_pint("dpage", dpage, 1),
+                        dsize=_pint("dsize", dsize, ea.PIVOT_DEPT_SIZE), dept_names=q.dept_names(ctx.wh, cur))
+    else:
+        data = ea.compute(ctx.wh, cur, scope, ctx.hospitals(cur), targets_of(cur, ctx), family=family,
+                          period=period or None, level=level, dept=dept or None, hospital=hospital or None)
+        data = ea.list_page(data, status, _pint("page", page, 1), _pint("size", size, ea.PIVOT_SIZE))
     depts = q.departments(ctx.wh, cur, scope)
-    return render(request, "engine.html", {"data": data, "depts": depts, "page": "indicators"})
+
+    def link(**override) -> str:          # this view with some parameters changed (sort, filter, page)
+        from urllib.parse import urlencode
+        params = {"family": (data.get("family") or {}).get("key", family), "period": data.get("period") or period,
+                  "level": data.get("level", level), "dept": dept, "hospital": hospital, "status": status,
+                  "sort": sort, "order": order, "page": page, "size": size, "dpage": dpage, "dsize": dsize,
+                  **override}
+        return "/engine?" + urlencode({k: v for k, v in params.items() if v not in (None, "")})
+
+    return render(request, "engine.html", {"data": data, "depts": depts, "page": "indicators", "link": link,
+                                           "statuses": list(ea.STATUS_FILTERS)})
 
 
 @router.get("/engine/cases")
