@@ -425,3 +425,53 @@ def test_english_labels(browser, site, key):
     assert res["error"] is None, res["error"]
     chinese = [t for t in res["en"] if CJK.search(t or "")]
     assert not chinese, f"Chinese labels on {res['landing']}?lang=en: {chinese[:10]}"
+
+
+def test_dept_head_sees_no_other_department(browser, site):
+    """A 科主任 opening the department page the administrator reached (another department) is refused (403), and
+    so is the indicator page filtered to that department — never shown."""
+    admin_dept = _crawl(browser, site, "admin")["pages"]["dept"]["url"]
+    other = urlsplit(admin_dept).path.rsplit("/", 1)[1]
+    own = next(k for k, (role, _, _) in roles().items() if role == "dept_head")
+    assert other != "CARD1", "the administrator's first department is the 科主任's own: pick another"
+    ctx = _crawl(browser, site, own)["context"]
+    page = ctx.new_page()
+    try:
+        for url in (admin_dept, f"{site['url']}/indicator/OP-02?dept={other}"):
+            resp = page.goto(url, wait_until="load")
+            assert resp.status == 403 and "WEB-FORBIDDEN-DEPT" in page.inner_text("body"), url
+    finally:
+        page.close()
+
+
+# ---- the rules themselves, on hand-written text (no browser) -----------------------------------------------------
+
+def test_number_rules_flag_raw_and_pass_formatted():
+    def flagged(text):
+        return [name for name, rx in NUMBER_RULES if rx.search(text)]
+
+    assert flagged("出院人次 87.00 人次") == ["count with decimals"]
+    assert flagged("RW 1.2345678901") == ["more than 4 decimals"]
+    assert "time with microseconds" in flagged("完成于 2026-12-04 18:57:21.506317")
+    assert flagged("2026-12-04T19:04:01") == ["ISO time with T"]
+    assert flagged("次均费用 172520元") == ["元 amount without thousands separators"]
+    assert flagged("盈亏 12345.6万元") == ["元 amount without thousands separators"]
+    for ok in ("出院人次 87 人次", "6,634.44元", "死亡率 0.00 %", "较同期下降1.00个百分点", "RW 1.2346", "医护比 1:1.51",
+               "手术 17.92500（基本手法推拿治疗）", "172,520元", "2021-02-28 19:48:00", "9999元"):
+        assert flagged(ok) == [], ok
+
+
+def test_count_columns_rule():
+    counts = {"head": ["科室", "出院人次", "平均住院日", "死亡率"],
+              "rows": [["骨科", "47.00", "7.00", "0.00"], ["眼科", "44.00", "6.52", "0.00"]]}
+    # 出院人次: all whole with .00 → counts; 平均住院日: 6.52 is not whole; 死亡率: all zero → not taken for counts
+    assert _count_columns([counts]) == ["count column '出院人次': ['47.00', '44.00']"]
+    assert _count_columns([{"head": ["得分"], "rows": [["92.0"], ["98.0"]]}]) == []
+
+
+def test_identifier_rule():
+    rx = model_identifiers()
+    assert [m.group(1) for m in rx.finditer("进入主要诊断大类 mdc_enter；字段 discharge_time；分组状态 SUCCESS 728")] == \
+        ["mdc_enter", "discharge_time", "SUCCESS"]
+    assert [m.group(1) for m in rx.finditer("指标 numerator / denominator")] == ["numerator", "denominator"]
+    assert not rx.search("分组成功 MDC ADRG QY 出院时间 yunying drg weights calibrate discharge_2022.csv")
