@@ -172,7 +172,9 @@ def site(demo_folder, tmp_path_factory):
 
     from yunying.web.appdb import add_user
 
-    app = new_app(demo_folder, tmp_path_factory.mktemp("pages"), prepare=_prepare)
+    # no cache warming: the pages compute what they show on first use (the warm-up of every year after each upload
+    # job would compete with the crawl for the two cores)
+    app = new_app(demo_folder, tmp_path_factory.mktemp("pages"), prepare=_prepare, warm_cache=False)
     with app.state.ctx.sessions() as s:
         for key, (role, office, _) in roles().items():
             add_user(s, username(key), PASSWORD, role, dept="CARD1" if role == "dept_head" else None,
