@@ -53,16 +53,16 @@ def test_run_report_explain(db, tmp_path):
     assert full["合计"][-1] == 1460
     assert "口径 医院全成本" in wb["医院临床服务类科室全成本表"]["A3"].value
     trail = list(wb["医院科室成本分摊汇总表"].iter_rows(min_row=5, values_only=True))
-    assert ("三级分摊（医疗技术类）", "LAB", "IM", "ordered_revenue", "ordered_revenue", "LAB", 60, 100, 1, 136.2) \
+    assert ("三级分摊（医疗技术类）", "LAB", "IM", "开单收入", "ordered_revenue", "LAB", 60, 100, 1, 136.2) \
         in trail
     assert all(c.data_type != "f" for ws in wb for row in ws.iter_rows() for c in row)
 
     r = run_ok(["cost", "explain", "--run", rid, "--unit", "IM", "--month", "2025-01", "--db", db])
     text = r.stdout
     assert "全成本 full 697.20 = 直接 direct 500.00" in text
-    assert "2025-01 personnel own 500.00" in text                                 # the unit's ledger row
-    assert "自 from LAB 按 by ordered_revenue（由 LAB 提供 provided by） 60.0000 / 100.0000 = 136.20" in text
-    assert "2025-01 material own 200.00" in text                                  # the lab's own ledger row
+    assert "2025-01 personnel 人员经费 own 500.00" in text                                 # the unit's ledger row
+    assert "自 from LAB 按 by ordered_revenue 开单收入（由 LAB 提供 provided by） 60.0000 / 100.0000 = 136.20" in text
+    assert "2025-01 material 卫生材料费 own 200.00" in text                                  # the lab's own ledger row
     ex = json.loads(run_ok(["cost", "explain", "--run", rid, "--unit", "IM", "--db", db, "--json"]).stdout)
     assert sorted(ex["sources"]) == ["ADM", "LAB", "SUP"]
 

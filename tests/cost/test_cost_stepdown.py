@@ -146,3 +146,22 @@ def test_months_are_independent_and_units_keep_their_history(con):
     got = con.execute("""select month, unit_code, sum("full") from cost_unit_full where run_id = ? and "full" <> 0
         group by 1, 2 order by 1""", [r.run_id]).fetchall()
     assert got == [(JAN, "IM", D("110.00")), (feb, "IM2", D("100.00"))]
+
+
+def test_fallback_basis_when_nobody_ordered_from_a_medtech_unit(con):
+    # the spec's mini example without the lab's ordered revenue (nobody ordered from it that month): the default
+    # plan's step-3 fallback 收入 allocates the lab's 227 by clinical revenue IM 30 / SUR 70 → IM +68.1, SUR +158.9;
+    # IM 500 + 40 + 21 + 68.1 = 629.1, SUR 600 + 30 + 42 + 158.9 = 830.9, total 1460 unchanged.
+    add_units(con, [("ADM", "admin", "other"), ("SUP", "support", "other"), ("LAB", "medtech", "other"),
+                    ("IM", "clinical", "inpatient"), ("SUR", "clinical", "inpatient")])
+    add_ledger(con, [("ADM", "personnel", 100), ("SUP", "material", 60), ("LAB", "material", 200),
+                     ("IM", "personnel", 500), ("SUR", "personnel", 600)])
+    add_basis(con, [("SUP", "staff", 10), ("LAB", "staff", 20), ("IM", "staff", 40), ("SUR", "staff", 30),
+                    ("LAB", "packs", 1, "SUP"), ("IM", "packs", 3, "SUP"), ("SUR", "packs", 6, "SUP"),
+                    ("IM", "revenue", 30), ("SUR", "revenue", 70)])
+    (r,) = run_stepdown(con, "2025-01", "2025-01", load_plan())
+    full = full_by_unit(con, r.run_id)
+    assert full["IM"] == D("629.10") and full["SUR"] == D("830.90")
+    hops = con.execute("""select dest_unit, basis_code, basis_provider, sum(amount) from cost_alloc_trail
+        where run_id = ? and step = 3 group by all order by 1""", [r.run_id]).fetchall()
+    assert hops == [("IM", "revenue", "*", D("68.10")), ("SUR", "revenue", "*", D("158.90"))]

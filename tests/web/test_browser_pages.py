@@ -43,27 +43,7 @@ WIDTH, HEIGHT = 1366, 900
 _ALL = ("admin", "leader", "dept_head", "ops", "qc", "medical", "records", "insurance", "finance")
 _DRG = ("admin", "leader", "dept_head", "ops", "medical", "records", "insurance", "finance")
 _IMPORT = ("admin", "ops", "records")
-KNOWN: dict[tuple[str, str, str], str] = {
-    **{("dept", r, "numbers"): "出院人次 card written '9.00 人次' (dept.html: a count as an integer)" for r in _ALL},
-    ("dept_list", "dept_head", "numbers"): "/dept redirects a 科主任 to /dept/CARD1: '29.00 人次' (dept.html)",
-    **{("indicator", r, "numbers"): "a count indicator (OP-02) as '29.00 人次' and its department breakdown "
-       "columns 本期值/分子 as 47.00, 44.00 … (indicator.html)" for r in _ALL},
-    **{("engine_page", r, "numbers"): "counts '82.00 人次' and money '172520元' without thousands separators "
-       "(engine.html)" for r in _ALL},
-    ("engine_page", "dept_head", "ids"): "not-computable reason '分母为0 / denominator is zero': the English half "
-       "shows on a Chinese page (engine.html)",
-    **{("drg", r, "ids"): "分组状态 shows the grouper's code 'SUCCESS 728' (drg.html; issue item 4: 入组成功 …)"
-       for r in _DRG},
-    **{("import_page", r, "ids"): "reject report column 字段 shows 'discharge_time'; job status 'done 完成' "
-       "(_job.html, app.js)" for r in _IMPORT},
-    **{("import_page", r, "numbers"): "import history times with microseconds '19:04:38.247983' (import.html)"
-       for r in _IMPORT},
-    **{("job_page", r, "ids"): "reject report column 字段 shows 'discharge_time'; job status 'done 完成' "
-       "(_job.html, app.js)" for r in _IMPORT},
-    ("admin", "admin", "ids"): "users table shows the role code 'dept_head' beside 科主任 (admin.html)",
-    ("admin", "admin", "numbers"): "users' and audit log times as ISO '2026-12-04T19:04…' and with microseconds "
-       "(admin.html)",
-}
+KNOWN: dict[tuple[str, str, str], str] = {}
 
 # Page routes (endpoint name of the app's GET routes outside /api) -> the roles.yaml module that opens it;
 # None = every signed-in user. Detail endpoints are reached by following a link (see _crawl).
@@ -72,8 +52,9 @@ PAGE_MODULE = {
     "engine_page": "indicators", "engine_cases_page": "cases", "cases": "cases", "case": "cases", "drg": "drg",
     "qc": "qc", "qc_check_page": "qc", "import_page": "import", "job_page": None, "reports_page": "export",
     "admin": "admin", "password_page": None,
+    "cost_dept": "cost", "cost_dept_detail": "cost", "cost_flow": "cost", "cost_drg": "cost", "cost_drg_cases": "cost",
 }
-NOT_PAGES = {"home": "redirects to the role's first page", "login_page": "the sign-in form, before any role"}
+NOT_PAGES = {"home": "redirects to the role's first page", "cost_home": "redirects to 科室成本", "login_page": "the sign-in form, before any role"}
 CHECKS = ("ids", "numbers", "overflow")
 
 
@@ -160,9 +141,12 @@ def browser():
 
 
 def _prepare(db: Path) -> None:
-    """QC results on the page copy, so 病案质控 and the case page show scores and defects."""
-    from yunying.cli.qc import demo_stage
-    demo_stage(db)
+    """QC results, a DRG payment simulation and a cost run on the page copy, so 病案质控, the case page and the
+    成本核算 pages show real figures (the demo pipeline's own stages)."""
+    from yunying.cli import cost, drg_economics, qc
+    qc.demo_stage(db)
+    drg_economics.demo_stage(db)
+    cost.demo_stage(db)
 
 
 @pytest.fixture(scope="module")

@@ -76,6 +76,9 @@ class Rule(_Strict):
     by_provider: bool = False              # quantities specific to the source unit (provider_unit = source)
     missing: Literal["refuse", "zero"] | None = None   # a receiver without a quantity row; default below
     receivers_where: ReceiverFilter | None = None
+    # cost item (or '*') -> a general basis used for a source unit's month when the receivers' quantities of `basis`
+    # sum to 0 (e.g. a 医技 unit nobody ordered from that month: 开单收入 0 → 收入); recorded on every hop it makes
+    fallback: dict[str, str] | None = None
 
     @property
     def missing_policy(self) -> str:
@@ -196,7 +199,7 @@ def check_plan(plan: Plan) -> None:
             raise bad("COST-PLAN-STEP", "没有接收类别", "no receiving classes", "请填写 receivers",
                       "list the receiving classes")
         for rule, label in [(s, "basis")] + [(o, f"overrides[{i}]") for i, o in enumerate(s.overrides)]:
-            for item, b in rule.basis.items():
+            for item, b in list(rule.basis.items()) + list((rule.fallback or {}).items()):
                 if b not in bases:
                     raise bad("COST-PLAN-BASIS", f"{label} 中的分摊参数 {b!r} 未知", f"{label}: unknown basis {b!r}",
                               f"可用：{'、'.join(sorted(bases))}", f"known: {', '.join(sorted(bases))}")

@@ -230,6 +230,8 @@ def _rule_rows(step: Step) -> list[str]:
                 _list(when.service_line if when else None),
                 _lit(when.provider_basis) if when and when.provider_basis else "null::VARCHAR",
                 _list(step.receivers), _list(rw.service_line if rw else None), _list(rw.unit_codes if rw else None),
+                _lit(fb) if (fb := (rule.fallback or {}).get(item) or (rule.fallback or {}).get("*"))
+                else "null::VARCHAR",
             ]) + ")")
     return out
 
@@ -243,7 +245,7 @@ def _step(con, plan: Plan, step: Step) -> None:
         src_pred = f"u.cost_class = {_lit(step.source.cost_class)}"
     con.execute(f"""create or replace temp table _rule (rank INTEGER, item VARCHAR, basis VARCHAR, by_provider BOOLEAN,
         refuse_missing BOOLEAN, m_units VARCHAR[], m_depts VARCHAR[], m_lines VARCHAR[], m_provider_basis VARCHAR,
-        r_classes VARCHAR[], r_lines VARCHAR[], r_units VARCHAR[])""")
+        r_classes VARCHAR[], r_lines VARCHAR[], r_units VARCHAR[], fb_basis VARCHAR)""")
     con.execute("insert into _rule values " + ", ".join(_rule_rows(step)))
     # resolved rule per source unit, month and cost item (first matching override, item-specific before '*')
     con.execute(f"""create or replace temp table _res as
@@ -270,6 +272,22 @@ def _step(con, plan: Plan, step: Step) -> None:
                           and z.unit_code = d.unit_code)
         left join _basis b on b.hospital_id = s.hospital_id and b.month = s.month and b.unit_code = d.unit_code
           and b.basis_code = s.basis and b.provider_unit = case when s.by_provider then s.source_unit else '*' end""")
+    # the rule's fallback basis (general quantities) where the receivers' quantities of its basis sum to 0
+    con.execute("""create or replace temp table _rcv as
+        with z as (select hospital_id, month, source_unit, cost_item from _rcv
+                   group by all having coalesce(sum(quantity), 0) = 0),
+        fb as (select s.hospital_id, s.month, s.source_unit, s.cost_item, s.fb_basis
+               from _res s semi join z using (hospital_id, month, source_unit, cost_item)
+               where s.fb_basis is not null)
+        select r.hospital_id, r.month, r.source_unit, r.cost_item, r.cents,
+               coalesce(fb.fb_basis, r.basis) as basis,
+               r.by_provider and fb.fb_basis is null as by_provider,
+               r.refuse_missing or fb.fb_basis is not null as refuse_missing,
+               r.dest_unit, case when fb.fb_basis is null then r.quantity else b.quantity end as quantity,
+               case when fb.fb_basis is null then r.provider else '*' end as provider
+        from _rcv r left join fb using (hospital_id, month, source_unit, cost_item)
+        left join _basis b on fb.fb_basis is not null and b.hospital_id = r.hospital_id and b.month = r.month
+          and b.unit_code = r.dest_unit and b.basis_code = fb.fb_basis and b.provider_unit = '*'""")
     where = f"分摊方案 {plan.path or plan.plan_id} 第 {n} 步"
     where_en = f"plan {plan.path or plan.plan_id} step {n}"
     _refuse_rows(con, """select s.hospital_id, strftime(s.month, '%Y-%m'), s.source_unit, s.cost_item

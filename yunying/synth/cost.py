@@ -27,6 +27,9 @@ from .generator import FEE_TCM, FEE_WEST, _Writer, _dec, _largest_remainder, _se
 from .outpatient import OP_FEES
 from .profile import ProfileError
 
+# bases measured for every unit and month (a zero is a measurement); provider-specific ones (packs,
+# ordered_revenue) are written only where non-zero (the engine counts a missing provider row as zero)
+GENERAL_BASES = ("staff", "area", "meter", "bed_days", "discharges", "admissions", "op_visits", "revenue", "workload")
 COST_KINDS = ("cost_unit", "charge_item", "cost_ledger", "cost_basis", "cost_revenue", "item_volume", "case_charge")
 E4 = 10_000          # quantities are kept in integer units of 0.0001
 
@@ -337,7 +340,9 @@ class CostBook:
         return hc, hp
 
     def _basis(self, agg: dict) -> dict:
-        """(year, m, unit, basis_code, provider or -1) -> quantity ×E4 (only non-zero quantities)."""
+        """(year, m, unit, basis_code, provider or -1) -> quantity ×E4: provider-specific quantities when non-zero;
+        general quantities (provider -1) for every unit, month and general basis, a measured zero included — the
+        step-down refuses a receiver without its basis row (COST-BASIS-MISSING), as it should for real data."""
         bcfg = self.cfg["basis"]
         out: dict[tuple, int] = {}
 
@@ -388,6 +393,11 @@ class CostBook:
                 put((y, m, o, "ordered_revenue", e), cc * 100)
         for (y, m, it, o, e), (q4, _cc) in self.vol.items():
             put((y, m, e, "workload", -1), int(round(q4 * self.item_work[it])))
+        for y in self.years:
+            for m in range(12):
+                for i in range(len(self.unit_rows)):
+                    for b in GENERAL_BASES:
+                        out.setdefault((y, m, i, b, -1), 0)
         return out
 
     # ---- ledger ------------------------------------------------------------------------------------------
