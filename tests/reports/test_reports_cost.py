@@ -75,9 +75,9 @@ def test_cost_section_tables(report):
     assert b[7] == pytest.approx(1144200 / 2190000)
     assert "CR-T1" in top.note and "医院全成本" in top.note
     uc = {r[1] or "*": _plain(r) for r in _table(s, "诊次/床日成本").rows}
-    assert uc["*"][2:] == [139.7, 1500.0, 1015.62, 1950.0, "cost_basis"]
-    assert uc["A"][2:] == [139.7, 1500.0, 1115.0, 750.0, "cost_basis"]
-    assert uc["B"][2:] == [None, None, 953.5, 1200.0, "cost_basis"]
+    assert uc["*"][2:] == [139.7, 1500.0, 1015.62, 1950.0, "分摊参数"]
+    assert uc["A"][2:] == [139.7, 1500.0, 1115.0, 750.0, "分摊参数"]
+    assert uc["B"][2:] == [None, None, 953.5, 1200.0, "分摊参数"]
     drg = _table(s, "成本口径亏损 DRG 组")
     assert "成本收入比法" in drg.title
     assert [_plain(r) for r in drg.rows] == [["ZZ13", 2, 5050.0, 5000.0, -100.0, 100.0]]

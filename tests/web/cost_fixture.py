@@ -138,8 +138,10 @@ def install(con, *, hospital: str, own: str, other: str, cases: dict | None = No
         for step, src, item, basis, total, dests in TRAIL:
             for dest, (qty, amt) in dests.items():
                 con.execute("insert into cost_alloc_trail (run_id, hospital_id, month, step, source_unit, dest_unit, "
-                            "cost_item, basis_code, basis_qty, basis_total, amount) values (?,?,?,?,?,?,?,?,?,?,?)",
-                            [run_id, hospital, month, step, src, dest, item, basis, qty, total, amt * k])
+                            "cost_item, basis_code, basis_qty, basis_total, amount, basis_provider) "
+                            "values (?,?,?,?,?,?,?,?,?,?,?,?)",
+                            [run_id, hospital, month, step, src, dest, item, basis, qty, total, amt * k,
+                             src if basis in ("packs", "ordered_revenue") else "*"])
         for (unit, item), r in full_rows().items():
             cls, d, line = info[unit]
             con.execute("insert into cost_unit_full (run_id, hospital_id, month, unit_code, dept_code, cost_class, "

@@ -98,7 +98,7 @@ def model_identifiers() -> re.Pattern:
     words = {w for w in words if "_" in w} | {"numerator", "denominator"} | set(JOB_STATUSES)
     words |= {s for s in STATUS_NAMES if len(s) > 2}
     return re.compile(r"(?<![A-Za-z0-9_.\-/])(" + "|".join(sorted(map(re.escape, words), key=len, reverse=True))
-                      + r")(?![A-Za-z0-9_])")
+                      + r")(?![A-Za-z0-9_]|\.(?:csv|xlsx?|parquet)\b)")   # a file name (cost_basis.csv) is the user's own
 
 
 # unformatted numbers in visible text; each (name, pattern)

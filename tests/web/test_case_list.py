@@ -67,9 +67,9 @@ def test_page_labels_and_decoded_values(clients):
     assert heads[:6] == ["病案号", "住院次数", "姓名", "性别", "年龄(岁)", "出院科室"]
     assert "住院总费用（元）" in heads and "分组状态" in heads and "病案等级" in heads
     t06 = dict(zip(heads, rows[0]))
-    # sex 2 → 女, department by name, money grouped without the unit under a header naming it, FAIL → 无法入组
+    # sex 2 → 女, department by name, money grouped without the unit under a header naming it, FAIL → 未入组
     assert t06["性别"] == "女" and t06["出院科室"] == "普通外科" and t06["住院总费用（元）"] == "99,999.99"
-    assert t06["分组状态"] == "无法入组" and t06["出院时间"] == "2022-12-31 12:00:00" and t06["实际住院天数"] == "10"
+    assert t06["分组状态"] == "未入组" and t06["出院时间"] == "2022-12-31 12:00:00" and t06["实际住院天数"] == "10"
     assert 'id="case-total">1<' in page
 
 
@@ -104,7 +104,7 @@ def test_csv_is_exactly_the_page(app, clients):
               for row in rows]
     assert got[1:] == expect and len(expect) == 6
     t06 = dict(zip(heads, got[1]))
-    assert t06["姓名"] == "'=1+2" and t06["住院总费用（元）"] == "99999.99" and t06["分组状态"] == "无法入组"
+    assert t06["姓名"] == "'=1+2" and t06["住院总费用（元）"] == "99999.99" and t06["分组状态"] == "未入组"
     a = [x for x in audit_rows(app, username="admin", action="export") if x.target == "case-list.csv"][-1]
     assert a.rows == 6 and json.loads(a.filters) == {"hospital": HOSPITAL, "from": "2022-01-01", "to": "2022-12-31"}
 

@@ -14,7 +14,7 @@ import pytest
 from tests.qc.helpers import record
 from tests.web.conftest import close_app, discharge_file_with_bad_row, login, new_app, wait_job, wh_sql
 
-SNAKE = re.compile(r"\b[a-z]+_[a-z_]+\b")
+SNAKE = re.compile(r"\b[a-z]+_[a-z_]+\b(?!\.(?:csv|xlsx?|parquet)\b)")   # a file name (cost_basis.csv) is the user's
 TOO_PRECISE = re.compile(r"\d\.\d{5,}")                 # > 4 decimals (RW 4, rates 2 …)
 MICROSECONDS = re.compile(r"\d:\d\d:\d\d\.\d")
 COUNT_WITH_DECIMALS = re.compile(r"\d\.0+\s*(人次|例|人|组|台次)")     # '35.00 人次'

@@ -45,6 +45,9 @@ def unit_costs(con, run_id: str, hospital_id: str, months: list[str], *, dept: s
             f"""select {key}, c.measure, sum(c.cost), sum(c.volume), {src} from cost_unit_cost c
                 where c.run_id = ? and c.hospital_id = ? and {mw} and {dw} group by 1, 2""",
             [run_id, hospital_id] + mp + dp).fetchall():
+        if vsrc:         # decoded for display (domain volume_source); codes stay in the warehouse
+            from yunying.cost.plan import domain_label
+            vsrc = "、".join(domain_label("volume_source", s) for s in vsrc.split("、"))
         out[k][measure] = {"cost": _f(cost), "volume": _f(vol), "volume_source": vsrc,
                            "unit_cost": round(float(cost) / float(vol), 2) if vol else None}
     return out

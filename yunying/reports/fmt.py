@@ -32,7 +32,7 @@ from yunying.indicators import wording
 RATE_UNITS = {"%": "个百分点", "‰": "个千分点"}
 RELATIVE_UNITS = {"人次", "台次", "例", "人", "张", "组", "项", "次数"}
 DEFAULT_DECIMALS = {"人次": 0, "台次": 0, "例": 0, "组": 0, "人": 0, "张": 0, "项": 0, "天": 2, "%": 2, "‰": 2,
-                    "元": 2, "万元": 2, "次": 2, "指数": 4, "权重": 4, "": 2}
+                    "元": 2, "万元": 2, "次": 2, "分": 1, "指数": 4, "权重": 4, "": 2}
 # units printed without a glued unit string (indexes, ratios)
 BARE_UNITS = {"指数", "比值", "权重", "", "1:x", "综合"}
 
