@@ -163,7 +163,7 @@ def test_pre_submission_check_page(browser, server, tmp_path):
     page.click("#qc-check button[value=html]")
     page.wait_for_selector("#check-result")
     result = page.locator("#check-result").inner_text()
-    assert "BR00001/1" in result and "98" in result and "L002" in result and "SJZYTS" in result
+    assert "BR00001/1" in result and "98" in result and "L002" in result and "实际住院天数" in result
     shot = tmp_path / "qc_check.png"
     page.screenshot(path=str(shot), full_page=True)
     _assert_not_blank(shot)
